@@ -1,0 +1,68 @@
+"""The Medical Segmentation Decathlon layout: ``dataset.json`` with ``modality``, ``labels`` and a
+``training`` list of ``{"image": ..., "label": ...}``; multi-modal images are 4D with channels
+last (e.g. BraTS: FLAIR, T1w, T1gd, T2w).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench.case import Case, CaseSet
+from bench.data.nifti import as_label, check_finite, check_same_grid, read_volume
+from bench.errors import DataError
+
+
+def is_msd(meta: dict) -> bool:
+    return "modality" in meta and "training" in meta
+
+
+def read_msd(root: Path, meta: dict) -> CaseSet:
+    where = root / "dataset.json"
+    for key in ("modality", "labels", "training"):
+        if key not in meta:
+            raise DataError(f"{where}: field '{key}' is missing (MSD layout)")
+    channels = _numbered(meta["modality"], where, "modality")
+    labels = {int(k): v for k, v in _numbered(meta["labels"], where, "labels", as_dict=True).items()}
+    if 0 not in labels:
+        raise DataError(f"{where}: labels must declare background as \"0\"")
+    entries = meta["training"]
+    if not isinstance(entries, list) or not entries:
+        raise DataError(f"{where}: empty dataset ('training' lists no cases)")
+    cases = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or "image" not in entry or "label" not in entry:
+            raise DataError(f"{where}: training[{i}] must have 'image' and 'label'")
+        cases.append(_case(root, entry, channels, labels))
+    return CaseSet(cases, labels, channels, 3, {"source": str(root)})
+
+
+def _numbered(mapping, where: Path, field: str, as_dict: bool = False):
+    if not isinstance(mapping, dict) or not mapping:
+        raise DataError(f"{where}: '{field}' must be a non-empty object like {{\"0\": ...}}")
+    try:
+        keys = sorted(int(k) for k in mapping)
+    except ValueError:
+        raise DataError(f"{where}: '{field}' keys must be numbers") from None
+    if as_dict:
+        return {k: str(mapping[str(k)]) for k in keys}
+    if keys != list(range(len(keys))):
+        raise DataError(f"{where}: '{field}' must number channels 0..{len(keys) - 1}")
+    return [str(mapping[str(k)]) for k in keys]
+
+
+def _case(root: Path, entry: dict, channels: list[str], labels: dict[int, str]) -> Case:
+    image_path, label_path = root / entry["image"], root / entry["label"]
+    case_id = image_path.name.split(".")[0]
+    image = read_volume(image_path, f"image of case {case_id}")
+    label = read_volume(label_path, f"label of case {case_id}")
+    data = image.data if image.data.ndim == 4 else image.data[..., None]
+    if data.ndim != 4 or data.shape[3] != len(channels):
+        found = data.shape[3] if data.ndim == 4 else "?"
+        raise DataError(f"{image_path}: {found} channel(s), dataset.json modality declares "
+                        f"{len(channels)} ({', '.join(channels)})")
+    check_finite(image)
+    check_same_grid(label, image)
+    return Case(case_id, np.moveaxis(np.asarray(data, np.float32), 3, 0), as_label(label, labels),
+                image.spacing[:3], affine=image.affine, meta={"source": str(image_path)})

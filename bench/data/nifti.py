@@ -1,0 +1,90 @@
+"""Reading and writing single NIfTI files with errors that name the file and the problem."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from bench.errors import DataError
+
+AFFINE_TOLERANCE_MM = 1e-3
+
+
+class Volume:
+    """The array of one NIfTI file with its affine and voxel spacing."""
+
+    def __init__(self, path: Path, data: np.ndarray, affine: np.ndarray):
+        self.path, self.data, self.affine = path, data, affine
+
+    @property
+    def spacing(self) -> tuple[float, ...]:
+        return tuple(float(s) for s in np.linalg.norm(self.affine[:3, :3], axis=0))
+
+
+def read_volume(path: Path, what: str) -> Volume:
+    """Load ``path`` fully (so truncation shows here, not in a training loop)."""
+    if not path.is_file():
+        raise DataError(f"{path}: missing ({what})")
+    try:
+        img = nib.load(str(path))
+        data = np.asanyarray(img.dataobj)
+    except Exception as exc:  # nibabel and gzip raise many types for damaged files
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path}: unreadable or truncated NIfTI ({reason})") from None
+    return Volume(path, data, np.asarray(img.affine, dtype=np.float64))
+
+
+def check_finite(volume: Volume) -> None:
+    if np.issubdtype(volume.data.dtype, np.floating) and not np.isfinite(volume.data).all():
+        bad = int((~np.isfinite(volume.data)).sum())
+        raise DataError(f"{volume.path}: {bad} NaN/Inf voxels; images must be finite")
+
+
+def check_same_grid(volume: Volume, reference: Volume) -> None:
+    """Image channels, labels and maps of one case must share shape and affine."""
+    if volume.data.shape[:3] != reference.data.shape[:3]:
+        raise DataError(f"{volume.path}: shape {volume.data.shape[:3]} does not match "
+                        f"{reference.path.name} {reference.data.shape[:3]}")
+    if not np.allclose(volume.affine, reference.affine, atol=AFFINE_TOLERANCE_MM):
+        raise DataError(f"{volume.path}: affine differs from {reference.path.name} "
+                        f"(max difference {np.abs(volume.affine - reference.affine).max():.4g})")
+
+
+def as_label(volume: Volume, declared: dict[int, str]) -> np.ndarray:
+    """The label map as integers, every value declared in dataset.json."""
+    data = volume.data
+    if np.issubdtype(data.dtype, np.floating):
+        if not np.isfinite(data).all() or not np.array_equal(data, np.round(data)):
+            raise DataError(f"{volume.path}: label map has non-integer values")
+    values = np.unique(data).astype(np.int64)
+    undeclared = sorted(set(values.tolist()) - set(declared))
+    if undeclared:
+        raise DataError(f"{volume.path}: label values {undeclared} are not declared in "
+                        f"dataset.json labels {sorted(declared)}")
+    dtype = np.uint8 if max(declared) < 256 else np.int16
+    return data.astype(dtype)
+
+
+def read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise DataError(f"{path}: missing (every dataset folder needs a dataset.json)")
+    try:
+        value = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno} "
+                        f"({exc.msg})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(value, dict):
+        raise DataError(f"{path}: expected a JSON object at the top level")
+    return value
+
+
+def write_volume(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = nib.Nifti1Image(data, affine)
+    img.header.set_xyzt_units("mm")
+    nib.save(img, str(path))

@@ -1,0 +1,180 @@
+"""The nnU-Net v2 raw layout: read it with validation, and write any CaseSet into it.
+
+Layout: ``dataset.json`` (``channel_names``, ``labels``, ``numTraining``, ``file_ending``),
+``imagesTr/CASE_XXXX<ending>`` (one file per channel), ``labelsTr/CASE<ending>``. synth2seg adds
+two things nnU-Net ignores: ``pvTr/CASE<ending>`` (partial-volume maps, last axis = label value)
+and a ``synth2seg`` entry in dataset.json with per-case metadata and the set's dimensionality.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from bench.case import Case, CaseSet
+from bench.data.nifti import (
+    Volume,
+    as_label,
+    check_finite,
+    check_same_grid,
+    read_volume,
+    write_volume,
+)
+from bench.errors import DataError
+
+REQUIRED = ("channel_names", "labels", "numTraining", "file_ending")
+ENDINGS = (".nii.gz", ".nii")
+
+
+def is_nnunet(meta: dict) -> bool:
+    return "channel_names" in meta
+
+
+def read_nnunet(root: Path, meta: dict) -> CaseSet:
+    where = root / "dataset.json"
+    for key in REQUIRED:
+        if key not in meta:
+            raise DataError(f"{where}: field '{key}' is missing (nnU-Net v2 needs {REQUIRED})")
+    ending = meta["file_ending"]
+    if ending not in ENDINGS:
+        raise DataError(f"{where}: file_ending {ending!r} is not supported (expected {ENDINGS})")
+    channels = _channels(meta["channel_names"], where)
+    labels = _labels(meta["labels"], where)
+    images, label_dir = root / "imagesTr", root / "labelsTr"
+    if not images.is_dir():
+        raise DataError(f"{images}: missing (nnU-Net v2 keeps training images there)")
+    pattern = re.compile(r"^(.+)_(\d{4})" + re.escape(ending) + "$")
+    ids = {m.group(1) for p in images.iterdir() if (m := pattern.match(p.name))}
+    if label_dir.is_dir():
+        ids |= {p.name[: -len(ending)] for p in label_dir.iterdir() if p.name.endswith(ending)}
+    if not ids:
+        raise DataError(f"{root}: empty dataset (no cases in imagesTr/ or labelsTr/)")
+    declared = meta["numTraining"]
+    if declared != len(ids):
+        raise DataError(f"{where}: numTraining is {declared} but {len(ids)} cases were found")
+    extra = meta.get("synth2seg", {})
+    case_meta = extra.get("cases", {})
+    cases = []
+    for case_id in sorted(ids):
+        files = [images / f"{case_id}_{c:04d}{ending}" for c in range(len(channels))]
+        volumes = [read_volume(f, f"channel {c} '{name}' of case {case_id}")
+                   for c, (f, name) in enumerate(zip(files, channels, strict=True))]
+        label = read_volume(label_dir / f"{case_id}{ending}", f"label of case {case_id}")
+        pv_path = root / "pvTr" / f"{case_id}{ending}"
+        pv = read_volume(pv_path, "partial volumes") if pv_path.exists() else None
+        cases.append(_case(case_id, volumes, label, pv, labels, case_meta.get(case_id, {})))
+    cases_set = CaseSet(cases, labels, channels, 3, {"source": str(root)})
+    if extra.get("spatial_dims") == 2:
+        return _squeeze_2d(cases_set)
+    return cases_set
+
+
+def _channels(names, where: Path) -> list[str]:
+    if not isinstance(names, dict) or not names:
+        raise DataError(f"{where}: channel_names must be a non-empty object like {{\"0\": \"T1\"}}")
+    try:
+        keys = sorted(int(k) for k in names)
+    except ValueError:
+        raise DataError(f"{where}: channel_names keys must be channel numbers") from None
+    if keys != list(range(len(keys))):
+        raise DataError(f"{where}: channel_names must number channels 0..{len(keys) - 1}")
+    return [str(names[str(k)]) for k in keys]
+
+
+def _labels(labels, where: Path) -> dict[int, str]:
+    if not isinstance(labels, dict):
+        raise DataError(f"{where}: labels must be an object like {{\"background\": 0}}")
+    out = {}
+    for name, value in labels.items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise DataError(f"{where}: label '{name}' is {value!r}; synth2seg supports integer "
+                            "labels only (no region-based training)")
+        out[value] = name
+    if 0 not in out:
+        raise DataError(f"{where}: labels must declare background as 0")
+    return dict(sorted(out.items()))
+
+
+def _case(case_id, volumes: list[Volume], label: Volume, pv: Volume | None, labels, meta) -> Case:
+    reference = volumes[0]
+    for volume in volumes:
+        if volume.data.ndim != 3:
+            raise DataError(f"{volume.path}: expected a 3D volume, got shape {volume.data.shape}")
+        check_same_grid(volume, reference)
+        check_finite(volume)
+    check_same_grid(label, reference)
+    image = np.stack([np.asarray(v.data, np.float32) for v in volumes])
+    pv_maps = None
+    if pv is not None:
+        check_same_grid(pv, reference)
+        check_finite(pv)
+        pv_maps = _pv(pv, len(labels))
+    return Case(case_id, image, as_label(label, labels), reference.spacing, pv=pv_maps,
+                affine=reference.affine, meta=dict(meta))
+
+
+def _pv(volume: Volume, n_labels: int) -> np.ndarray:
+    data = np.asarray(volume.data, np.float32)
+    if data.ndim != 4 or data.shape[3] != n_labels:
+        raise DataError(f"{volume.path}: partial volumes must be (X, Y, Z, {n_labels}), "
+                        f"got {data.shape}")
+    if np.abs(data.sum(3) - 1.0).max() > 1e-3:
+        raise DataError(f"{volume.path}: partial-volume maps must sum to one in every voxel")
+    return np.moveaxis(data, 3, 0)
+
+
+def _squeeze_2d(cases: CaseSet) -> CaseSet:
+    """Slices are stored as volumes of depth one; read them back as 2D cases."""
+    flat = []
+    for c in cases:
+        if c.spatial_shape[2] != 1:
+            raise DataError(f"{c.id}: dataset.json says 2D but the case has depth "
+                            f"{c.spatial_shape[2]}")
+        pv = None if c.pv is None else c.pv[..., 0]
+        flat.append(Case(c.id, c.image[..., 0], c.label[..., 0], c.spacing[:2], pv=pv,
+                         affine=c.affine, meta=c.meta))
+    return CaseSet(flat, cases.labels, cases.channels, 2, cases.meta)
+
+
+def write_nnunet(cases: CaseSet, root: Path, name: str = "synth2seg") -> Path:
+    """Write ``cases`` as an nnU-Net v2 raw dataset; 2D cases become volumes of depth one."""
+    root = Path(root)
+    for sub in ("imagesTr", "labelsTr", "pvTr"):
+        folder = root / sub
+        if folder.is_dir():  # a rewrite must not leave cases of an earlier export behind
+            for old in folder.iterdir():
+                old.unlink()
+    ending = ".nii.gz"
+    for case in cases:
+        image, label, pv = case.image, case.label, case.pv
+        if cases.spatial_dims == 2:
+            image, label = image[..., None], label[..., None]
+            pv = None if pv is None else pv[..., None]
+        affine = case.affine if case.affine is not None else _affine(case.spacing)
+        for c in range(image.shape[0]):
+            write_volume(root / "imagesTr" / f"{case.id}_{c:04d}{ending}", image[c], affine)
+        write_volume(root / "labelsTr" / f"{case.id}{ending}", label, affine)
+        if pv is not None:
+            write_volume(root / "pvTr" / f"{case.id}{ending}",
+                         np.moveaxis(pv, 0, -1).astype(np.float32), affine)
+    meta = {
+        "name": name,
+        "channel_names": {str(i): ch for i, ch in enumerate(cases.channels)},
+        "labels": {label_name: value for value, label_name in sorted(cases.labels.items())},
+        "numTraining": len(cases),
+        "file_ending": ending,
+        "synth2seg": {"spatial_dims": cases.spatial_dims,
+                      "cases": {c.id: c.meta for c in cases}},
+    }
+    (root / "dataset.json").write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
+    return root
+
+
+def _affine(spacing) -> np.ndarray:
+    affine = np.eye(4)
+    for i, s in enumerate(tuple(spacing)[:3]):
+        affine[i, i] = s
+    return affine

@@ -1,0 +1,17 @@
+"""The one exception type for mistakes a user can cause.
+
+The CLI prints its message on one line and exits with code 2; anything else is a bug in
+synth2seg and keeps its traceback.
+"""
+
+
+class UserError(Exception):
+    """A problem in the user's input: the message names the file or field and what was expected."""
+
+
+class DataError(UserError):
+    """A dataset on disk is missing, malformed or inconsistent."""
+
+
+class ConfigError(UserError):
+    """A configuration field or a name (generator, segmenter, preset) is not valid."""

@@ -1,0 +1,142 @@
+"""The 2D view of 3D cases, and the way back.
+
+The 2D papers train on slices: brainSPADE keeps axial slices with at least 10% brain and, for
+lesion experiments, balances slices with and without lesion. Their metrics are computed on whole
+volumes re-assembled from the slice predictions, so a SliceSet remembers where each slice came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from monai.transforms import Resize, ResizeWithPadOrCrop
+
+from bench.case import Case, CaseSet
+
+FITS = ("resize", "pad")
+
+
+@dataclass
+class SliceSet:
+    """2D cases cut from a 3D CaseSet, with what is needed to put predictions back."""
+
+    cases: CaseSet
+    source: CaseSet
+    index: list[tuple[int, int]]  # (case position in source, slice position along axis)
+    axis: int
+    fit: str
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def assemble(self, predictions: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """One label volume per source case; slices that were not selected stay background."""
+        if len(predictions) != len(self.index):
+            raise ValueError(f"{len(predictions)} predictions for {len(self.index)} slices")
+        volumes = [np.zeros(c.spatial_shape, dtype=np.int16) for c in self.source]
+        for pred, (ci, k) in zip(predictions, self.index, strict=True):
+            shape = _drop(self.source[ci].spatial_shape, self.axis)
+            slab = np.moveaxis(volumes[ci], self.axis, 0)
+            slab[k] = _fit(pred[None].astype(np.float32), shape, self.fit, "nearest")[0]
+        return volumes
+
+
+def extract_slices(
+    cases: CaseSet,
+    axis: int = 2,
+    size: Sequence[int] | None = None,
+    min_foreground: float = 0.1,
+    *,
+    fit: str = "resize",
+    lesion_labels: Sequence[int] = (),
+    lesion_fraction: float | None = None,
+    min_lesion_pixels: int = 1,
+    seed: int = 0,
+) -> SliceSet:
+    """Cut 2D slices along ``axis``.
+
+    A slice is kept when the fraction of its pixels with a non-zero label is at least
+    ``min_foreground`` (use 0 to keep every slice, e.g. for test volumes). When
+    ``lesion_fraction`` is given, slices with at least ``min_lesion_pixels`` pixels of
+    ``lesion_labels`` make up that fraction of the result: the larger group is subsampled with
+    ``seed``. ``size`` resamples each slice to that in-plane shape (``fit="resize"``) or pads and
+    crops it (``fit="pad"``).
+    """
+    if cases.spatial_dims != 3:
+        raise ValueError("slices() needs 3D cases")
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    if lesion_fraction is not None and not 0.0 <= lesion_fraction <= 1.0:
+        raise ValueError(f"lesion_fraction must be in [0, 1], got {lesion_fraction}")
+    candidates, has_lesion = [], []
+    for ci, case in enumerate(cases):
+        label = np.moveaxis(case.label, axis, 0)
+        for k in range(label.shape[0]):
+            if (label[k] > 0).mean() >= min_foreground:
+                candidates.append((ci, k))
+                lesion_pixels = np.isin(label[k], lesion_labels).sum() if lesion_labels else 0
+                has_lesion.append(lesion_pixels >= min_lesion_pixels and lesion_pixels > 0)
+    if lesion_fraction is not None:
+        candidates = _balance(candidates, np.array(has_lesion, bool), lesion_fraction, seed)
+    slices = [_cut(cases[ci], k, axis, size, fit) for ci, k in candidates]
+    view = CaseSet(slices, dict(cases.labels), list(cases.channels), 2, dict(cases.meta))
+    return SliceSet(view, cases, candidates, axis, fit)
+
+
+def _balance(candidates, has_lesion: np.ndarray, fraction: float, seed: int):
+    """Subsample the larger group so lesion slices make up ``fraction`` of the result."""
+    rng = np.random.default_rng(seed)
+    lesion, healthy = np.flatnonzero(has_lesion), np.flatnonzero(~has_lesion)
+    n_l, n_h = len(lesion), len(healthy)
+    if fraction == 1.0:
+        n_h = 0
+    elif fraction == 0.0:
+        n_l = 0
+    elif n_l / max(n_l + n_h, 1) > fraction:
+        n_l = min(n_l, round(fraction * n_h / (1.0 - fraction)))
+    else:
+        n_h = min(n_h, round(n_l * (1.0 - fraction) / fraction))
+    keep = np.concatenate([rng.choice(lesion, n_l, replace=False),
+                           rng.choice(healthy, n_h, replace=False)])
+    return [candidates[i] for i in np.sort(keep)]
+
+
+def _cut(case: Case, k: int, axis: int, size, fit: str) -> Case:
+    image = np.take(case.image, k, axis=axis + 1)
+    label = np.take(case.label, k, axis=axis)
+    pv = None if case.pv is None else np.take(case.pv, k, axis=axis + 1)
+    spacing = _drop(case.spacing, axis)
+    if size is not None:
+        size = tuple(size)
+        if fit == "resize":
+            spacing = tuple(s * n / m for s, n, m in zip(spacing, label.shape, size, strict=True))
+        image = _fit(image, size, fit, "bilinear")
+        if pv is not None:
+            pv = _fit(pv, size, fit, "bilinear")
+            pv = pv / np.clip(pv.sum(0, keepdims=True), 1e-6, None)
+            label = pv.argmax(0).astype(case.label.dtype)
+        else:
+            label = _fit(label[None].astype(np.float32), size, fit, "nearest")[0]
+            label = label.astype(case.label.dtype)
+    meta = {**case.meta, "source": case.id, "slice": k, "axis": axis}
+    return Case(f"{case.id}_s{k:03d}", image, label, spacing, pv=pv, meta=meta)
+
+
+def _fit(array: np.ndarray, size: tuple[int, ...], fit: str, mode: str) -> np.ndarray:
+    """Channel-first ``array`` to spatial ``size`` by resampling or by padding and cropping."""
+    if tuple(array.shape[1:]) == tuple(size):
+        return array
+    if fit == "resize":
+        transform = Resize(size, mode=mode, align_corners=None if mode == "nearest" else False)
+    else:
+        transform = ResizeWithPadOrCrop(size)
+    out = transform(torch.as_tensor(array))
+    return np.asarray(out.detach().cpu().numpy() if hasattr(out, "detach") else out,
+                      dtype=np.float32)
+
+
+def _drop(values: Sequence, axis: int) -> tuple:
+    return tuple(v for i, v in enumerate(values) if i != axis)

@@ -1,0 +1,57 @@
+"""The Generator protocol: what the harness needs from a generative model, and nothing more."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Protocol, runtime_checkable
+
+import pydantic
+
+from bench.case import CaseSet
+
+
+@dataclass
+class FitContext:
+    """Where and how a fit runs. ``progress(step, total, losses)`` feeds the training curve."""
+
+    workdir: Path
+    device: str = "cpu"
+    seed: int = 0
+    progress: Callable[[int, int, dict[str, float]], None] | None = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("synth2seg.generator"))
+
+
+@dataclass
+class SampleContext:
+    """How to sample: ``style`` images (e.g. unlabelled target-domain images for brainSPADE),
+    the fraction of samples that carry a lesion, and the image channels wanted."""
+
+    seed: int = 0
+    device: str = "cpu"
+    style: CaseSet | None = None
+    lesion_ratio: float | None = None
+    channels: list[str] | None = None
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """A generative model of (image, mask) pairs.
+
+    ``fit`` must checkpoint under ``ctx.workdir`` so an interrupted fit resumes; ``sample(n)``
+    must be a deterministic function of ``ctx.seed`` so that smaller counts can take a prefix.
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type[pydantic.BaseModel]]
+
+    def fit(self, train: CaseSet, ctx: FitContext) -> None: ...
+
+    def sample(self, n: int, ctx: SampleContext) -> CaseSet: ...
+
+    def save(self, path: Path) -> None: ...
+
+    @classmethod
+    def load(cls, path: Path) -> Generator: ...

@@ -1,0 +1,15 @@
+"""The generator registry: built-ins below, third parties through ``synth2seg.generators``."""
+
+from __future__ import annotations
+
+from bench.registry import Registry
+from generators.protocol import Generator
+
+ENTRY_POINT_GROUP = "synth2seg.generators"
+
+# Built-in generators are added here as "name": "module:Class" when their package lands.
+generators: Registry[Generator] = Registry("generator", ENTRY_POINT_GROUP, {})
+
+
+def get_generator(name: str) -> type[Generator]:
+    return generators.get(name)

@@ -1,0 +1,44 @@
+"""The Segmenter protocol: train on the stages of a strategy, predict label maps."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+import pydantic
+
+from bench.case import CaseSet
+from bench.strategies import Stage
+
+
+@dataclass
+class TrainContext:
+    """Where and how training runs, and the data each stage name refers to."""
+
+    workdir: Path
+    data: dict[str, CaseSet]  # "real", "synthetic", "target", "val"
+    device: str = "cpu"
+    seed: int = 0
+    augment: bool = False
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("synth2seg.segmenter"))
+
+
+@dataclass
+class TrainedModel:
+    """A trained segmenter's weights on disk plus whatever it needs to predict."""
+
+    path: Path
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Segmenter(Protocol):
+    name: ClassVar[str]
+    Params: ClassVar[type[pydantic.BaseModel]]
+
+    def train(self, stages: list[Stage], ctx: TrainContext) -> TrainedModel: ...
+
+    def predict(self, model: TrainedModel, cases: CaseSet) -> list[np.ndarray]: ...
