@@ -28,7 +28,7 @@ class Registry(Generic[T]):
         self._loaded: dict[str, type[T]] = {}
 
     def register(self, cls: type[T], name: str | None = None) -> type[T]:
-        """Register ``cls`` under ``name`` (default: its ``name`` attribute); usable as decorator."""
+        """Register ``cls`` under ``name`` (default: ``cls.name``); usable as a decorator."""
         key = name or cls.name
         self._loaded[key] = cls
         return cls

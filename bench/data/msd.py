@@ -24,7 +24,8 @@ def read_msd(root: Path, meta: dict) -> CaseSet:
         if key not in meta:
             raise DataError(f"{where}: field '{key}' is missing (MSD layout)")
     channels = _numbered(meta["modality"], where, "modality")
-    labels = {int(k): v for k, v in _numbered(meta["labels"], where, "labels", as_dict=True).items()}
+    numbered = _numbered(meta["labels"], where, "labels", as_dict=True)
+    labels = {int(k): v for k, v in numbered.items()}
     if 0 not in labels:
         raise DataError(f"{where}: labels must declare background as \"0\"")
     entries = meta["training"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -194,9 +195,9 @@ def _template(resolution: float) -> Template:
     margin = 4
     nz = np.argwhere(mask > 0)
     lo, hi = nz.min(0) - margin, nz.max(0) + margin + 1
-    pad = [(max(0, -lo_i), max(0, hi_i - n)) for lo_i, hi_i, n in zip(lo, hi, mask.shape)]
+    pad = [(max(0, -lo_i), max(0, hi_i - n)) for lo_i, hi_i, n in zip(lo, hi, mask.shape, strict=True)]
     lo_c, hi_c = np.maximum(lo, 0), np.minimum(hi, mask.shape)
-    crop = tuple(slice(a, b) for a, b in zip(lo_c, hi_c))
+    crop = tuple(slice(a, b) for a, b in zip(lo_c, hi_c, strict=True))
 
     def cut(volume, fill=0.0):
         return np.pad(volume[crop], pad, constant_values=fill)
@@ -228,8 +229,8 @@ def _coarse_field(rng, shape, channels: int, spacing_vox: float) -> np.ndarray:
     ``shape`` and linearly from there (full-size cubic interpolation costs ten times more)."""
     coarse = [max(2, int(np.ceil(n / spacing_vox)) + 1) for n in shape]
     grid = rng.standard_normal((channels, *coarse)).astype(np.float32)
-    middle = [max(c, int(np.ceil(n / 4))) for n, c in zip(shape, coarse)]
-    zoom = [m / c for m, c in zip(middle, coarse)]
+    middle = [max(c, int(np.ceil(n / 4))) for n, c in zip(shape, coarse, strict=True)]
+    zoom = [m / c for m, c in zip(middle, coarse, strict=True)]
     smooth = np.stack([ndimage.zoom(g, zoom, order=3, mode="nearest", grid_mode=True)
                        for g in grid])
     full = F.interpolate(torch.from_numpy(smooth)[None], size=tuple(shape), mode="trilinear",
@@ -348,7 +349,7 @@ def _read_cached(path: Path, config: PhantomConfig, index: int, template: Templa
             return Case(meta.pop("id"), data["image"], data["label"],
                         (config.resolution,) * 3, pv=data["pv"],
                         affine=template.affine.copy(), meta=meta)
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None  # a damaged cache entry is rebuilt, never trusted
 
 

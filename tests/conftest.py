@@ -1,0 +1,42 @@
+"""Shared fixtures: a small phantom built once per session, in a throw-away cache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.data import write_nnunet
+from bench.data.phantom import PhantomConfig, make_phantom
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Tests never read or write the user's phantom cache."""
+    os.environ["SYNTH2SEG_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def phantom():
+    return make_phantom(PhantomConfig(subjects=3, seed=7))
+
+
+@pytest.fixture(scope="session")
+def lesion_phantom():
+    return make_phantom(PhantomConfig(subjects=3, seed=3, lesions=True, channels=("T1", "FLAIR")))
+
+
+@pytest.fixture(scope="session")
+def phantom_dir(phantom, tmp_path_factory) -> Path:
+    """A valid nnU-Net v2 dataset on disk; tests copy it before damaging it."""
+    return write_nnunet(phantom.subset([0, 1]), tmp_path_factory.mktemp("ds") / "phantom")
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The real console entry point in a subprocess: exit codes and stderr as a user sees them."""
+    code = "import sys; from bench.cli import main; sys.argv[0] = 'synth2seg'; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          cwd=cwd, env={**os.environ, "COLUMNS": "200"})
