@@ -195,7 +195,7 @@ def _template(resolution: float) -> Template:
     margin = 4
     nz = np.argwhere(mask > 0)
     lo, hi = nz.min(0) - margin, nz.max(0) + margin + 1
-    pad = [(max(0, -lo_i), max(0, hi_i - n)) for lo_i, hi_i, n in zip(lo, hi, mask.shape, strict=True)]
+    pad = [(max(0, -a), max(0, b - n)) for a, b, n in zip(lo, hi, mask.shape, strict=True)]
     lo_c, hi_c = np.maximum(lo, 0), np.minimum(hi, mask.shape)
     crop = tuple(slice(a, b) for a, b in zip(lo_c, hi_c, strict=True))
 
