@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/synth2seg demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 test-slow: $(STAMP)
