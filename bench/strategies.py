@@ -1,20 +1,81 @@
 """Training strategies as data: a strategy is a list of stages.
 
-Only the Stage type lives here for now; the named strategies of the papers (MedGen3D E2/E3 and
-the augmentation axis of Vu et al.) are parsed into stages by the segmenter issue.
+Written as stage names joined by ``>``: ``real+synthetic>real`` trains on real and synthetic
+data, then fine-tunes those weights on real data. The names of the MedGen3D paper are aliases:
+E2-1…E2-5 compare data sources, E3-1…E3-4 transfer to a target domain with a small labelled set.
+The augmentation axis of Vu et al. is a flag on the strategy, not another name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
+
+from bench.errors import ConfigError
 
 StageData = Literal["real", "synthetic", "real+synthetic", "target"]
+STAGE_DATA: tuple[str, ...] = get_args(StageData)
+
+PAPER_ALIASES = {
+    "E2-1": "real",
+    "E2-2": "synthetic",
+    "E2-3": "real+synthetic",
+    "E2-4": "synthetic>real",
+    "E2-5": "real+synthetic>real",
+    "E3-1": "target",
+    "E3-2": "real>target",
+    "E3-3": "synthetic>real>target",
+    "E3-4": "real+synthetic>real>target",
+}
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One training stage: which data, and whether it starts from the previous stage's weights."""
+    """One training stage: which data, and whether it starts from the previous stage's weights.
+
+    ``synthetic_fraction`` applies to ``real+synthetic``: None concatenates the two sets; a
+    number draws that fraction of each epoch's samples from the synthetic set.
+    """
 
     data: StageData
     finetune: bool = False
+    synthetic_fraction: float | None = None
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    stages: tuple[Stage, ...]
+    augment: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}{'+aug' if self.augment else ''}"
+
+    @property
+    def needs_synthetic(self) -> bool:
+        return any("synthetic" in s.data for s in self.stages)
+
+    @property
+    def needs_target(self) -> bool:
+        return any(s.data == "target" for s in self.stages)
+
+
+def parse_strategy(name: str, augment: bool = False,
+                   synthetic_fraction: float | None = None) -> Strategy:
+    """``real``, ``synthetic>real``, ``E2-5``, …: every stage after the first fine-tunes."""
+    canonical = PAPER_ALIASES.get(name.strip(), name.strip())
+    parts = [p.strip() for p in canonical.split(">")]
+    for part in parts:
+        if part not in STAGE_DATA:
+            raise ConfigError(f"strategy '{name}': unknown stage '{part}' (stages: "
+                              f"{', '.join(STAGE_DATA)}; aliases: {', '.join(PAPER_ALIASES)})")
+    if synthetic_fraction is not None and not 0.0 < synthetic_fraction < 1.0:
+        raise ConfigError(f"strategy '{name}': synthetic_fraction must be in (0, 1), "
+                          f"got {synthetic_fraction}")
+    stages = tuple(
+        Stage(part, finetune=i > 0,
+              synthetic_fraction=synthetic_fraction if part == "real+synthetic" else None)
+        for i, part in enumerate(parts)
+    )
+    return Strategy(canonical, stages, augment)

@@ -1,0 +1,76 @@
+"""Per-case, per-class segmentation metrics: Dice, precision, recall, accuracy, HD95.
+
+Counts come from MONAI's confusion matrix and HD95 from MONAI's Hausdorff distance, so they agree
+with what the field reports. Conventions for empty masks (class absent from truth, prediction or
+both), fixed here so every leaderboard reads the same:
+
+- both empty: Dice, precision and recall are 1 (nothing to find, nothing wrongly found);
+- otherwise a 0/0 ratio is 0: an empty prediction of a present class gets Dice 0, and a
+  prediction of an absent class gets precision 0;
+- HD95 is undefined when either mask is empty and is recorded as missing (NaN), never as 0.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from monai.metrics import compute_hausdorff_distance, get_confusion_matrix
+
+from bench.case import CaseSet
+
+METRICS = ("dice", "precision", "recall", "accuracy", "hd95")
+
+
+def case_metrics(prediction: np.ndarray, truth: np.ndarray, labels: dict[int, str],
+                 spacing: Sequence[float] | None = None, hd95: bool = True) -> list[dict]:
+    """Rows ``{class, metric, value}`` for every non-background label of one case."""
+    if prediction.shape != truth.shape:
+        raise ValueError(f"prediction shape {prediction.shape} != truth shape {truth.shape}")
+    classes = [v for v in sorted(labels) if v != 0]
+    pred = _one_hot(prediction, classes)
+    true = _one_hot(truth, classes)
+    tp, fp, tn, fn = get_confusion_matrix(pred, true, include_background=True)[0].double().T
+    both_empty = (tp + fp + fn) == 0
+    values = {
+        "dice": _ratio(2 * tp, 2 * tp + fp + fn, both_empty),
+        "precision": _ratio(tp, tp + fp, both_empty),
+        "recall": _ratio(tp, tp + fn, both_empty),
+        "accuracy": (tp + tn) / (tp + fp + tn + fn),
+    }
+    if hd95:
+        with warnings.catch_warnings():  # empty masks are handled below, by convention
+            warnings.filterwarnings("ignore", message=".* is all 0")
+            dist = compute_hausdorff_distance(
+                pred, true, include_background=True, percentile=95,
+                spacing=None if spacing is None else list(spacing))[0]
+        either_empty = (pred.sum(dim=tuple(range(2, pred.ndim))) == 0)[0] | \
+                       (true.sum(dim=tuple(range(2, true.ndim))) == 0)[0]
+        values["hd95"] = torch.where(either_empty, torch.nan, dist.double())
+    return [{"class": labels[c], "metric": name, "value": float(v[i])}
+            for name, v in values.items() for i, c in enumerate(classes)]
+
+
+def evaluate(truth: CaseSet, predictions: Sequence[np.ndarray], test_set: str = "test",
+             hd95: bool = True) -> pd.DataFrame:
+    """One row per (test set, case, class, metric): the long table the store keeps."""
+    if len(predictions) != len(truth):
+        raise ValueError(f"{len(predictions)} predictions for {len(truth)} cases")
+    rows = []
+    for case, prediction in zip(truth, predictions, strict=True):
+        for row in case_metrics(prediction, case.label, truth.labels, case.spacing, hd95=hd95):
+            rows.append({"test_set": test_set, "case": case.id, **row})
+    return pd.DataFrame(rows, columns=["test_set", "case", "class", "metric", "value"])
+
+
+def _one_hot(label: np.ndarray, classes: list[int]) -> torch.Tensor:
+    tensor = torch.as_tensor(np.asarray(label))
+    return torch.stack([tensor == c for c in classes])[None].float()
+
+
+def _ratio(numerator, denominator, both_empty):
+    value = numerator / denominator.clamp(min=1)
+    return torch.where(both_empty, torch.ones_like(value), value)
