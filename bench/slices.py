@@ -133,9 +133,7 @@ def _fit(array: np.ndarray, size: tuple[int, ...], fit: str, mode: str) -> np.nd
         transform = Resize(size, mode=mode, align_corners=None if mode == "nearest" else False)
     else:
         transform = ResizeWithPadOrCrop(size)
-    out = transform(torch.as_tensor(array))
-    return np.asarray(out.detach().cpu().numpy() if hasattr(out, "detach") else out,
-                      dtype=np.float32)
+    return np.asarray(transform(torch.as_tensor(array)).numpy(), dtype=np.float32)
 
 
 def _drop(values: Sequence, axis: int) -> tuple:

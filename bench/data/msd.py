@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from bench.case import Case, CaseSet
-from bench.data.nifti import as_label, check_finite, check_same_grid, read_volume
+from bench.data.nifti import (
+    as_label,
+    check_finite,
+    check_same_grid,
+    numbered_names,
+    read_volume,
+)
 from bench.errors import DataError
 
 
@@ -23,9 +29,8 @@ def read_msd(root: Path, meta: dict) -> CaseSet:
     for key in ("modality", "labels", "training"):
         if key not in meta:
             raise DataError(f"{where}: field '{key}' is missing (MSD layout)")
-    channels = _numbered(meta["modality"], where, "modality")
-    numbered = _numbered(meta["labels"], where, "labels", as_dict=True)
-    labels = {int(k): v for k, v in numbered.items()}
+    channels = numbered_names(meta["modality"], where, "modality")
+    labels = _labels(meta["labels"], where)
     if 0 not in labels:
         raise DataError(f"{where}: labels must declare background as \"0\"")
     entries = meta["training"]
@@ -39,18 +44,13 @@ def read_msd(root: Path, meta: dict) -> CaseSet:
     return CaseSet(cases, labels, channels, 3, {"source": str(root)})
 
 
-def _numbered(mapping, where: Path, field: str, as_dict: bool = False):
-    if not isinstance(mapping, dict) or not mapping:
-        raise DataError(f"{where}: '{field}' must be a non-empty object like {{\"0\": ...}}")
+def _labels(labels, where: Path) -> dict[int, str]:
+    if not isinstance(labels, dict) or not labels:
+        raise DataError(f"{where}: 'labels' must be a non-empty object like {{\"0\": ...}}")
     try:
-        keys = sorted(int(k) for k in mapping)
+        return {int(k): str(v) for k, v in sorted(labels.items(), key=lambda kv: int(kv[0]))}
     except ValueError:
-        raise DataError(f"{where}: '{field}' keys must be numbers") from None
-    if as_dict:
-        return {k: str(mapping[str(k)]) for k in keys}
-    if keys != list(range(len(keys))):
-        raise DataError(f"{where}: '{field}' must number channels 0..{len(keys) - 1}")
-    return [str(mapping[str(k)]) for k in keys]
+        raise DataError(f"{where}: 'labels' keys must be label values") from None
 
 
 def _case(root: Path, entry: dict, channels: list[str], labels: dict[int, str]) -> Case:

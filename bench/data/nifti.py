@@ -88,3 +88,16 @@ def write_volume(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
     img = nib.Nifti1Image(data, affine)
     img.header.set_xyzt_units("mm")
     nib.save(img, str(path))
+
+
+def numbered_names(mapping, where: Path, field: str) -> list[str]:
+    """``{"0": "T1", "1": "FLAIR"}`` → ``["T1", "FLAIR"]``: keys must number 0..n-1."""
+    if not isinstance(mapping, dict) or not mapping:
+        raise DataError(f"{where}: '{field}' must be a non-empty object like {{\"0\": \"T1\"}}")
+    try:
+        keys = sorted(int(k) for k in mapping)
+    except ValueError:
+        raise DataError(f"{where}: '{field}' keys must be channel numbers") from None
+    if keys != list(range(len(keys))):
+        raise DataError(f"{where}: '{field}' must number channels 0..{len(keys) - 1}")
+    return [str(mapping[str(k)]) for k in keys]

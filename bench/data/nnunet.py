@@ -20,6 +20,7 @@ from bench.data.nifti import (
     as_label,
     check_finite,
     check_same_grid,
+    numbered_names,
     read_volume,
     write_volume,
 )
@@ -41,7 +42,7 @@ def read_nnunet(root: Path, meta: dict) -> CaseSet:
     ending = meta["file_ending"]
     if ending not in ENDINGS:
         raise DataError(f"{where}: file_ending {ending!r} is not supported (expected {ENDINGS})")
-    channels = _channels(meta["channel_names"], where)
+    channels = numbered_names(meta["channel_names"], where, "channel_names")
     labels = _labels(meta["labels"], where)
     images, label_dir = root / "imagesTr", root / "labelsTr"
     if not images.is_dir():
@@ -70,18 +71,6 @@ def read_nnunet(root: Path, meta: dict) -> CaseSet:
     if extra.get("spatial_dims") == 2:
         return _squeeze_2d(cases_set)
     return cases_set
-
-
-def _channels(names, where: Path) -> list[str]:
-    if not isinstance(names, dict) or not names:
-        raise DataError(f"{where}: channel_names must be a non-empty object like {{\"0\": \"T1\"}}")
-    try:
-        keys = sorted(int(k) for k in names)
-    except ValueError:
-        raise DataError(f"{where}: channel_names keys must be channel numbers") from None
-    if keys != list(range(len(keys))):
-        raise DataError(f"{where}: channel_names must number channels 0..{len(keys) - 1}")
-    return [str(names[str(k)]) for k in keys]
 
 
 def _labels(labels, where: Path) -> dict[int, str]:
