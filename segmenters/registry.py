@@ -7,8 +7,13 @@ from segmenters.protocol import Segmenter
 
 ENTRY_POINT_GROUP = "synth2seg.segmenters"
 
-# Built-in segmenters are added here as "name": "module:Class" when they land.
-segmenters: Registry[Segmenter] = Registry("segmenter", ENTRY_POINT_GROUP, {})
+BUILTINS = {
+    "unet2d": "segmenters.monai_models:UNet2D",
+    "unet3d": "segmenters.monai_models:UNet3D",
+    "unetr": "segmenters.monai_models:UNETRSegmenter",
+    "swin_unetr": "segmenters.monai_models:SwinUNETRSegmenter",
+}
+segmenters: Registry[Segmenter] = Registry("segmenter", ENTRY_POINT_GROUP, BUILTINS)
 
 
 def get_segmenter(name: str) -> type[Segmenter]:

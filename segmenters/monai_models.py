@@ -1,0 +1,203 @@
+"""MONAI segmenters: UNet 2D/3D, UNETR and Swin-UNETR behind the Segmenter protocol.
+
+2D models train on slices cut from volumes (``CaseSet.slices``) and predict volumes slice by
+slice, re-assembled for volume-level metrics, as the brainSPADE paper evaluates. 3D models train
+on random patches and predict with sliding windows. Intensities are z-scored per case and channel
+over the non-zero voxels.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+import numpy as np
+import torch
+from monai.networks.nets import UNETR, SwinUNETR, UNet
+from pydantic import BaseModel, ConfigDict, Field
+
+from bench.case import CaseSet
+from bench.errors import ConfigError
+from bench.strategies import Stage
+from segmenters.augment import augmentation
+from segmenters.protocol import TrainContext, TrainedModel
+from segmenters.training import Loop, infer, train_network
+
+
+class NetParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channels: tuple[int, ...] = (16, 32, 64, 128)  # UNet widths; transformers use the first
+    patch: tuple[int, ...] = (64, 64)  # 2D slice size or 3D patch
+    batch: int = Field(8, ge=1)
+    steps: int = Field(500, ge=0)
+    finetune_steps: int | None = Field(None, ge=0)  # steps of fine-tune stages (default: steps)
+    lr: float = Field(1e-4, gt=0)
+    val_every: int = Field(100, ge=1)
+    checkpoint_every: int = Field(100, ge=1)
+    min_foreground: float = Field(0.1, ge=0.0, le=1.0)  # 2D: slices kept for training
+
+
+class MonaiSegmenter:
+    """The shared train/predict logic; subclasses name the network and their presets."""
+
+    name: ClassVar[str]
+    spatial_dims: ClassVar[int]
+    Params: ClassVar[type[NetParams]] = NetParams
+    presets: ClassVar[dict[str, dict]] = {}
+
+    def __init__(self, params: NetParams | None = None, preset: str | None = None):
+        if preset is not None:
+            if preset not in self.presets:
+                raise ConfigError(f"segmenter '{self.name}': unknown preset '{preset}' "
+                                  f"(known: {', '.join(self.presets)})")
+            params = self.Params(**self.presets[preset])
+        self.params = params or self.Params()
+        if len(self.params.patch) != self.spatial_dims:
+            raise ConfigError(f"segmenter '{self.name}': patch {self.params.patch} is not "
+                              f"{self.spatial_dims}D")
+
+    def build(self, in_channels: int, n_classes: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def train(self, stages: list[Stage], ctx: TrainContext) -> TrainedModel:
+        real = ctx.data["real"]
+        n_classes, channels = max(real.labels) + 1, len(real.channels)
+        val = self._items(ctx.data["val"], train=False) if "val" in ctx.data else []
+        previous = None
+        for i, stage in enumerate(stages):
+            items, weights = self._stage_items(stage, ctx.data)
+            with torch.random.fork_rng():  # seeded initialisation without touching global RNG
+                torch.manual_seed(ctx.seed)
+                net = self.build(channels, n_classes)
+            p = self.params
+            steps = p.finetune_steps if stage.finetune and p.finetune_steps is not None \
+                else p.steps
+            loop = Loop(steps, p.batch, p.lr, p.val_every, p.checkpoint_every, p.patch)
+            augment = augmentation(self.spatial_dims, ctx.seed) if ctx.augment else None
+            previous = train_network(
+                net, items, weights, val, loop, ctx.workdir / f"stage{i}_{stage.data}",
+                ctx.device, ctx.seed + i, augment, previous if stage.finetune else None,
+                n_classes)
+        info = {"segmenter": self.name, "params": self.params.model_dump(mode="json"),
+                "in_channels": channels, "n_classes": n_classes}
+        (ctx.workdir / "model.json").write_text(json.dumps(info, indent=2))
+        return TrainedModel(previous, info)
+
+    def predict(self, model: TrainedModel, cases: CaseSet, device: str = "cpu") -> list:
+        net = self.build(model.info["in_channels"], model.info["n_classes"])
+        net.load_state_dict(torch.load(model.path, map_location=device, weights_only=True))
+        net.to(device)
+        cases = normalise(cases)
+        if self.spatial_dims == 3:
+            return [infer(net, torch.as_tensor(c.image)[None], self.params.patch, device)
+                    .argmax(1)[0].numpy().astype(np.int16) for c in cases]
+        view = cases.slices(axis=2, size=self.params.patch, min_foreground=0.0)
+        preds = []
+        for start in range(0, len(view.cases), 32):
+            image = torch.stack([torch.as_tensor(c.image) for c in view.cases.cases[start:
+                                                                                  start + 32]])
+            preds.extend(infer(net, image, self.params.patch, device).argmax(1).numpy())
+        return view.assemble(preds)
+
+    def _stage_items(self, stage: Stage, data: dict[str, CaseSet]):
+        names = stage.data.split("+")
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise ConfigError(f"strategy stage '{stage.data}' needs {missing[0]} data")
+        parts = [self._items(data[n], train=True) for n in names]
+        items = [item for part in parts for item in part]
+        weights = None
+        if stage.synthetic_fraction is not None:
+            real, synthetic = parts
+            weights = np.concatenate([
+                np.full(len(real), (1 - stage.synthetic_fraction) / len(real)),
+                np.full(len(synthetic), stage.synthetic_fraction / len(synthetic))])
+        return items, weights
+
+    def _items(self, cases: CaseSet, train: bool) -> list[dict]:
+        cases = normalise(cases)
+        if self.spatial_dims == 2:
+            if cases.spatial_dims == 3:
+                cases = cases.slices(axis=2, size=self.params.patch,
+                                     min_foreground=self.params.min_foreground if train else 0.1
+                                     ).cases
+        return [{"image": c.image, "label": c.label[None].astype(np.float32)} for c in cases]
+
+
+def normalise(cases: CaseSet) -> CaseSet:
+    """Z-score each case and channel over its non-zero voxels (the brain in skull-stripped MR)."""
+    out = []
+    for case in cases:
+        image = case.image.copy()
+        for channel in image:
+            inside = channel > channel.min()
+            values = channel[inside] if inside.any() else channel
+            channel -= values.mean()
+            channel /= values.std() + 1e-6
+        out.append(type(case)(case.id, image, case.label, case.spacing, pv=case.pv,
+                              affine=case.affine, meta=case.meta))
+    return cases.replace(out)
+
+
+class UNet2D(MonaiSegmenter):
+    name = "unet2d"
+    spatial_dims = 2
+    presets = {
+        "tiny": {"channels": (8, 16), "patch": (32, 32), "batch": 4, "steps": 4, "val_every": 2,
+                 "checkpoint_every": 2},
+        "demo": {"channels": (16, 32, 64, 128), "patch": (96, 96), "batch": 16, "steps": 600,
+                 "lr": 1e-3, "val_every": 100},
+        "paper": {"channels": (32, 64, 128, 256, 512), "patch": (256, 256), "batch": 64,
+                  "steps": 20000, "lr": 1e-4, "val_every": 500, "checkpoint_every": 500},
+    }
+
+    def build(self, in_channels, n_classes):
+        c = self.params.channels
+        return UNet(self.spatial_dims, in_channels, n_classes, channels=c,
+                    strides=(2,) * (len(c) - 1),
+                    num_res_units=2)
+
+
+class UNet3D(UNet2D):
+    name = "unet3d"
+    spatial_dims = 3
+    presets = {
+        "tiny": {"channels": (8, 16), "patch": (32, 32, 32), "batch": 2, "steps": 4,
+                 "val_every": 2, "checkpoint_every": 2},
+        "demo": {"channels": (16, 32, 64, 128), "patch": (64, 64, 64), "batch": 2,
+                 "steps": 400, "lr": 1e-3, "val_every": 100},
+        "paper": {"channels": (32, 64, 128, 256, 512), "patch": (96, 96, 96), "batch": 2,
+                  "steps": 25000, "lr": 1e-4, "val_every": 500, "checkpoint_every": 500},
+    }
+
+
+class UNETRSegmenter(MonaiSegmenter):
+    name = "unetr"
+    spatial_dims = 3
+    presets = {
+        "tiny": {"channels": (8,), "patch": (32, 32, 32), "batch": 1, "steps": 2,
+                 "val_every": 1, "checkpoint_every": 1},
+        "demo": {"channels": (16,), "patch": (64, 64, 64), "batch": 2, "steps": 400,
+                 "lr": 1e-4, "val_every": 100},
+        "paper": {"channels": (16,), "patch": (96, 96, 96), "batch": 2, "steps": 25000,
+                  "lr": 1e-4, "val_every": 500, "checkpoint_every": 500},
+    }
+
+    def build(self, in_channels, n_classes):
+        small = self.params.patch[0] < 64
+        return UNETR(in_channels, n_classes, img_size=self.params.patch,
+                     feature_size=self.params.channels[0],
+                     hidden_size=192 if small else 768, mlp_dim=768 if small else 3072,
+                     num_heads=4 if small else 12)
+
+
+class SwinUNETRSegmenter(UNETRSegmenter):
+    name = "swin_unetr"
+    # Five downsamplings: patches below 64 leave a 1-voxel bottleneck that instance norm refuses.
+    presets = {**UNETRSegmenter.presets,
+               "tiny": {**UNETRSegmenter.presets["tiny"], "patch": (64, 64, 64)}}
+
+    def build(self, in_channels, n_classes):
+        return SwinUNETR(in_channels, n_classes,
+                         feature_size=12 * max(1, self.params.channels[0] // 12),  # /12 needed
+                         spatial_dims=3)

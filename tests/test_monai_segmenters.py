@@ -1,0 +1,81 @@
+"""MONAI segmenters: training stages, fine-tuning, resume and prediction on the phantom."""
+
+import numpy as np
+import pytest
+import torch
+
+from bench.strategies import parse_strategy
+from segmenters import TrainContext, get_segmenter
+
+
+def _ctx(tmp_path, phantom, **kwargs):
+    data = {"real": phantom.subset([0, 1]), "val": phantom.subset([2])}
+    return TrainContext(workdir=tmp_path, data=data, seed=0, **kwargs)
+
+
+def _weights(path):
+    state = torch.load(path, weights_only=False)
+    return state.get("net", state)
+
+
+def test_unet2d_trains_and_predicts_whole_volumes(phantom, tmp_path):
+    segmenter = get_segmenter("unet2d")(preset="tiny")
+    model = segmenter.train(list(parse_strategy("real").stages), _ctx(tmp_path, phantom))
+    predictions = segmenter.predict(model, phantom.subset([2]))
+    assert predictions[0].shape == phantom[2].label.shape
+    assert set(np.unique(predictions[0])) <= set(phantom.labels)
+
+
+def test_finetune_stage_starts_from_the_previous_weights(phantom, tmp_path):
+    cls = get_segmenter("unet2d")
+    params = cls.Params(**{**cls.presets["tiny"], "finetune_steps": 0})
+    segmenter = cls(params)
+    model = segmenter.train(list(parse_strategy("real>real").stages), _ctx(tmp_path, phantom))
+    first = _weights(tmp_path / "stage0_real" / "best.pt")
+    second = _weights(model.path)
+    fresh = segmenter.build(1, 4).state_dict()
+    for key in first:
+        assert torch.equal(first[key], second[key]), f"{key} was not carried into fine-tuning"
+    assert any(not torch.equal(first[k], fresh[k]) for k in first)
+
+
+def test_interrupted_training_resumes_to_the_same_weights(phantom, tmp_path):
+    cls = get_segmenter("unet2d")
+    full = cls(cls.Params(**{**cls.presets["tiny"], "steps": 4}))
+    full.train(list(parse_strategy("real").stages), _ctx(tmp_path / "full", phantom,
+                                                         augment=True))
+    half = cls(cls.Params(**{**cls.presets["tiny"], "steps": 2}))
+    half.train(list(parse_strategy("real").stages), _ctx(tmp_path / "resumed", phantom,
+                                                         augment=True))
+    full.train(list(parse_strategy("real").stages), _ctx(tmp_path / "resumed", phantom,
+                                                         augment=True))
+    a = _weights(tmp_path / "full" / "stage0_real" / "last.pt")
+    b = _weights(tmp_path / "resumed" / "stage0_real" / "last.pt")
+    assert torch.load(tmp_path / "resumed" / "stage0_real" / "last.pt",
+                      weights_only=False)["step"] == 4
+    for key in a:
+        torch.testing.assert_close(a[key], b[key])
+
+
+def test_mixing_ratio_needs_synthetic_data(phantom, tmp_path):
+    from bench.errors import ConfigError
+
+    segmenter = get_segmenter("unet2d")(preset="tiny")
+    with pytest.raises(ConfigError, match="needs synthetic"):
+        segmenter.train(list(parse_strategy("real+synthetic").stages), _ctx(tmp_path, phantom))
+
+
+@pytest.mark.parametrize("name", ["unet3d", "unetr",
+                                  pytest.param("swin_unetr", marks=pytest.mark.slow)])
+def test_3d_segmenters_train_and_predict(name, phantom, tmp_path):
+    segmenter = get_segmenter(name)(preset="tiny")
+    model = segmenter.train(list(parse_strategy("real").stages), _ctx(tmp_path, phantom))
+    predictions = segmenter.predict(model, phantom.subset([2]))
+    assert predictions[0].shape == phantom[2].label.shape
+
+
+def test_unknown_preset_is_a_config_error():
+    from bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown preset 'huge'"):
+        get_segmenter("unet2d")(preset="huge")
