@@ -114,25 +114,11 @@ class CaseSet:
             out[case.id] = {name: float(counts[v]) * voxel for v, name in self.labels.items()}
         return out
 
-    def slices(
-        self,
-        axis: int = 2,
-        size: Sequence[int] | None = None,
-        min_foreground: float = 0.1,
-        *,
-        fit: str = "resize",
-        lesion_labels: Sequence[int] = (),
-        lesion_fraction: float | None = None,
-        min_lesion_pixels: int = 1,
-        seed: int = 0,
-    ) -> SliceSet:
-        """The 2D view of a 3D set; see :func:`bench.slices.extract_slices`."""
+    def slices(self, axis: int = 2, **options: Any) -> SliceSet:
+        """The 2D view of a 3D set; options are those of :func:`bench.slices.extract_slices`."""
         from bench.slices import extract_slices
 
-        return extract_slices(self, axis=axis, size=size, min_foreground=min_foreground,
-                              fit=fit, lesion_labels=lesion_labels,
-                              lesion_fraction=lesion_fraction,
-                              min_lesion_pixels=min_lesion_pixels, seed=seed)
+        return extract_slices(self, axis=axis, **options)
 
 
 def pv_consistent(pv: np.ndarray, label: np.ndarray, tol: float = PV_TOLERANCE) -> bool:

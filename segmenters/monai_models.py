@@ -8,6 +8,7 @@ over the non-zero voxels.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import ClassVar
 
@@ -134,8 +135,7 @@ def normalise(cases: CaseSet) -> CaseSet:
             values = channel[inside] if inside.any() else channel
             channel -= values.mean()
             channel /= values.std() + 1e-6
-        out.append(type(case)(case.id, image, case.label, case.spacing, pv=case.pv,
-                              affine=case.affine, meta=case.meta))
+        out.append(dataclasses.replace(case, image=image))
     return cases.replace(out)
 
 
