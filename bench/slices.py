@@ -7,12 +7,13 @@ volumes re-assembled from the slice predictions, so a SliceSet remembers where e
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from monai.transforms import Resize, ResizeWithPadOrCrop
+from monai.transforms import Resize
 
 from bench.case import Case, CaseSet
 
@@ -33,15 +34,30 @@ class SliceSet:
         return len(self.cases)
 
     def assemble(self, predictions: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """One label volume per source case; slices that were not selected stay background."""
+        """One label volume per source case; slices that were not selected stay background.
+
+        Each prediction is a label map (H, W) or class scores (K, H, W); see :func:`restore`.
+        """
         if len(predictions) != len(self.index):
             raise ValueError(f"{len(predictions)} predictions for {len(self.index)} slices")
         volumes = [np.zeros(c.spatial_shape, dtype=np.int16) for c in self.source]
         for pred, (ci, k) in zip(predictions, self.index, strict=True):
             shape = _drop(self.source[ci].spatial_shape, self.axis)
             slab = np.moveaxis(volumes[ci], self.axis, 0)
-            slab[k] = _fit(pred[None].astype(np.float32), shape, self.fit, "nearest")[0]
+            slab[k] = restore(pred, shape, self.fit)
         return volumes
+
+
+def restore(prediction: np.ndarray, shape: Sequence[int], fit: str) -> np.ndarray:
+    """A slice's label map (H, W) or class scores (K, H, W) back on its original grid, as labels.
+
+    Scores are resampled before the argmax, which keeps thin structures that a
+    nearest-neighbour resampling of labels would lose.
+    """
+    shape = tuple(shape)
+    if prediction.ndim == 2:
+        return _fit(prediction[None].astype(np.float32), shape, fit, "nearest")[0]
+    return _fit(prediction.astype(np.float32), shape, fit, "bilinear").argmax(0)
 
 
 def extract_slices(
@@ -108,32 +124,64 @@ def _cut(case: Case, k: int, axis: int, size, fit: str) -> Case:
     image = np.take(case.image, k, axis=axis + 1)
     label = np.take(case.label, k, axis=axis)
     pv = None if case.pv is None else np.take(case.pv, k, axis=axis + 1)
-    spacing = _drop(case.spacing, axis)
-    if size is not None:
-        size = tuple(size)
-        if fit == "resize":
-            spacing = tuple(s * n / m for s, n, m in zip(spacing, label.shape, size, strict=True))
-        image = _fit(image, size, fit, "bilinear")
-        if pv is not None:
-            pv = _fit(pv, size, fit, "bilinear")
-            pv = pv / np.clip(pv.sum(0, keepdims=True), 1e-6, None)
-            label = pv.argmax(0).astype(case.label.dtype)
-        else:
-            label = _fit(label[None].astype(np.float32), size, fit, "nearest")[0]
-            label = label.astype(case.label.dtype)
     meta = {**case.meta, "source": case.id, "slice": k, "axis": axis}
-    return Case(f"{case.id}_s{k:03d}", image, label, spacing, pv=pv, meta=meta)
+    cut = Case(f"{case.id}_s{k:03d}", image, label, _drop(case.spacing, axis), pv=pv, meta=meta)
+    return cut if size is None else fit_case(cut, tuple(size), fit)
+
+
+def fit_slices(cases: CaseSet, size: Sequence[int], fit: str = "resize") -> CaseSet:
+    """2D cases brought to one in-plane ``size``, e.g. generated slices of another size."""
+    if cases.spatial_dims != 2:
+        raise ValueError("fit_slices() needs 2D cases")
+    return cases.replace([fit_case(c, tuple(size), fit) for c in cases])
+
+
+def fit_case(case: Case, size: tuple[int, ...], fit: str) -> Case:
+    """One 2D case resampled (``resize``) or padded and cropped (``pad``) to ``size``."""
+    if case.spatial_shape == size:
+        return case
+    image, label, pv, spacing = case.image, case.label, case.pv, case.spacing
+    if fit == "resize":
+        spacing = tuple(s * n / m for s, n, m in zip(spacing, label.shape, size, strict=True))
+    image = _fit(image, size, fit, "bilinear")
+    if pv is not None:
+        pv = _fit(pv, size, fit, "bilinear")
+        if fit == "pad":  # padding is background
+            pv[0][pv.sum(0) == 0] = 1.0
+        pv = pv / np.clip(pv.sum(0, keepdims=True), 1e-6, None)
+        label = pv.argmax(0).astype(case.label.dtype)
+    else:
+        label = _fit(label[None].astype(np.float32), size, fit, "nearest")[0]
+        label = label.astype(case.label.dtype)
+    return dataclasses.replace(case, image=image, label=label, pv=pv, spacing=spacing)
 
 
 def _fit(array: np.ndarray, size: tuple[int, ...], fit: str, mode: str) -> np.ndarray:
     """Channel-first ``array`` to spatial ``size`` by resampling or by padding and cropping."""
     if tuple(array.shape[1:]) == tuple(size):
         return array
-    if fit == "resize":
-        transform = Resize(size, mode=mode, align_corners=None if mode == "nearest" else False)
-    else:
-        transform = ResizeWithPadOrCrop(size)
+    if fit == "pad":
+        return _pad_or_crop(array, size)
+    transform = Resize(size, mode=mode, align_corners=None if mode == "nearest" else False)
     return np.asarray(transform(torch.as_tensor(array)).numpy(), dtype=np.float32)
+
+
+def _pad_or_crop(array: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    """Centre ``array`` in ``size`` with zeros, cropping where it is larger.
+
+    Padding and cropping put the odd voxel on the same side, so cropping undoes padding exactly
+    (MONAI's ResizeWithPadOrCrop does not: its pad and its centre crop differ by one voxel when
+    the size difference is odd).
+    """
+    out = np.zeros((array.shape[0], *size), dtype=np.float32)
+    src, dst = [slice(None)], [slice(None)]
+    for n, m in zip(array.shape[1:], size, strict=True):
+        offset = abs(m - n) // 2
+        inner = slice(offset, offset + min(n, m))
+        src.append(inner if n > m else slice(None))
+        dst.append(inner if m > n else slice(None))
+    out[tuple(dst)] = array[tuple(src)]
+    return out
 
 
 def _drop(values: Sequence, axis: int) -> tuple:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bench.case import CaseSet
 from bench.errors import ConfigError
+from bench.slices import fit_slices, restore
 from bench.strategies import Stage
 from segmenters.augment import augmentation
 from segmenters.protocol import TrainContext, TrainedModel
@@ -36,6 +37,9 @@ class NetParams(BaseModel):
     val_every: int = Field(100, ge=1)
     checkpoint_every: int = Field(100, ge=1)
     min_foreground: float = Field(0.1, ge=0.0, le=1.0)  # 2D: slices kept for training
+    # 2D: how slices reach ``patch``. "pad" keeps the voxel size, so predictions map back to the
+    # volume exactly; "resize" suits data whose slices differ much in shape.
+    fit: Literal["pad", "resize"] = "pad"
 
 
 class MonaiSegmenter:
@@ -92,13 +96,20 @@ class MonaiSegmenter:
         if self.spatial_dims == 3:
             return [infer(net, torch.as_tensor(c.image)[None], self.params.patch, device)
                     .argmax(1)[0].numpy().astype(np.int16) for c in cases]
-        view = cases.slices(axis=2, size=self.params.patch, min_foreground=0.0)
-        preds = []
-        for start in range(0, len(view.cases), 32):
-            image = torch.stack([torch.as_tensor(c.image) for c in view.cases.cases[start:
-                                                                                  start + 32]])
-            preds.extend(infer(net, image, self.params.patch, device).argmax(1).numpy())
-        return view.assemble(preds)
+        p = self.params
+        if cases.spatial_dims == 2:
+            scores = self._scores(net, fit_slices(cases, p.patch, p.fit), device)
+            return [restore(s, c.spatial_shape, p.fit).astype(np.int16)
+                    for s, c in zip(scores, cases, strict=True)]
+        view = cases.slices(axis=2, size=p.patch, min_foreground=0.0, fit=p.fit)
+        return view.assemble(self._scores(net, view.cases, device))
+
+    def _scores(self, net, slices: CaseSet, device: str) -> list[np.ndarray]:
+        scores = []
+        for start in range(0, len(slices), 32):
+            image = torch.stack([torch.as_tensor(c.image) for c in slices.cases[start:start + 32]])
+            scores.extend(infer(net, image, self.params.patch, device).softmax(1).numpy())
+        return scores
 
     def _stage_items(self, stage: Stage, data: dict[str, CaseSet]):
         names = stage.data.split("+")
@@ -117,11 +128,12 @@ class MonaiSegmenter:
 
     def _items(self, cases: CaseSet, train: bool) -> list[dict]:
         cases = normalise(cases)
-        if self.spatial_dims == 2:
-            if cases.spatial_dims == 3:
-                cases = cases.slices(axis=2, size=self.params.patch,
-                                     min_foreground=self.params.min_foreground if train else 0.1
-                                     ).cases
+        if self.spatial_dims == 2 and cases.spatial_dims == 3:
+            cases = cases.slices(axis=2, size=self.params.patch, fit=self.params.fit,
+                                 min_foreground=self.params.min_foreground if train else 0.1
+                                 ).cases
+        elif self.spatial_dims == 2:
+            cases = fit_slices(cases, self.params.patch, self.params.fit)
         return [{"image": c.image, "label": c.label[None].astype(np.float32)} for c in cases]
 
 

@@ -26,6 +26,16 @@ def test_unet2d_trains_and_predicts_whole_volumes(phantom, tmp_path):
     assert set(np.unique(predictions[0])) <= set(phantom.labels)
 
 
+def test_unet2d_takes_2d_data_of_another_size(phantom, tmp_path):
+    """Generated slices need not have the patch size; 2D test sets come back at their size."""
+    slices = phantom.subset([1]).slices(axis=2, size=(40, 44), min_foreground=0.2).cases
+    ctx = TrainContext(tmp_path, {"real": phantom.subset([0]), "synthetic": slices}, seed=0)
+    segmenter = get_segmenter("unet2d")(preset="tiny")
+    model = segmenter.train(list(parse_strategy("real+synthetic").stages), ctx)
+    predictions = segmenter.predict(model, slices.subset([0, 1]))
+    assert [p.shape for p in predictions] == [(40, 44), (40, 44)]
+
+
 def test_finetune_stage_starts_from_the_previous_weights(phantom, tmp_path):
     cls = get_segmenter("unet2d")
     params = cls.Params(**{**cls.presets["tiny"], "finetune_steps": 0})

@@ -71,6 +71,25 @@ def test_resized_slices_go_back_to_the_volume_grid(fit):
     assert agreement == 1.0 if fit == "pad" else agreement > 0.97
 
 
+@pytest.mark.parametrize("size", [(96, 96), (64, 101), (81, 98)])
+def test_pad_round_trip_is_exact_for_odd_size_differences(phantom, size):
+    case = phantom.subset([0])
+    view = case.slices(axis=2, size=size, min_foreground=0.0, fit="pad")
+    volume = view.assemble([c.label for c in view.cases])[0]
+    kept = tuple(slice((n - min(n, m)) // 2, (n - min(n, m)) // 2 + min(n, m))
+                 for n, m in zip(case[0].label.shape[:2], size, strict=True))
+    np.testing.assert_array_equal(volume[kept], case[0].label[kept])
+
+
+def test_assemble_resamples_scores_before_the_argmax(phantom):
+    case = phantom.subset([0])
+    view = case.slices(axis=2, size=(96, 96), min_foreground=0.0)
+    from_labels = view.assemble([c.label for c in view.cases])[0]
+    from_scores = view.assemble([c.pv for c in view.cases])[0]
+    truth = case[0].label
+    assert (from_scores == truth).mean() > (from_labels == truth).mean()
+
+
 def test_resize_keeps_partial_volumes_consistent(phantom):
     view = phantom.subset([0]).slices(axis=2, size=(64, 64), min_foreground=0.1)
     for case in view.cases.cases[::10]:
