@@ -6,6 +6,7 @@ see :mod:`bench.errors`.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -32,7 +33,6 @@ def _not_yet(group: str, issue: int):
 
 for _group, _issue, _help in (
     ("generator", 5, "Fit and sample generators (not available yet)."),
-    ("train", 3, "Train a segmenter with a strategy (not available yet)."),
     ("run", 4, "Run a benchmark matrix (not available yet)."),
     ("report", 4, "Turn a run into a leaderboard (not available yet)."),
     ("stats", 4, "Statistical tests on a run (not available yet)."),
@@ -94,6 +94,81 @@ def data_show(
 
     save_montage(load_dataset(path), out, max_cases=cases)
     console.print(f"wrote {out}")
+
+
+@app.command("train")
+def train(
+    data: Annotated[str, typer.Option(help="Real dataset folder, or phantom[:SITE] for the "
+                                           "embedded default.")],
+    out: Annotated[Path, typer.Option(help="Folder for weights, split and metrics.csv.")],
+    segmenter: Annotated[str, typer.Option(help="unet2d, unet3d, unetr, swin_unetr, nnunet.")
+                         ] = "unet2d",
+    preset: Annotated[str | None, typer.Option(help="tiny, demo or paper.")] = "demo",
+    strategy: Annotated[str, typer.Option(help="e.g. real, synthetic>real, E2-5, real>target."
+                                          )] = "real",
+    augment: Annotated[bool, typer.Option(help="Classical augmentation on the fly.")] = False,
+    synthetic: Annotated[Path | None, typer.Option(help="Synthetic dataset folder.")] = None,
+    synthetic_fraction: Annotated[float | None, typer.Option(
+        help="real+synthetic: draw this fraction of samples from the synthetic set.")] = None,
+    target: Annotated[Path | None, typer.Option(help="Labelled target-domain set (X>target).")
+                      ] = None,
+    test: Annotated[list[str] | None, typer.Option(
+        help="Extra test set: DIR, NAME=DIR or NAME=phantom:SITE. Repeatable.")] = None,
+    test_fraction: Annotated[float, typer.Option(
+        min=0.0, max=0.9, help="Part of --data held out as the in-domain test set.")] = 0.25,
+    val_fraction: Annotated[float, typer.Option(
+        min=0.0, max=0.9, help="Part of --data used for best-checkpoint selection.")] = 0.15,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a segmenter parameter: key=value (e.g. steps=2000).")] = None,
+    seed: int = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    hd95: Annotated[bool, typer.Option(help="Also compute HD95 (slower).")] = True,
+) -> None:
+    """Train one segmenter with one strategy and measure it on real test sets."""
+    from bench.data import open_dataset
+    from bench.devices import resolve_device
+    from bench.experiment import Experiment, run_experiment
+    from bench.split import split_cases
+    from bench.strategies import parse_strategy
+    from bench.summary import print_metrics
+
+    exp = Experiment(segmenter, parse_strategy(strategy, augment, synthetic_fraction), preset,
+                     _overrides(set_ or []), seed, resolve_device(device), hd95)
+    parts = split_cases(open_dataset(data), {"real": 1.0 - test_fraction - val_fraction,
+                                             "val": val_fraction, "test": test_fraction}, seed)
+    sets = {"real": parts["real"]}
+    if len(parts["val"]):
+        sets["val"] = parts["val"]
+    for role, path in (("synthetic", synthetic), ("target", target)):
+        if path is not None:
+            sets[role] = open_dataset(path)
+    tests = {"heldout": parts["test"]} if len(parts["test"]) else {}
+    for spec in test or []:
+        name, _, where = spec.rpartition("=")
+        tests[name or Path(where).name] = open_dataset(where)
+    if not tests:
+        raise UserError("no test set: give --test DIR or a --test-fraction above 0")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "split.json").write_text(json.dumps({k: v.ids for k, v in parts.items()}, indent=1))
+    table = run_experiment(exp, sets, tests, out / "model")
+    tmp = out / "metrics.csv.tmp"
+    table.to_csv(tmp, index=False)
+    tmp.replace(out / "metrics.csv")
+    print_metrics(table, console, title=f"{segmenter} · {exp.strategy.key} · dice")
+    console.print(f"per-case metrics: {out / 'metrics.csv'}")
+
+
+def _overrides(items: list[str]) -> dict:
+    """``key=value`` pairs, values parsed as YAML scalars or lists (``patch=[64,64]``)."""
+    import yaml
+
+    params = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set '{item}': expected key=value")
+        params[key.strip()] = yaml.safe_load(value)
+    return params
 
 
 @app.command("demo")

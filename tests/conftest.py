@@ -35,6 +35,18 @@ def phantom_dir(phantom, tmp_path_factory) -> Path:
     return write_nnunet(phantom.subset([0, 1]), tmp_path_factory.mktemp("ds") / "phantom")
 
 
+@pytest.fixture(scope="session")
+def phantom3_dir(phantom, tmp_path_factory) -> Path:
+    """Three subjects: enough for a train / validation / test split."""
+    return write_nnunet(phantom, tmp_path_factory.mktemp("ds3") / "phantom3")
+
+
+@pytest.fixture(scope="session")
+def lesion_dir(lesion_phantom, tmp_path_factory) -> Path:
+    """Other labels (tumour, oedema) and other channels (T1, FLAIR) than ``phantom3_dir``."""
+    return write_nnunet(lesion_phantom, tmp_path_factory.mktemp("dsl") / "lesions")
+
+
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """The real console entry point in a subprocess: exit codes and stderr as a user sees them."""
     code = "import sys; from bench.cli import main; sys.argv[0] = 'synth2seg'; main()"

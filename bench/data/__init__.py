@@ -10,7 +10,7 @@ from bench.data.nifti import read_json
 from bench.data.nnunet import is_nnunet, read_nnunet, write_nnunet
 from bench.errors import DataError
 
-__all__ = ["load_dataset", "write_nnunet"]
+__all__ = ["load_dataset", "open_dataset", "write_nnunet"]
 
 
 def load_dataset(path: Path | str) -> CaseSet:
@@ -25,3 +25,20 @@ def load_dataset(path: Path | str) -> CaseSet:
         return read_msd(root, meta)
     raise DataError(f"{root / 'dataset.json'}: neither nnU-Net v2 ('channel_names') nor MSD "
                     "('modality' and 'training') layout")
+
+
+def open_dataset(spec: str | Path) -> CaseSet:
+    """A dataset folder, or ``phantom[:SITE[:SUBJECTS]]`` for the embedded default.
+
+    The phantom's default is 20 site-A subjects with seed 0, the set the demo and the README's
+    figures use; other sites give out-of-distribution test sets.
+    """
+    text = str(spec)
+    if text.split(":")[0] == "phantom" and not Path(text).is_dir():
+        from bench.data.phantom import PhantomConfig, make_phantom
+
+        _, site, subjects = (text.split(":") + ["A", "20"])[:3]
+        if site not in ("A", "B", "C") or not subjects.isdigit() or int(subjects) < 1:
+            raise DataError(f"dataset '{text}': expected phantom[:A|B|C[:SUBJECTS]]")
+        return make_phantom(PhantomConfig(site=site, subjects=int(subjects)))
+    return load_dataset(spec)

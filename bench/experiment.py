@@ -1,0 +1,101 @@
+"""One experiment: train a segmenter with a strategy, then measure it on real test sets.
+
+``synth2seg train`` runs one; the matrix runner runs one per cell. Data sets are checked against
+each other before anything trains, so a mismatch costs seconds, not hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from bench.case import CaseSet
+from bench.errors import ConfigError, DataError
+from bench.strategies import Strategy
+from metrics.segmentation import evaluate
+from segmenters.protocol import TrainContext
+from segmenters.registry import get_segmenter
+
+
+@dataclass
+class Experiment:
+    segmenter: str
+    strategy: Strategy
+    preset: str | None = None
+    params: dict = field(default_factory=dict)  # overrides on top of the preset
+    seed: int = 0
+    device: str = "cpu"
+    hd95: bool = True
+
+
+def build_segmenter(name: str, preset: str | None = None, params: dict | None = None):
+    cls = get_segmenter(name)
+    seg = cls(preset=preset) if preset else cls()
+    if params:
+        import pydantic
+
+        try:
+            seg = cls(cls.Params(**{**seg.params.model_dump(), **params}))
+        except pydantic.ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(map(str, err["loc"]))
+            raise ConfigError(f"segmenter '{name}' parameter '{loc}': {err['msg']}") from None
+    return seg
+
+
+def check_compatible(real: CaseSet, other: CaseSet, role: str, *, same_labels: bool) -> None:
+    """``other`` must have the real data's channels and, for training data, its labels."""
+    where = other.meta.get("source", role)
+    ours = [c.lower() for c in real.channels]
+    theirs = [c.lower() for c in other.channels]
+    if ours != theirs:
+        raise DataError(f"{role} dataset {where}: channels {other.channels} do not match the "
+                        f"training data's {real.channels}")
+    if same_labels and set(other.labels) != set(real.labels):
+        raise DataError(f"{role} dataset {where}: labels {other.labels} do not match the "
+                        f"training data's {real.labels}")
+    if not same_labels and not set(other.labels) <= set(real.labels):
+        extra = sorted(set(other.labels) - set(real.labels))
+        raise DataError(f"{role} dataset {where}: label values {extra} are not among the "
+                        f"training data's {real.labels}")
+
+
+def check_spatial(segmenter, data: dict[str, CaseSet]) -> None:
+    """3D segmenters cannot train on 2D data; 2D ones cut 3D data into slices."""
+    if getattr(segmenter, "spatial_dims", 2) == 3:
+        for role, cases in data.items():
+            if cases.spatial_dims != 3:
+                where = cases.meta.get("source", role)
+                raise DataError(f"{role} dataset {where}: segmenter "
+                                f"'{segmenter.name}' needs 3D volumes, this data is 2D")
+
+
+def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, CaseSet],
+                   workdir: Path, log=None) -> pd.DataFrame:
+    """Train on ``data`` ("real", "val", optional "synthetic" and "target") and evaluate.
+
+    Returns the long per-case table of :func:`metrics.segmentation.evaluate` for every test set.
+    """
+    segmenter = build_segmenter(exp.segmenter, exp.preset, exp.params)
+    real = data["real"]
+    if exp.strategy.needs_synthetic and "synthetic" not in data:
+        raise ConfigError(f"strategy '{exp.strategy.name}' trains on synthetic data: give a "
+                          "synthetic dataset")
+    if exp.strategy.needs_target and "target" not in data:
+        raise ConfigError(f"strategy '{exp.strategy.name}' fine-tunes on the target domain: "
+                          "give a target dataset")
+    for role, cases in data.items():
+        if role != "real":
+            check_compatible(real, cases, role, same_labels=role == "synthetic")
+    for name, cases in tests.items():
+        check_compatible(real, cases, f"test set '{name}'", same_labels=False)
+    check_spatial(segmenter, {**data, **tests})
+    kwargs = {"log": log} if log is not None else {}
+    ctx = TrainContext(workdir=workdir, data=data, device=exp.device, seed=exp.seed,
+                       augment=exp.strategy.augment, **kwargs)
+    model = segmenter.train(list(exp.strategy.stages), ctx)
+    tables = [evaluate(cases, segmenter.predict(model, cases, exp.device), name, hd95=exp.hd95)
+              for name, cases in tests.items()]
+    return pd.concat(tables, ignore_index=True)
