@@ -12,6 +12,7 @@ BUILTINS = {
     "unet3d": "segmenters.monai_models:UNet3D",
     "unetr": "segmenters.monai_models:UNETRSegmenter",
     "swin_unetr": "segmenters.monai_models:SwinUNETRSegmenter",
+    "nnunet": "segmenters.nnunet:NnUNetSegmenter",
 }
 segmenters: Registry[Segmenter] = Registry("segmenter", ENTRY_POINT_GROUP, BUILTINS)
 
