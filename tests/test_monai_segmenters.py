@@ -67,6 +67,17 @@ def test_interrupted_training_resumes_to_the_same_weights(phantom, tmp_path):
         torch.testing.assert_close(a[key], b[key])
 
 
+def test_epochs_count_passes_over_the_stage_data(phantom, tmp_path):
+    cls = get_segmenter("unet2d")
+    segmenter = cls(cls.Params(**{**cls.presets["tiny"], "epochs": 2, "batch": 32,
+                                  "min_foreground": 0.5}))
+    ctx = TrainContext(tmp_path, {"real": phantom.subset([0])}, seed=0)
+    segmenter.train(list(parse_strategy("real").stages), ctx)
+    n = len(phantom.subset([0]).slices(axis=2, min_foreground=0.5))
+    state = torch.load(tmp_path / "stage0_real" / "last.pt", weights_only=False)
+    assert state["step"] == -(-2 * n // 32)
+
+
 def test_mixing_ratio_needs_synthetic_data(phantom, tmp_path):
     from bench.errors import ConfigError
 
