@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -33,9 +34,6 @@ def _not_yet(group: str, issue: int):
 
 for _group, _issue, _help in (
     ("generator", 5, "Fit and sample generators (not available yet)."),
-    ("run", 4, "Run a benchmark matrix (not available yet)."),
-    ("report", 4, "Turn a run into a leaderboard (not available yet)."),
-    ("stats", 4, "Statistical tests on a run (not available yet)."),
 ):
     app.command(_group, help=_help)(_not_yet(_group, _issue))
 
@@ -171,22 +169,195 @@ def _overrides(items: list[str]) -> dict:
     return params
 
 
+@app.command("run")
+def run(
+    config: Annotated[Path | None, typer.Argument(help="Matrix config (YAML).")] = None,
+    preset: Annotated[str | None, typer.Option(help="A shipped config: see `synth2seg list`.")
+                      ] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/NAME).")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a config field: key=value, dotted for nested (split.seed=1).")
+                    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Cells in parallel (local executor).")] = 1,
+    executor: Annotated[str, typer.Option(help="local or ray.")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
+    force: Annotated[bool, typer.Option(help="Redo every cell (artifacts are kept).")] = False,
+) -> None:
+    """Run a benchmark matrix; re-running the same folder resumes it."""
+    from bench.runner import Runner
+
+    matrix = _matrix(config, preset, set_ or [])
+    folder = out or Path("runs") / matrix.name
+    cells = Runner(matrix, folder, workers=workers, force=force, executor=executor,
+                   address=address, console=console).run()
+    _print_cells(cells)
+    failed = int((cells.status == "failed").sum())
+    console.print(f"run folder: {folder}; next: synth2seg report {folder}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _matrix(config: Path | None, preset: str | None, overrides: list[str]):
+    from bench.config import load_config, load_preset
+
+    if (config is None) == (preset is None):
+        raise UserError("give a config file or --preset NAME (one of the two)")
+    matrix = load_preset(preset) if preset else load_config(config)
+    if not overrides:
+        return matrix
+    data = matrix.model_dump(mode="json")
+    for key, value in _overrides(overrides).items():
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return load_config(data, where=f"preset '{preset}'" if preset else str(config))
+
+
+def _print_cells(cells) -> None:
+    from rich.table import Table
+
+    table = Table(title="cells")
+    for column in ("method", "seed", "status", "seconds"):
+        table.add_column(column)
+    for _, row in cells.iterrows():
+        status = row.status if row.status == "done" else f"[red]{row.status}[/]"
+        table.add_row(row.method, str(row.seed), status, f"{row.seconds or 0:.0f}")
+    console.print(table)
+
+
+@app.command("status")
+def status(run_dir: Annotated[Path, typer.Argument(help="Run folder.")]) -> None:
+    """What a run folder holds: cells done, failed, still to do; artifacts built."""
+    from bench.config import load_config
+    from bench.matrix import expand
+    from bench.store import Store
+
+    if not (run_dir / "results.sqlite").exists():
+        raise UserError(f"{run_dir}: not a run folder (no results.sqlite)")
+    store = Store(run_dir / "results.sqlite")
+    try:
+        cells, artifacts, manifest = store.cells(), store.artifacts(), store.manifest()
+    finally:
+        store.close()
+    total = len(expand(load_config(manifest["config"], where=str(run_dir))))
+    done = int((cells.status == "done").sum())
+    failed = int((cells.status == "failed").sum())
+    console.print(f"{run_dir}: {done}/{total} cells done, {failed} failed, "
+                  f"{total - done - failed} to do")
+    _print_cells(cells)
+    for _, row in artifacts.iterrows():
+        console.print(f"artifact {row.kind} {row.label}: built {row.builds}x, "
+                      f"{(row.bytes or 0) / 1e6:.1f} MB")
+
+
+@app.command("report")
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder.")],
+    out: Annotated[Path | None, typer.Option(help="Leaderboard folder "
+                                                  "(default leaderboards/NAME).")] = None,
+) -> None:
+    """Write the leaderboard: CSV, Markdown, statistics, plots and index.html."""
+    from bench.report import write_report
+    from bench.store import Store
+
+    if out is None:
+        if not (run_dir / "results.sqlite").exists():
+            raise UserError(f"{run_dir}: not a run folder (no results.sqlite)")
+        store = Store(run_dir / "results.sqlite")
+        name = store.manifest().get("config", {}).get("name", run_dir.name)
+        store.close()
+        out = Path("leaderboards") / name
+    files = write_report(run_dir, out)
+    print((out / "leaderboard.md").read_text())
+    console.print(f"wrote {len(files)} files to {out}; open {out / 'index.html'}")
+
+
+@app.command("stats")
+def stats_command(
+    scores: Annotated[Path, typer.Argument(help="CSV with one row per method and case.")],
+    method_col: Annotated[str, typer.Option(help="Column naming the method.")] = "method",
+    case_col: Annotated[str, typer.Option(help="Column naming the case (block).")] = "case",
+    score_col: Annotated[str, typer.Option(help="Column with the score.")] = "score",
+    lower_is_better: Annotated[bool, typer.Option(help="E.g. for HD95.")] = False,
+    baseline: Annotated[str | None, typer.Option(help="Method for paired tests.")] = None,
+    alpha: float = 0.05,
+    out: Annotated[Path | None, typer.Option(help="Folder for the CSV tables.")] = None,
+) -> None:
+    """Friedman, Nemenyi, sign table and paired tests on any per-case score table."""
+    import pandas as pd
+
+    from bench import stats
+
+    if not scores.is_file():
+        raise UserError(f"{scores}: file not found")
+    try:
+        table = pd.read_csv(scores)
+    except Exception as exc:
+        raise UserError(f"{scores}: not a readable CSV ({exc})") from None
+    wide = stats.wide_scores(table, method_col, case_col, score_col)
+    if lower_is_better:
+        wide = -wide
+    result = stats.friedman(wide, alpha)
+    p = stats.nemenyi(wide)
+    signs = stats.sign_table(wide, p, alpha)
+    console.print(f"Friedman: chi2 = {result.statistic:.4f}, p = {result.p_value:.4g} "
+                  f"({result.blocks} cases, {result.methods} methods, "
+                  f"{result.dropped_blocks} incomplete cases dropped); "
+                  f"Nemenyi CD = {result.critical_difference:.3f}")
+    console.print("mean ranks (1 = best):")
+    for method, rank in result.mean_ranks.items():
+        console.print(f"  {rank:6.3f}  {method}")
+    console.print(signs.to_string())
+    paired = stats.paired_tests(wide, baseline) if baseline else None
+    if paired is not None:
+        console.print(paired.to_string(index=False))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        p.to_csv(out / "nemenyi.csv")
+        signs.to_csv(out / "signs.csv")
+        result.mean_ranks.rename("mean_rank").to_csv(out / "ranks.csv")
+        if paired is not None:
+            paired.to_csv(out / "paired.csv", index=False)
+        console.print(f"tables in {out}")
+
+
+@app.command("list")
+def list_command() -> None:
+    """Generators, segmenters, presets and strategies this installation knows."""
+    from bench.config import preset_names
+    from bench.strategies import PAPER_ALIASES, STAGE_DATA
+    from generators.registry import generators
+    from segmenters.registry import segmenters
+
+    console.print(f"generators: {', '.join(generators.names())}")
+    console.print(f"segmenters: {', '.join(segmenters.names())}")
+    console.print(f"presets: {', '.join(preset_names())}")
+    console.print(f"strategy stages: {', '.join(STAGE_DATA)} (joined by '>', e.g. "
+                  "synthetic>real)")
+    console.print("paper aliases: " + ", ".join(f"{k}={v}" for k, v in PAPER_ALIASES.items()))
+
+
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option(help="Run folder.")] = Path("runs/demo"),
+    leaderboard: Annotated[Path, typer.Option(help="Leaderboard folder.")
+                           ] = Path("leaderboards/demo"),
+    workers: Annotated[int, typer.Option(min=1)] = 1,
 ) -> None:
-    """The main job on the embedded default: for now, build and check the phantom."""
-    from bench.data import load_dataset, write_nnunet
-    from bench.data.phantom import PhantomConfig, make_phantom
-    from bench.montage import save_montage
-    from bench.summary import print_summary
+    """The main job: the `demo` matrix on the embedded phantom, then its leaderboard."""
+    from bench.config import load_preset
+    from bench.report import write_report
+    from bench.runner import Runner
 
-    folder = out / "phantom_siteA"
-    write_nnunet(make_phantom(PhantomConfig(subjects=6)), folder, name="phantom_siteA")
-    cases = load_dataset(folder)
-    print_summary(cases, console, title=f"embedded phantom, site A -> {folder}")
-    save_montage(cases, out / "phantom_siteA.png")
-    console.print(f"montage: {out / 'phantom_siteA.png'}")
+    started = time.time()
+    cells = Runner(load_preset("demo"), out, workers=workers, console=console).run()
+    _print_cells(cells)
+    write_report(out, leaderboard)
+    print((leaderboard / "leaderboard.md").read_text())
+    console.print(f"leaderboard: {leaderboard / 'index.html'} "
+                  f"({time.time() - started:.0f} s in all)")
 
 
 def main() -> None:

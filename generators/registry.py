@@ -7,8 +7,11 @@ from generators.protocol import Generator
 
 ENTRY_POINT_GROUP = "synth2seg.generators"
 
-# Built-in generators are added here as "name": "module:Class" when their package lands.
-generators: Registry[Generator] = Registry("generator", ENTRY_POINT_GROUP, {})
+BUILTINS = {
+    "none": "generators.baselines:NoneGenerator",
+    "phantom-oracle": "generators.baselines:PhantomOracle",
+}
+generators: Registry[Generator] = Registry("generator", ENTRY_POINT_GROUP, BUILTINS)
 
 
 def get_generator(name: str) -> type[Generator]:

@@ -44,6 +44,7 @@ def case_metrics(prediction: np.ndarray, truth: np.ndarray, labels: dict[int, st
     if hd95:
         with warnings.catch_warnings():  # empty masks are handled below, by convention
             warnings.filterwarnings("ignore", message=".* is all 0")
+            warnings.filterwarnings("ignore", category=FutureWarning)  # MONAI's own internals
             dist = compute_hausdorff_distance(
                 pred, true, include_background=True, percentile=95,
                 spacing=None if spacing is None else list(spacing))[0]

@@ -52,3 +52,19 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     code = "import sys; from bench.cli import main; sys.argv[0] = 'synth2seg'; main()"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           cwd=cwd, env={**os.environ, "COLUMNS": "200"})
+
+
+def call_cli(capsys, *args: str) -> subprocess.CompletedProcess:
+    """The same entry point in this process: much faster where imports dominate."""
+    from bench.cli import main
+
+    argv, sys.argv = sys.argv, ["synth2seg", *args]
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.argv = argv
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out.out, out.err)

@@ -1,0 +1,108 @@
+"""Content-addressed generator fits and sample sets.
+
+A fit's key hashes everything that determines it (generator name and version, preset, params,
+the fingerprint of the training split, the seed); a sample set's key adds the count and the
+sampling options. A folder is complete when its ``done.json`` exists, written last, so an
+interrupted fit or sampling is redone and a finished one is never recomputed. Each generator is
+sampled once at the largest count of the matrix; smaller counts read a prefix of the same samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from bench.case import CaseSet
+from bench.config import GeneratorSpec
+from bench.data import load_dataset, write_nnunet
+from bench.errors import ConfigError
+from bench.split import fingerprint
+from generators.protocol import FitContext, SampleContext
+from generators.registry import get_generator
+
+
+def build_generator(spec: GeneratorSpec):
+    import pydantic
+
+    cls = get_generator(spec.name)
+    presets = getattr(cls, "presets", {})
+    if spec.preset is not None and spec.preset not in presets:
+        raise ConfigError(f"generator '{spec.name}': unknown preset '{spec.preset}' "
+                          f"(known: {', '.join(presets) or 'none'})")
+    try:
+        params = cls.Params(**{**presets.get(spec.preset, {}), **spec.params})
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(map(str, err["loc"]))
+        raise ConfigError(f"generator '{spec.name}' parameter '{loc}': {err['msg']}") from None
+    return cls(params)
+
+
+def fit_key(spec: GeneratorSpec, train: CaseSet, seed: int) -> str:
+    cls = get_generator(spec.name)
+    payload = {"name": spec.name, "version": getattr(cls, "version", "0"),
+               "preset": spec.preset, "params": spec.params, "train": fingerprint(train),
+               "seed": seed}
+    return _hash(payload)
+
+
+def sample_key(fit: str, count: int, ctx: SampleContext) -> str:
+    return _hash({"fit": fit, "count": count, "seed": ctx.seed,
+                  "lesion_ratio": ctx.lesion_ratio, "channels": ctx.channels})
+
+
+def ensure_fit(spec: GeneratorSpec, train: CaseSet, seed: int, root: Path, store, device: str,
+               log=None) -> Path:
+    """The folder of a fitted generator, fitting it only when no finished fit exists."""
+    key = fit_key(spec, train, seed)
+    folder = root / "fits" / key
+    if (folder / "done.json").exists():
+        return folder
+    generator = build_generator(spec)
+    kwargs = {"log": log} if log is not None else {}
+    generator.fit(train, FitContext(workdir=folder / "work", device=device, seed=seed, **kwargs))
+    generator.save(folder / "model")
+    _finish(folder, {"generator": spec.display, "key": key})
+    store.record_artifact(key, "fit", folder, spec.display)
+    return folder
+
+
+def ensure_samples(spec: GeneratorSpec, fit_folder: Path, count: int, ctx: SampleContext,
+                   root: Path, store) -> Path:
+    """The folder of ``count`` samples of a fitted generator, sampling only when missing."""
+    key = sample_key(fit_folder.name, count, ctx)
+    folder = root / "samples" / key
+    if (folder / "done.json").exists():
+        return folder
+    if folder.exists():
+        shutil.rmtree(folder)
+    generator = get_generator(spec.name).load(fit_folder / "model")
+    cases = generator.sample(count, ctx)
+    if len(cases) != count:
+        raise RuntimeError(f"generator '{spec.name}' returned {len(cases)} samples, not {count}")
+    # ids that sort in sampling order, so that a prefix of the folder is a prefix of the samples
+    renamed = [dataclasses.replace(c, id=f"sample_{i:05d}") for i, c in enumerate(cases)]
+    write_nnunet(cases.replace(renamed), folder / "dataset", name=f"{spec.display} samples")
+    _finish(folder, {"generator": spec.display, "key": key, "count": count})
+    store.record_artifact(key, "samples", folder, f"{spec.display} n={count}")
+    return folder
+
+
+def load_samples(folder: Path, count: int) -> CaseSet:
+    cases = load_dataset(folder / "dataset")
+    return cases.subset(range(count))
+
+
+def _finish(folder: Path, info: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "done.json.tmp"
+    tmp.write_text(json.dumps(info, indent=1))
+    tmp.replace(folder / "done.json")
+
+
+def _hash(payload: dict) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,157 @@
+"""The benchmark matrix configuration: YAML validated by pydantic.
+
+Unknown keys are refused with the nearest valid name suggested, so a typo never silently drops
+an axis of the matrix. Presets ship with the package in ``bench/presets/``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bench.errors import ConfigError
+
+PRESETS = Path(__file__).parent / "presets"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitConfig(_Strict):
+    """Fractions of the dataset; the training part is what the others leave."""
+
+    val: float = Field(0.15, ge=0.0, lt=1.0)
+    test: float = Field(0.25, ge=0.0, lt=1.0)
+    seed: int = 0
+    train_cases: int | None = Field(None, ge=1)  # keep only this many real training cases
+
+
+class GeneratorSpec(_Strict):
+    name: str
+    preset: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None  # how the leaderboard names it (default: name[:preset])
+
+    @property
+    def display(self) -> str:
+        return self.label or (f"{self.name}:{self.preset}" if self.preset else self.name)
+
+
+class SegmenterSpec(GeneratorSpec):
+    pass
+
+
+class MatrixConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    dataset: str = "phantom"  # a folder, or phantom[:SITE[:SUBJECTS]]
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    test_sets: dict[str, str] = Field(default_factory=dict)  # name -> dataset, e.g. other sites
+    target: str | None = None  # labelled target-domain set for the X>target strategies
+    generators: list[GeneratorSpec] = Field(default_factory=lambda: [GeneratorSpec(name="none")])
+    counts: list[int] = Field(default_factory=lambda: [100])
+    strategies: list[str] = Field(default_factory=lambda: ["real"])
+    synthetic_fraction: float | None = Field(None, gt=0.0, lt=1.0)
+    augmentation: list[bool] = Field(default_factory=lambda: [False])
+    segmenters: list[SegmenterSpec] = Field(default_factory=lambda: [SegmenterSpec(
+        name="unet2d", preset="demo")])
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    metrics: list[str] = Field(default_factory=lambda: ["dice", "precision", "recall",
+                                                        "accuracy", "hd95"])
+    primary_metric: str = "dice"
+    baseline: str | None = None  # a method label; default: the first real-only method
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    device: str = "auto"
+    sample_seed: int = 0
+    lesion_fraction: float | None = Field(None, ge=0.0, le=1.0)
+
+    @field_validator("counts")
+    @classmethod
+    def _positive_counts(cls, value):
+        if any(n < 1 for n in value):
+            raise ValueError("synthetic counts must be >= 1")
+        return sorted(set(value))
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value):
+        from metrics.segmentation import METRICS
+
+        unknown = [m for m in value if m not in METRICS]
+        if unknown:
+            raise ValueError(f"unknown metric '{unknown[0]}' (known: {', '.join(METRICS)})")
+        return value
+
+    def key(self) -> str:
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def load_config(source: str | Path | dict, where: str | None = None) -> MatrixConfig:
+    """A config from a YAML file, a preset name or a dict; errors name the field."""
+    if isinstance(source, dict):
+        data, where = source, where or "config"
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise ConfigError(f"{path}: config file not found")
+        where = where or str(path)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f" (line {mark.line + 1})" if mark else ""
+            raise ConfigError(f"{path}: not valid YAML{line}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of config fields")
+    try:
+        return MatrixConfig(**data)
+    except pydantic.ValidationError as exc:
+        raise ConfigError(f"{where}: {_describe(exc.errors()[0])}") from None
+
+
+def load_preset(name: str) -> MatrixConfig:
+    path = PRESETS / f"{name}.yaml"
+    if not path.exists():
+        near = difflib.get_close_matches(name, preset_names(), n=1)
+        hint = f"; did you mean '{near[0]}'?" if near else ""
+        raise ConfigError(f"unknown preset '{name}' (known: {', '.join(preset_names())}){hint}")
+    return load_config(path, where=f"preset '{name}'")
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS.glob("*.yaml"))
+
+
+def _describe(error: dict) -> str:
+    loc = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        model = _model_at(error["loc"][:-1])
+        near = difflib.get_close_matches(str(error["loc"][-1]), list(model.model_fields), n=1)
+        hint = f"; did you mean '{near[0]}'?" if near else ""
+        return f"unknown field '{loc}'{hint}"
+    if error["type"] == "missing":
+        return f"field '{loc}' is required"
+    return f"field '{loc}': {error['msg']}"
+
+
+def _model_at(loc) -> type[BaseModel]:
+    """The pydantic model that owns the field at ``loc`` (for suggestions)."""
+    model: type[BaseModel] = MatrixConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[part].annotation
+        inner = getattr(annotation, "__args__", (annotation,))
+        found = [a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not found:
+            break
+        model = found[0]
+    return model

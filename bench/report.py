@@ -1,0 +1,195 @@
+"""A run's store turned into a leaderboard folder: CSV, Markdown, statistics, plots, HTML.
+
+A *method* is a cell without its seed (generator, count, strategy, augmentation, segmenter). Its
+score on a test case is the mean over classes of the metric, averaged over seeds; statistics
+compare methods over the cases of each test set (blocks = cases). Lower-is-better metrics (HD95)
+are negated for ranking, so rank 1 is always the best.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench import stats
+from bench.errors import DataError
+from bench.store import Store
+
+LOWER_IS_BETTER = {"hd95"}
+METHOD_COLUMNS = ["method", "generator", "count", "strategy", "augment", "segmenter"]
+
+
+def case_scores(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """(method, test_set, case) → score: mean over classes, then over seeds."""
+    rows = table[table.metric == metric]
+    per_seed = rows.groupby([*METHOD_COLUMNS, "seed", "test_set", "case"], sort=False).value
+    per_seed = per_seed.mean().reset_index()
+    return per_seed.groupby([*METHOD_COLUMNS, "test_set", "case"], sort=False).value.mean() \
+        .reset_index()
+
+
+def leaderboard(table: pd.DataFrame, metrics: list[str], primary: str) -> pd.DataFrame:
+    """One row per method: mean and sd over cases per test set and metric, and the rank."""
+    methods = table[[*METHOD_COLUMNS, "seed"]].drop_duplicates()
+    board = methods.groupby(METHOD_COLUMNS, sort=False).seed.nunique().rename("seeds") \
+        .reset_index()
+    for metric in metrics:
+        scores = case_scores(table, metric)
+        if scores.empty:
+            continue
+        summary = scores.groupby(["method", "test_set"], sort=False).value.agg(["mean", "std"])
+        for test_set in scores.test_set.unique():
+            part = summary.xs(test_set, level="test_set")
+            board[f"{test_set}:{metric}_mean"] = board.method.map(part["mean"])
+            board[f"{test_set}:{metric}_sd"] = board.method.map(part["std"])
+    ranks = overall_ranks(table, primary)
+    board.insert(0, "rank", board.method.map(ranks).round(3))
+    return board.sort_values("rank", kind="stable").reset_index(drop=True)
+
+
+def overall_ranks(table: pd.DataFrame, metric: str) -> pd.Series:
+    """Mean rank over every (test set, case) block; blocks missing a method are dropped."""
+    scores = case_scores(table, metric)
+    scores["block"] = scores.test_set + "/" + scores.case.astype(str)
+    wide = stats.wide_scores(scores, "method", "block", "value")
+    if metric in LOWER_IS_BETTER:
+        wide = -wide
+    complete, _ = stats.complete_blocks(wide)
+    if complete.empty:
+        return pd.Series(np.nan, index=wide.columns)
+    return stats.mean_ranks(complete)
+
+
+def test_set_statistics(table: pd.DataFrame, metric: str, baseline: str | None, alpha: float
+                        ) -> dict[str, dict]:
+    """Per test set: Friedman, Nemenyi p-values, sign table and paired tests."""
+    scores = case_scores(table, metric)
+    out = {}
+    for test_set, part in scores.groupby("test_set", sort=False):
+        wide = stats.wide_scores(part, "method", "case", "value")
+        if metric in LOWER_IS_BETTER:
+            wide = -wide
+        result: dict = {"wide": wide}
+        if wide.shape[1] >= 3 and len(stats.complete_blocks(wide)[0]) >= 2:
+            result["friedman"] = stats.friedman(wide, alpha)
+            result["nemenyi"] = stats.nemenyi(wide)
+            result["signs"] = stats.sign_table(wide, result["nemenyi"], alpha)
+        if baseline in wide.columns:
+            result["paired"] = stats.paired_tests(wide, baseline)
+        out[str(test_set)] = result
+    return out
+
+
+def default_baseline(table: pd.DataFrame) -> str | None:
+    real = table[table["count"] == 0].method.drop_duplicates()
+    return real.iloc[0] if len(real) else None
+
+
+def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
+    """Everything a leaderboard folder holds; returns the files by role."""
+    from bench import plots
+    from bench.html import write_index
+
+    run_dir, out = Path(run_dir), Path(out)
+    store_path = run_dir / "results.sqlite"
+    if not store_path.exists():
+        raise DataError(f"{run_dir}: not a run folder (no results.sqlite)")
+    store = Store(store_path)
+    try:
+        table, manifest = store.case_metrics(), store.manifest()
+        cells, artifacts = store.cells(), store.artifacts()
+    finally:
+        store.close()
+    if table.empty:
+        raise DataError(f"{run_dir}: no finished cells to report yet")
+    config = manifest.get("config", {})
+    metrics = [m for m in config.get("metrics", sorted(table.metric.unique()))
+               if m in set(table.metric)]
+    primary = config.get("primary_metric", "dice")
+    alpha = config.get("alpha", 0.05)
+    baseline = config.get("baseline") or default_baseline(table)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+
+    board = leaderboard(table, metrics, primary)
+    files["leaderboard.csv"] = _csv(board, out / "leaderboard.csv")
+    per_test = test_set_statistics(table, primary, baseline, alpha)
+    friedman_rows = []
+    for test_set, result in per_test.items():
+        if "friedman" in result:
+            f = result["friedman"]
+            friedman_rows.append({"test_set": test_set, "metric": primary,
+                                  "statistic": f.statistic, "p_value": f.p_value,
+                                  "blocks": f.blocks, "methods": f.methods,
+                                  "dropped_blocks": f.dropped_blocks,
+                                  "critical_difference": f.critical_difference})
+            files[f"nemenyi_{test_set}.csv"] = _csv(result["nemenyi"],
+                                                    out / f"nemenyi_{test_set}.csv", index=True)
+            files[f"signs_{test_set}.csv"] = _csv(result["signs"], out / f"signs_{test_set}.csv",
+                                                  index=True)
+            files[f"cd_{test_set}.png"] = plots.cd_diagram(f, result["nemenyi"], alpha,
+                                                           out / f"cd_{test_set}.png")
+            files[f"signs_{test_set}.png"] = plots.sign_heatmap(result["signs"],
+                                                                out / f"signs_{test_set}.png")
+        if "paired" in result:
+            files[f"paired_{test_set}.csv"] = _csv(result["paired"],
+                                                   out / f"paired_{test_set}.csv")
+    files["friedman.csv"] = _csv(pd.DataFrame(friedman_rows, columns=[
+        "test_set", "metric", "statistic", "p_value", "blocks", "methods", "dropped_blocks",
+        "critical_difference"]), out / "friedman.csv")
+    files["cells.csv"] = _csv(cells, out / "cells.csv")
+    scores = case_scores(table, primary)
+    files[f"{primary}_vs_count.png"] = plots.score_vs_count(scores, primary,
+                                                           out / f"{primary}_vs_count.png")
+    sample_sets = artifacts[artifacts.kind == "samples"] if not artifacts.empty else artifacts
+    if len(sample_sets):
+        files["samples.png"] = plots.sample_grid(sample_sets, samples, out / "samples.png")
+    files["leaderboard.md"] = _markdown(board, per_test, primary, baseline, config,
+                                        out / "leaderboard.md")
+    files["index.html"] = write_index(out / "index.html", board, per_test, files, config,
+                                      primary, baseline)
+    return files
+
+
+def _csv(frame: pd.DataFrame, path: Path, index: bool = False) -> Path:
+    frame.to_csv(path, index=index, float_format="%.8g")
+    return path
+
+
+def _markdown(board, per_test, primary, baseline, config, path: Path) -> Path:
+    columns = ["rank", "method", "seeds"] + [c for c in board.columns
+                                             if c.endswith(f":{primary}_mean")]
+    lines = [f"# {config.get('name', 'leaderboard')}", "",
+             f"Methods ranked by mean rank of {primary} over every test case (1 = best). "
+             f"Values are mean ± sd over cases.", ""]
+    header = [c.replace("_mean", "") for c in columns]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, row in board.iterrows():
+        cells = []
+        for c in columns:
+            if c.endswith("_mean"):
+                sd = row[c.replace("_mean", "_sd")]
+                cells.append(f"{row[c]:.3f} ± {0 if pd.isna(sd) else sd:.3f}")
+            else:
+                cells.append(str(row[c]))
+        lines.append("| " + " | ".join(cells) + " |")
+    for test_set, result in per_test.items():
+        lines += ["", f"## {test_set}", ""]
+        if "friedman" in result:
+            f = result["friedman"]
+            lines.append(f"Friedman over {f.blocks} cases and {f.methods} methods: "
+                         f"χ² = {f.statistic:.3f}, p = {f.p_value:.3g}; Nemenyi critical "
+                         f"difference {f.critical_difference:.3f}.")
+        else:
+            lines.append("Too few methods or cases for the Friedman test.")
+        if "paired" in result:
+            lines += ["", f"Against the baseline `{baseline}`:", "",
+                      "| method | cases | mean difference | t-test p | Wilcoxon p |",
+                      "|---|---|---|---|---|"]
+            for _, r in result["paired"].iterrows():
+                lines.append(f"| {r.method} | {r.cases} | {r.mean_difference:+.4f} | "
+                             f"{r.t_test_p:.3g} | {r.wilcoxon_p:.3g} |")
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,262 @@
+"""Run a benchmark matrix into a run directory, resumably.
+
+The driver prepares the data, fits and samples each generator once (content-addressed, see
+:mod:`bench.artifacts`), then hands cells to an executor and is the only process that writes the
+store. Re-running a run directory skips finished cells; cells that were interrupted are redone
+(their training resumes from its last checkpoint). ``force`` starts the cells afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from bench.artifacts import build_generator, ensure_fit, ensure_samples, load_samples
+from bench.case import CaseSet
+from bench.config import MatrixConfig
+from bench.data import open_dataset
+from bench.devices import resolve_device
+from bench.errors import ConfigError, UserError
+from bench.experiment import Experiment, build_segmenter, check_compatible, run_experiment
+from bench.matrix import Cell, expand
+from bench.split import split_cases
+from bench.store import Store
+from generators.protocol import SampleContext
+
+STORE = "results.sqlite"
+
+
+@dataclass
+class RunData:
+    parts: dict[str, CaseSet]  # real, val, test
+    tests: dict[str, CaseSet]
+    target: CaseSet | None
+
+
+_DATA: dict[str, RunData] = {}
+
+
+def prepare_data(config: MatrixConfig) -> RunData:
+    """The run's data; kept per process, since every cell of a run reads the same sets."""
+    key = json.dumps([config.dataset, config.split.model_dump(), config.test_sets,
+                      config.target], sort_keys=True)
+    if key not in _DATA:
+        _DATA.clear()  # one run's data at a time
+        _DATA[key] = _load_data(config)
+    return _DATA[key]
+
+
+def _load_data(config: MatrixConfig) -> RunData:
+    cases = open_dataset(config.dataset)
+    s = config.split
+    parts = split_cases(cases, {"real": 1.0 - s.val - s.test, "val": s.val, "test": s.test},
+                        s.seed)
+    if s.train_cases is not None:
+        if s.train_cases > len(parts["real"]):
+            raise ConfigError(f"split.train_cases is {s.train_cases} but the training part "
+                              f"has {len(parts['real'])} cases")
+        parts["real"] = parts["real"].subset(range(s.train_cases))
+    tests = {"heldout": parts["test"]} if len(parts["test"]) else {}
+    for name, spec in config.test_sets.items():
+        tests[name] = open_dataset(spec)
+    if not tests:
+        raise ConfigError("no test set: set split.test above 0 or add test_sets")
+    target = open_dataset(config.target) if config.target else None
+    for name, test in tests.items():
+        check_compatible(parts["real"], test, f"test set '{name}'", same_labels=False)
+    return RunData(parts, tests, target)
+
+
+@dataclass
+class CellJob:
+    """Everything a worker needs, picklable: it loads its data itself."""
+
+    config: dict
+    cell: Cell
+    run_dir: str
+    samples: str | None
+    device: str
+
+
+def run_cell(job: CellJob) -> pd.DataFrame:
+    """Train and evaluate one cell; runs in the driver or in a worker process."""
+    config = MatrixConfig(**job.config)
+    folder = Path(job.run_dir) / "cells" / job.cell.key
+    folder.mkdir(parents=True, exist_ok=True)
+    log = logging.getLogger(f"synth2seg.cell.{job.cell.key}")
+    handler = logging.FileHandler(folder / "cell.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        log.info("cell %s on %s", job.cell.method, job.device)
+        data = prepare_data(config)
+        sets = {"real": data.parts["real"]}
+        if len(data.parts["val"]):
+            sets["val"] = data.parts["val"]
+        if job.samples is not None:
+            sets["synthetic"] = load_samples(Path(job.samples), job.cell.count)
+        if data.target is not None:
+            sets["target"] = data.target
+        seg = job.cell.segmenter
+        exp = Experiment(seg.name, job.cell.strategy, seg.preset, dict(seg.params),
+                         job.cell.seed, job.device, hd95="hd95" in config.metrics)
+        table = run_experiment(exp, sets, data.tests, folder / "model", log=log)
+        table = table[table.metric.isin(config.metrics)]
+        log.info("done: %d rows", len(table))
+        return table
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+class Runner:
+    def __init__(self, config: MatrixConfig, run_dir: Path, *, workers: int = 1,
+                 force: bool = False, executor: str = "local", address: str | None = None,
+                 console: Console | None = None):
+        self.config, self.run_dir = config, Path(run_dir)
+        self.workers, self.force, self.executor, self.address = workers, force, executor, address
+        self.console = console or Console()
+        if executor not in ("local", "ray"):
+            raise ConfigError(f"executor '{executor}': expected local or ray")
+
+    def run(self) -> pd.DataFrame:
+        """Run every unfinished cell; returns the store's cell table."""
+        config = self.config
+        cells = expand(config)
+        device = resolve_device(config.device)
+        self._validate_names()
+        store = self._open_store()
+        try:
+            data = prepare_data(config)
+            samples = self._prepare_generators(cells, data, store, device)
+            done = store.done_cells()
+            todo = [c for c in cells if c.key not in done]
+            self.console.print(f"[bold]{config.name}[/]: {len(cells)} cells, "
+                               f"{len(cells) - len(todo)} already done, device {device}")
+            jobs = [CellJob(config.model_dump(mode="json"), c, str(self.run_dir),
+                            samples.get((c.generator.display, c.seed)), device) for c in todo]
+            self._execute(jobs, store, len(cells) - len(todo), len(cells))
+            return store.cells()
+        finally:
+            store.close()
+
+    # ---------------------------------------------------------------------------------------
+    def _validate_names(self) -> None:
+        """Unknown generators, segmenters or presets fail before any work starts."""
+        for spec in self.config.generators:
+            build_generator(spec)
+        for spec in self.config.segmenters:
+            build_segmenter(spec.name, spec.preset, dict(spec.params))
+
+    def _open_store(self) -> Store:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(self.run_dir / STORE)
+        previous = store.manifest().get("config_hash")
+        if self.force:
+            store.forget_cells()
+        elif previous is not None and previous != self.config.key():
+            store.close()
+            raise ConfigError(f"{self.run_dir}: this run folder holds results of another config "
+                              "(use another --out, or --force to start its cells afresh)")
+        store.set_manifest({"config": self.config.model_dump(mode="json"),
+                            "config_hash": self.config.key(), "versions": _versions(),
+                            "code_version": _code_version(), "python": platform.python_version(),
+                            "device": resolve_device(self.config.device)})
+        (self.run_dir / "config.yaml").write_text(
+            yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False))
+        return store
+
+    def _prepare_generators(self, cells: list[Cell], data: RunData, store: Store,
+                            device: str) -> dict[tuple[str, int], str]:
+        """Fit each generator once per seed and sample it once at the largest count."""
+        needed: dict[tuple[str, int], tuple] = {}
+        for cell in cells:
+            if cell.count == 0:
+                continue
+            key = (cell.generator.display, cell.seed)
+            largest = max(cell.count, needed.get(key, (None, 0))[1])
+            needed[key] = (cell.generator, largest)
+        artifacts = self.run_dir / "artifacts"
+        out = {}
+        ctx_channels = list(data.parts["real"].channels)
+        for (label, seed), (spec, count) in needed.items():
+            self.console.print(f"generator {label} (seed {seed}): fit, then {count} samples")
+            fit = ensure_fit(spec, data.parts["real"], seed, artifacts, store, device)
+            ctx = SampleContext(seed=self.config.sample_seed + seed, device=device,
+                                lesion_ratio=self.config.lesion_fraction, channels=ctx_channels)
+            folder = ensure_samples(spec, fit, count, ctx, artifacts, store)
+            samples = load_samples(folder, 1)
+            check_compatible(data.parts["real"], samples, f"generator '{label}' samples",
+                             same_labels=True)
+            out[(label, seed)] = str(folder)
+        return out
+
+    def _execute(self, jobs: list[CellJob], store: Store, done: int, total: int) -> None:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn())
+        failures = []
+        with Progress(*columns, console=self.console, transient=False) as progress:
+            task = progress.add_task("cells", total=total, completed=done)
+            for job, started, result in self._results(jobs, progress, task):
+                if isinstance(result, UserError):
+                    raise result
+                if isinstance(result, BaseException):
+                    store.fail_cell(job.cell, f"{type(result).__name__}: {result}", started,
+                                    job.device)
+                    failures.append((job.cell, result))
+                else:
+                    store.commit_cell(job.cell, result, started, job.device)
+                progress.advance(task)
+        for cell, error in failures:
+            self.console.print(f"[red]failed[/] {cell.method}: {type(error).__name__}: {error} "
+                               f"(log: {self.run_dir / 'cells' / cell.key / 'cell.log'})")
+
+    def _results(self, jobs, progress, task):
+        """(job, start time, rows or exception) as cells finish, from the chosen executor."""
+        if self.executor == "ray":
+            from bench.executors import ray_results
+
+            yield from ray_results(jobs, self.address, progress, task)
+            return
+        if self.workers <= 1:
+            for job in jobs:
+                progress.update(task, description=f"cells · {job.cell.method}")
+                started = time.time()
+                try:
+                    yield job, started, run_cell(job)
+                except Exception as exc:  # a failed cell is recorded; the run goes on
+                    yield job, started, exc
+            return
+        from bench.executors import local_pool_results
+
+        yield from local_pool_results(jobs, self.workers, progress, task)
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for package in ("synth2seg", "torch", "monai", "nnunetv2", "numpy"):
+        try:
+            out[package] = version(package)
+        except Exception:
+            out[package] = "not installed"
+    return out
+
+
+def _code_version() -> str:
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
+                              text=True, cwd=Path(__file__).parent, timeout=5).stdout.strip()
+    except Exception:
+        return "unknown"

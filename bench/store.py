@@ -1,0 +1,130 @@
+"""The results store: one SQLite file per run directory.
+
+Only the driver process writes (workers return their rows), in WAL mode so that ``synth2seg
+status`` can read while a run writes. A cell is committed whole, its status and all its rows in
+one transaction, or not at all: a run killed at any moment leaves only complete cells behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pandas as pd
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cells (
+    key TEXT PRIMARY KEY, method TEXT NOT NULL, generator TEXT NOT NULL, count INTEGER NOT NULL,
+    strategy TEXT NOT NULL, augment INTEGER NOT NULL, segmenter TEXT NOT NULL,
+    seed INTEGER NOT NULL, status TEXT NOT NULL, started REAL, finished REAL, seconds REAL,
+    device TEXT, error TEXT);
+CREATE TABLE IF NOT EXISTS case_metrics (
+    cell TEXT NOT NULL REFERENCES cells(key), test_set TEXT NOT NULL, "case" TEXT NOT NULL,
+    metric TEXT NOT NULL, class TEXT NOT NULL, value REAL);
+CREATE INDEX IF NOT EXISTS case_metrics_cell ON case_metrics(cell);
+CREATE TABLE IF NOT EXISTS fidelity (
+    generator_key TEXT NOT NULL, count INTEGER NOT NULL, metric TEXT NOT NULL, value REAL,
+    note TEXT, PRIMARY KEY (generator_key, count, metric));
+CREATE TABLE IF NOT EXISTS artifacts (
+    key TEXT PRIMARY KEY, kind TEXT NOT NULL, path TEXT NOT NULL, bytes INTEGER,
+    builds INTEGER NOT NULL DEFAULT 0, label TEXT);
+"""
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # manifest -----------------------------------------------------------------------------
+    def set_manifest(self, values: dict) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO manifest VALUES (?, ?)",
+                                [(k, json.dumps(v)) for k, v in values.items()])
+
+    def manifest(self) -> dict:
+        return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM manifest")}
+
+    # cells --------------------------------------------------------------------------------
+    def done_cells(self) -> set[str]:
+        rows = self.db.execute("SELECT key FROM cells WHERE status = 'done'")
+        return {r[0] for r in rows}
+
+    def commit_cell(self, cell, rows: pd.DataFrame, started: float, device: str) -> None:
+        """The cell's status and every per-case row, in one transaction."""
+        finished = time.time()
+        columns = ["test_set", "case", "metric", "class", "value"]
+        records = [(cell.key, t, str(c), m, k, _float(v))
+                   for t, c, m, k, v in rows[columns].itertuples(index=False, name=None)]
+        with self.db:
+            self.db.execute("DELETE FROM case_metrics WHERE cell = ?", (cell.key,))
+            self.db.execute("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            (*_describe(cell), "done", started, finished, finished - started,
+                             device, None))
+            self.db.executemany("INSERT INTO case_metrics VALUES (?, ?, ?, ?, ?, ?)", records)
+
+    def fail_cell(self, cell, error: str, started: float, device: str) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM case_metrics WHERE cell = ?", (cell.key,))
+            self.db.execute("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            (*_describe(cell), "failed", started, time.time(),
+                             time.time() - started, device, error))
+
+    def forget_cells(self) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM case_metrics")
+            self.db.execute("DELETE FROM cells")
+
+    def cells(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM cells ORDER BY rowid", self.db)
+
+    def case_metrics(self) -> pd.DataFrame:
+        query = """SELECT c.method, c.generator, c.count, c.strategy, c.augment, c.segmenter,
+                          c.seed, m.cell, m.test_set, m."case", m.metric, m.class, m.value
+                   FROM case_metrics m JOIN cells c ON c.key = m.cell
+                   WHERE c.status = 'done' ORDER BY c.rowid, m.rowid"""
+        return pd.read_sql_query(query, self.db)
+
+    # artifacts ----------------------------------------------------------------------------
+    def record_artifact(self, key: str, kind: str, path: Path, label: str) -> None:
+        size = sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+        with self.db:
+            self.db.execute(
+                "INSERT INTO artifacts (key, kind, path, bytes, builds, label) "
+                "VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT(key) DO UPDATE SET "
+                "builds = builds + 1, bytes = excluded.bytes, path = excluded.path",
+                (key, kind, str(path), size, label))
+
+    def artifacts(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM artifacts ORDER BY rowid", self.db)
+
+    # fidelity -----------------------------------------------------------------------------
+    def record_fidelity(self, generator_key: str, count: int, metric: str, value: float | None,
+                        note: str | None = None) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO fidelity VALUES (?, ?, ?, ?, ?)",
+                            (generator_key, count, metric, _float(value), note))
+
+    def fidelity(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM fidelity", self.db)
+
+
+def _describe(cell) -> tuple:
+    return (cell.key, cell.method, cell.generator.display, cell.count, cell.strategy.key,
+            int(cell.strategy.augment), cell.segmenter.display, cell.seed)
+
+
+def _float(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if value != value else value  # NaN is stored as NULL: "missing", never 0

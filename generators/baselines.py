@@ -1,0 +1,86 @@
+"""Reference generators that need no training: the two ends of the scale.
+
+``none`` stands for "no synthetic data" so that real-only cells have a generator name.
+``phantom-oracle`` draws new subjects from the phantom's own generative process: the samples
+a perfect generator of the embedded default would produce, hence an upper bound for any
+learned generator on it. It works only when the real data is the phantom.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from bench.case import CaseSet
+from bench.errors import ConfigError
+from generators.protocol import FitContext, SampleContext
+
+# Oracle subjects use seeds far from any dataset seed, so they never repeat a real subject.
+ORACLE_SEED_OFFSET = 1_000_003
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoneGenerator:
+    name: ClassVar[str] = "none"
+    version: ClassVar[str] = "1"
+    Params: ClassVar[type[BaseModel]] = NoParams
+
+    def __init__(self, params: NoParams | None = None):
+        self.params = params or NoParams()
+
+    def fit(self, train: CaseSet, ctx: FitContext) -> None:
+        pass
+
+    def sample(self, n: int, ctx: SampleContext) -> CaseSet:
+        raise ConfigError("generator 'none' produces no samples; use it with the 'real' "
+                          "strategy only")
+
+    def save(self, path: Path) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def load(cls, path: Path) -> NoneGenerator:
+        return cls()
+
+
+class PhantomOracle:
+    name: ClassVar[str] = "phantom-oracle"
+    version: ClassVar[str] = "1"
+    Params: ClassVar[type[BaseModel]] = NoParams
+
+    def __init__(self, params: NoParams | None = None):
+        self.params = params or NoParams()
+        self.config: dict | None = None
+
+    def fit(self, train: CaseSet, ctx: FitContext) -> None:
+        if train.meta.get("source") != "phantom" or "config" not in train.meta:
+            raise ConfigError("generator 'phantom-oracle' needs the embedded phantom as dataset "
+                              f"(got {train.meta.get('source', 'another dataset')})")
+        self.config = dict(train.meta["config"])
+
+    def sample(self, n: int, ctx: SampleContext) -> CaseSet:
+        from bench.data.phantom import PhantomConfig, make_phantom
+
+        if self.config is None:
+            raise ConfigError("generator 'phantom-oracle' must be fitted before sampling")
+        config = PhantomConfig(**{**self.config, "subjects": n,
+                                  "seed": ORACLE_SEED_OFFSET + ctx.seed})
+        cases = make_phantom(config)
+        return CaseSet(cases.cases, cases.labels, cases.channels, 3,
+                       {**cases.meta, "source": self.name})
+
+    def save(self, path: Path) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        (Path(path) / "oracle.json").write_text(json.dumps(self.config))
+
+    @classmethod
+    def load(cls, path: Path) -> PhantomOracle:
+        oracle = cls()
+        oracle.config = json.loads((Path(path) / "oracle.json").read_text())
+        return oracle

@@ -1,0 +1,85 @@
+"""Matrix configs: validation with one clear line, presets, expansion into cells."""
+
+import pytest
+
+from bench.config import load_config, load_preset, preset_names
+from bench.errors import ConfigError
+from bench.matrix import expand
+from tests.conftest import call_cli
+from tests.test_bad_inputs import _assert_one_line_error
+
+BASE = {"name": "t", "generators": [{"name": "none"}, {"name": "phantom-oracle"}],
+        "counts": [5, 10], "strategies": ["real", "synthetic", "real+synthetic>real"],
+        "augmentation": [False, True], "seeds": [0, 1]}
+
+
+def test_unknown_key_suggests_the_nearest_field():
+    with pytest.raises(ConfigError, match="unknown field 'stratgies'; did you mean 'strategies'"):
+        load_config({**BASE, "stratgies": ["real"]})
+
+
+def test_unknown_nested_key_names_its_path():
+    with pytest.raises(ConfigError, match=r"unknown field 'split.tset'; did you mean 'test'"):
+        load_config({**BASE, "split": {"tset": 0.2}})
+
+
+def test_wrong_type_names_the_field():
+    with pytest.raises(ConfigError, match="field 'counts.0'"):
+        load_config({**BASE, "counts": ["many"]})
+
+
+def test_every_shipped_preset_validates():
+    assert {"smoke", "demo", "vu-sweep", "medgen3d-e2", "brainspade-3.1"} <= set(preset_names())
+    for name in preset_names():
+        assert load_preset(name).name == name
+
+
+def test_real_only_strategies_run_once_synthetic_ones_per_generator_and_count():
+    cells = expand(load_config(BASE))
+    real = [c for c in cells if c.strategy.name == "real"]
+    assert len(real) == 2 * 2  # augmentation x seeds, no generator, count 0
+    assert all(c.count == 0 and c.generator.name == "none" for c in real)
+    synthetic = [c for c in cells if c.strategy.needs_synthetic]
+    assert len(synthetic) == 2 * 2 * 2 * 2  # strategies x counts x augmentation x seeds
+    assert all(c.generator.name == "phantom-oracle" for c in synthetic)
+    assert len({c.key for c in cells}) == len(cells)
+    assert [c.key for c in cells] == [c.key for c in expand(load_config(BASE))]
+
+
+def test_seeds_share_a_method_row():
+    cells = expand(load_config(BASE))
+    assert len({c.method for c in cells}) == len(cells) // 2
+
+
+def test_empty_matrix_and_missing_target_are_config_errors():
+    with pytest.raises(ConfigError, match="the matrix is empty"):
+        expand(load_config({**BASE, "generators": [{"name": "none"}],
+                            "strategies": ["synthetic"]}))
+    with pytest.raises(ConfigError, match="set 'target'"):
+        expand(load_config({**BASE, "strategies": ["real>target"]}))
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("name: x\nsegmenters: [{name: unet4d}]\n", "unknown segmenter 'unet4d'"),
+    ("name: x\ngenerators: [{name: brainspaed}]\nstrategies: [synthetic]\n",
+     "unknown generator 'brainspaed'"),
+    ("name: x\nstrategies: [real>>real]\n", "unknown stage ''"),
+    ("name: x\nsegmenters: [{name: unet2d, params: {stepz: 1}}]\n", "parameter 'stepz'"),
+    ("name: x\ncounts: 5\n", "field 'counts'"),
+    ("name: x\nstrategies: []\n", "the matrix is empty"),
+    ("name: [x\n", "not valid YAML"),
+])
+def test_malformed_config_is_one_line_and_exit_2(content, expected, tmp_path, capsys):
+    path = tmp_path / "matrix.yaml"
+    path.write_text(content)
+    result = call_cli(capsys, "run", str(path), "--out", str(tmp_path / "run"))
+    _assert_one_line_error(result, expected)
+
+
+def test_a_preset_naming_a_missing_generator_says_which(capsys):
+    result = call_cli(capsys, "run", "--preset", "vu-sweep", "--out", "/nonexistent/run")
+    _assert_one_line_error(result, "unknown generator 'b-sg'")
+
+
+def test_unknown_preset_suggests_one(capsys):
+    _assert_one_line_error(call_cli(capsys, "run", "--preset", "smok"), "did you mean 'smoke'")

@@ -1,0 +1,170 @@
+"""The benchmark runner on the `smoke` preset: store, resume, determinism, report, browser."""
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from bench.config import load_preset
+from bench.report import write_report
+from bench.runner import Runner
+from bench.store import Store
+
+SMOKE_CELLS = 5
+
+
+def _store(run_dir):
+    store = Store(run_dir / "results.sqlite")
+    try:
+        return store.cells(), store.case_metrics(), store.artifacts()
+    finally:
+        store.close()
+
+
+def _rows(run_dir) -> pd.DataFrame:
+    rows = _store(run_dir)[1].drop(columns=["cell"])
+    return rows.sort_values(["method", "seed", "test_set", "case", "metric", "class"]) \
+        .reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "smoke"
+    Runner(load_preset("smoke"), run_dir).run()
+    return run_dir
+
+
+def test_smoke_run_completes_every_cell(smoke_run):
+    cells, rows, artifacts = _store(smoke_run)
+    assert len(cells) == SMOKE_CELLS and set(cells.status) == {"done"}
+    assert set(rows.test_set) == {"heldout", "siteB"}
+    assert set(rows.metric) == {"dice", "precision", "recall", "accuracy", "hd95"}
+    per_cell = rows.groupby("cell").size()
+    assert per_cell.nunique() == 1  # every cell has the same number of rows
+    assert sorted(artifacts.kind) == ["fit", "samples"]  # one generator, sampled once at n=4
+    assert (artifacts.builds == 1).all()
+
+
+def test_rerun_skips_finished_cells_and_rebuilds_nothing(smoke_run):
+    before = _rows(smoke_run)
+    started = _store(smoke_run)[0].started.tolist()
+    Runner(load_preset("smoke"), smoke_run).run()
+    cells, _, artifacts = _store(smoke_run)
+    assert cells.started.tolist() == started
+    assert (artifacts.builds == 1).all()
+    pd.testing.assert_frame_equal(_rows(smoke_run), before)
+
+
+def test_killed_run_resumes_to_the_rows_of_an_uninterrupted_one(smoke_run, tmp_path):
+    """SIGKILL after the first committed cell, then run again: same cells, same rows, each
+    artifact built once. The second run computes every cell in other processes than the
+    first, so equality also shows that two runs of one config give identical metrics."""
+    run_dir = tmp_path / "killed"
+    code = ("import sys; from bench.cli import main; sys.argv = ['synth2seg', 'run', "
+            f"'--preset', 'smoke', '--out', {str(run_dir)!r}]; main()")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if _done_cells(run_dir) >= 1:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 1 <= _done_cells(run_dir) < SMOKE_CELLS
+    Runner(load_preset("smoke"), run_dir).run()
+    cells, _, artifacts = _store(run_dir)
+    assert len(cells) == SMOKE_CELLS and set(cells.status) == {"done"}
+    assert (artifacts.builds == 1).all()
+    pd.testing.assert_frame_equal(_rows(run_dir), _rows(smoke_run))
+
+
+def _done_cells(run_dir) -> int:
+    path = run_dir / "results.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(path, timeout=1) as db:
+            return db.execute("SELECT count(*) FROM cells WHERE status='done'").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_force_redoes_cells_but_keeps_artifacts(smoke_run, tmp_path):
+    run_dir = tmp_path / "forced"
+    shutil.copytree(smoke_run, run_dir)
+    config = load_preset("smoke")
+    started = _store(run_dir)[0].started.max()
+    Runner(config.model_copy(update={"strategies": ["real"]}), run_dir, force=True).run()
+    cells, _, artifacts = _store(run_dir)
+    assert len(cells) == 1 and cells.started.min() > started
+    assert (artifacts.builds == 1).all()
+
+
+def test_another_config_in_the_same_folder_is_refused(smoke_run):
+    from bench.errors import ConfigError
+
+    other = load_preset("smoke").model_copy(update={"seeds": [5]})
+    with pytest.raises(ConfigError, match="holds results of another config"):
+        Runner(other, smoke_run).run()
+
+
+EXPECTED_FILES = {"leaderboard.csv", "leaderboard.md", "index.html", "friedman.csv", "cells.csv",
+                  "dice_vs_count.png", "samples.png"}
+
+
+@pytest.fixture(scope="module")
+def board(smoke_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("leaderboards") / "smoke"
+    write_report(smoke_run, out)
+    return out
+
+
+def test_report_writes_every_file(board):
+    names = {p.name for p in board.iterdir()}
+    assert EXPECTED_FILES <= names
+    for test_set in ("heldout", "siteB"):
+        for kind in ("nemenyi_{}.csv", "signs_{}.csv", "paired_{}.csv", "cd_{}.png",
+                     "signs_{}.png"):
+            assert kind.format(test_set) in names
+    table = pd.read_csv(board / "leaderboard.csv")
+    assert len(table) == SMOKE_CELLS
+    assert list(table["rank"]) == sorted(table["rank"])
+    for column in ("heldout:dice_mean", "siteB:hd95_sd", "generator", "count", "strategy"):
+        assert column in table.columns
+    signs = pd.read_csv(board / "signs_heldout.csv", index_col=0, dtype=str, keep_default_na=False)
+    marks = signs.drop(columns="score").to_numpy()
+    assert set(marks.ravel()) <= {"+", "0", "-", ""}
+    assert (marks == "").sum() == len(signs)  # only the diagonal is blank
+    assert signs["score"].astype(int).sum() == 0  # every win is another method's loss
+
+
+def test_report_means_match_the_store(smoke_run, board):
+    rows = _store(smoke_run)[1]
+    real = rows[(rows["count"] == 0) & (rows.metric == "dice") & (rows.test_set == "heldout")]
+    expected = real.groupby("case").value.mean().mean()
+    table = pd.read_csv(board / "leaderboard.csv").set_index("method")
+    assert table.loc[real.method.iloc[0], "heldout:dice_mean"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_index_html_renders_every_row_in_chromium(board, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("SYNTH2SEG_REQUIRE_BROWSER"):
+            pytest.fail("chromium is required here (SYNTH2SEG_REQUIRE_BROWSER is set)")
+        pytest.skip("chromium not installed (CI installs Debian's chromium)")
+    result = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+         f"--user-data-dir={tmp_path / 'profile'}", (board / "index.html").as_uri()],
+        capture_output=True, text=True, timeout=120)
+    dom = result.stdout
+    body = dom.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in dom else ""
+    assert body.count("<tr>") == SMOKE_CELLS, dom[:2000]
+    assert "real only · real · unet2d:tiny" in body
