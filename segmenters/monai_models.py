@@ -39,7 +39,9 @@ class NetParams(BaseModel):
     lr: float = Field(1e-4, gt=0)
     val_every: int = Field(100, ge=1)
     checkpoint_every: int = Field(100, ge=1)
-    min_foreground: float = Field(0.1, ge=0.0, le=1.0)  # 2D: slices kept for training
+    # 2D: slices kept for training. 0 keeps them all: models are evaluated on whole volumes,
+    # and one that never saw the near-empty end slices paints tissue into them.
+    min_foreground: float = Field(0.0, ge=0.0, le=1.0)
     # 2D: how slices reach ``patch``. "pad" keeps the voxel size, so predictions map back to the
     # volume exactly; "resize" suits data whose slices differ much in shape.
     fit: Literal["pad", "resize"] = "pad"
