@@ -24,12 +24,9 @@ def _slot_device(job, slot: int):
     return job
 
 
-def _run_in_worker(job, threads: int):
-    import torch
-
+def _run_in_worker(job):
     from bench.runner import run_cell
 
-    torch.set_num_threads(threads)
     return run_cell(job)
 
 
@@ -40,7 +37,8 @@ def local_pool_results(jobs, workers: int, progress, task):
         pending = {}
         for slot, job in enumerate(jobs):
             job = _slot_device(job, slot)
-            pending[pool.submit(_run_in_worker, job, threads)] = (job, time.time())
+            job.threads = job.threads or threads
+            pending[pool.submit(_run_in_worker, job)] = (job, time.time())
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -55,14 +53,21 @@ def ray_results(jobs, address: str | None, progress, task):
         import ray
     except ImportError:
         raise ConfigError("executor 'ray' needs Ray: pip install 'synth2seg[ray]'") from None
+    import torch
+
     from bench.runner import run_cell
 
-    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    env = {k: v for k, v in os.environ.items() if k.startswith("SYNTH2SEG_")}
+    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
+             runtime_env={"env_vars": env} if env else None)
     remote = ray.remote(max_retries=2, retry_exceptions=False)(run_cell)
     pending = {}
     for job in jobs:
+        # as many CPUs as the driver's torch threads, so cells compute as they would locally
+        job.threads = job.threads or torch.get_num_threads()
         gpus = 1 if job.device.startswith("cuda") else 0
-        pending[remote.options(num_gpus=gpus).remote(job)] = (job, time.time())
+        options = {"num_gpus": gpus, "num_cpus": job.threads}
+        pending[remote.options(**options).remote(job)] = (job, time.time())
     while pending:
         finished, _ = ray.wait(list(pending), num_returns=1)
         for ref in finished:

@@ -87,11 +87,16 @@ class CellJob:
     run_dir: str
     samples: str | None
     device: str
+    threads: int | None = None  # torch CPU threads; results are bitwise equal for equal counts
 
 
 def run_cell(job: CellJob) -> pd.DataFrame:
     """Train and evaluate one cell; runs in the driver or in a worker process."""
     config = MatrixConfig(**job.config)
+    if job.threads:
+        import torch
+
+        torch.set_num_threads(job.threads)
     folder = Path(job.run_dir) / "cells" / job.cell.key
     folder.mkdir(parents=True, exist_ok=True)
     log = logging.getLogger(f"synth2seg.cell.{job.cell.key}")

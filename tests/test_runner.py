@@ -116,6 +116,20 @@ def test_another_config_in_the_same_folder_is_refused(smoke_run):
         Runner(other, smoke_run).run()
 
 
+def test_ray_executor_matches_local(smoke_run, tmp_path):
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+    run_dir = tmp_path / "ray"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"SYNTH2SEG_CACHE": os.environ["SYNTH2SEG_CACHE"]}})
+    try:
+        Runner(load_preset("smoke"), run_dir, executor="ray").run()
+    finally:
+        ray.shutdown()
+    cells = _store(run_dir)[0]
+    assert len(cells) == SMOKE_CELLS and set(cells.status) == {"done"}
+    pd.testing.assert_frame_equal(_rows(run_dir), _rows(smoke_run))
+
+
 EXPECTED_FILES = {"leaderboard.csv", "leaderboard.md", "index.html", "friedman.csv", "cells.csv",
                   "dice_vs_count.png", "samples.png"}
 

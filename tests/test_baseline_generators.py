@@ -1,0 +1,38 @@
+"""The `none` and `phantom-oracle` generators."""
+
+import numpy as np
+import pytest
+
+from bench.errors import ConfigError
+from generators import FitContext, SampleContext, get_generator
+
+
+def test_oracle_draws_new_subjects_of_the_same_process(phantom, tmp_path):
+    oracle = get_generator("phantom-oracle")()
+    oracle.fit(phantom, FitContext(tmp_path))
+    oracle.save(tmp_path / "model")
+    loaded = get_generator("phantom-oracle").load(tmp_path / "model")
+    samples = loaded.sample(2, SampleContext(seed=0))
+    assert samples.labels == phantom.labels and samples.channels == phantom.channels
+    assert samples[0].image.shape == phantom[0].image.shape
+    for sample in samples:
+        for real in phantom:
+            assert not np.array_equal(sample.label, real.label)
+    prefix = loaded.sample(1, SampleContext(seed=0))
+    np.testing.assert_array_equal(prefix[0].image, samples[0].image)
+    other = loaded.sample(1, SampleContext(seed=1))
+    assert not np.array_equal(other[0].label, samples[0].label)
+
+
+def test_oracle_refuses_data_that_is_not_the_phantom(phantom, tmp_path):
+    foreign = phantom.replace(phantom.cases)
+    foreign.meta = {"source": "/data/Dataset501"}
+    with pytest.raises(ConfigError, match="needs the embedded phantom"):
+        get_generator("phantom-oracle")().fit(foreign, FitContext(tmp_path))
+
+
+def test_none_has_no_samples(phantom, tmp_path):
+    none = get_generator("none")()
+    none.fit(phantom, FitContext(tmp_path))
+    with pytest.raises(ConfigError, match="'real' strategy only"):
+        none.sample(3, SampleContext())
