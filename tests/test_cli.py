@@ -33,12 +33,12 @@ def test_data_show_writes_a_png(phantom_dir, tmp_path):
 def test_help_lists_the_command_groups():
     result = run_cli("--help")
     assert result.returncode == 0
-    for group in ("data", "generator", "train", "run", "report", "stats"):
+    for group in ("data", "generator", "train", "run", "status", "report", "stats", "list"):
         assert group in result.stdout
 
 
 def test_commands_of_later_issues_say_so_and_exit_2():
-    result = run_cli("run")
+    result = run_cli("generator")
     assert result.returncode == 2 and "not available" in result.stderr
 
 

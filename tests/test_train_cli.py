@@ -7,7 +7,7 @@ import pytest
 
 from bench.data import write_nnunet
 from bench.data.phantom import PhantomConfig, make_phantom
-from tests.conftest import run_cli
+from tests.conftest import call_cli, run_cli
 from tests.test_bad_inputs import _assert_one_line_error
 
 TINY = ("--segmenter", "unet2d", "--preset", "tiny", "--device", "cpu", "--no-hd95")
@@ -50,24 +50,25 @@ def test_train_with_synthetic_data_and_a_mixing_ratio(phantom3_dir, phantom_dir,
     (("--set", "stepz=3"), "parameter 'stepz'"),
     (("--device", "tpu"), "device 'tpu'"),
 ])
-def test_bad_training_options_give_one_line(extra, expected, phantom3_dir, tmp_path):
+def test_bad_training_options_give_one_line(extra, expected, phantom3_dir, tmp_path, capsys):
     args = ["train", "--data", str(phantom3_dir), *TINY, "--out", str(tmp_path / "r"), *extra]
-    _assert_one_line_error(run_cli(*args), expected)
+    _assert_one_line_error(call_cli(capsys, *args), expected)
 
 
-def test_synthetic_labels_must_match_the_real_ones(phantom3_dir, tmp_path):
+def test_synthetic_labels_must_match_the_real_ones(phantom3_dir, tmp_path, capsys):
     lesions = write_nnunet(make_phantom(PhantomConfig(subjects=1, seed=3, lesions=True)),
                            tmp_path / "synthetic")
-    result = run_cli("train", "--data", str(phantom3_dir), *TINY, "--out", str(tmp_path / "r"),
-                     "--strategy", "real+synthetic", "--synthetic", str(lesions))
+    result = call_cli(capsys, "train", "--data", str(phantom3_dir), *TINY,
+                      "--out", str(tmp_path / "r"),
+                      "--strategy", "real+synthetic", "--synthetic", str(lesions))
     _assert_one_line_error(result, f"synthetic dataset {lesions}: labels")
     assert "'tumour'" in result.stderr
 
 
 def test_a_test_set_with_other_channels_is_refused_before_training(phantom3_dir, lesion_dir,
-                                                                   tmp_path):
+                                                                   tmp_path, capsys):
     out = tmp_path / "r"
-    result = run_cli("train", "--data", str(phantom3_dir), *TINY, "--out", str(out),
+    result = call_cli(capsys, "train", "--data", str(phantom3_dir), *TINY, "--out", str(out),
                      "--test", f"ood={lesion_dir}")
     _assert_one_line_error(result, "test set 'ood' dataset")
     assert "do not match the training data's ['T1']" in result.stderr
