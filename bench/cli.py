@@ -245,11 +245,11 @@ def status(run_dir: Annotated[Path, typer.Argument(help="Run folder.")]) -> None
     done = int((cells.status == "done").sum())
     failed = int((cells.status == "failed").sum())
     console.print(f"{run_dir}: {done}/{total} cells done, {failed} failed, "
-                  f"{total - done - failed} to do")
+                  f"{total - done - failed} to do", soft_wrap=True)
     _print_cells(cells)
     for _, row in artifacts.iterrows():
         console.print(f"artifact {row.kind} {row.label}: built {row.builds}x, "
-                      f"{(row.bytes or 0) / 1e6:.1f} MB")
+                      f"{(row.bytes or 0) / 1e6:.1f} MB", soft_wrap=True)
 
 
 @app.command("report")

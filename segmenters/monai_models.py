@@ -22,7 +22,7 @@ from bench.errors import ConfigError
 from bench.slices import fit_slices, restore
 from bench.strategies import Stage
 from segmenters.augment import augmentation
-from segmenters.protocol import TrainContext, TrainedModel
+from segmenters.protocol import TrainContext, TrainedModel, preset_params
 from segmenters.training import Loop, infer, train_network
 
 
@@ -56,12 +56,7 @@ class MonaiSegmenter:
     presets: ClassVar[dict[str, dict]] = {}
 
     def __init__(self, params: NetParams | None = None, preset: str | None = None):
-        if preset is not None:
-            if preset not in self.presets:
-                raise ConfigError(f"segmenter '{self.name}': unknown preset '{preset}' "
-                                  f"(known: {', '.join(self.presets)})")
-            params = self.Params(**self.presets[preset])
-        self.params = params or self.Params()
+        self.params = preset_params(self, params, preset)
         if len(self.params.patch) != self.spatial_dims:
             raise ConfigError(f"segmenter '{self.name}': patch {self.params.patch} is not "
                               f"{self.spatial_dims}D")

@@ -31,7 +31,7 @@ from bench.data import write_nnunet
 from bench.data.nifti import read_volume, write_volume
 from bench.errors import ConfigError
 from bench.strategies import Stage
-from segmenters.protocol import TrainContext, TrainedModel
+from segmenters.protocol import TrainContext, TrainedModel, preset_params
 
 DATASET = "Dataset001_synth2seg"
 
@@ -60,12 +60,7 @@ class NnUNetSegmenter:
     }
 
     def __init__(self, params: NnUNetParams | None = None, preset: str | None = None):
-        if preset is not None:
-            if preset not in self.presets:
-                raise ConfigError(f"segmenter 'nnunet': unknown preset '{preset}' "
-                                  f"(known: {', '.join(self.presets)})")
-            params = self.Params(**self.presets[preset])
-        self.params = params or self.Params()
+        self.params = preset_params(self, params, preset)
 
     @property
     def spatial_dims(self) -> int:

@@ -42,3 +42,15 @@ class Segmenter(Protocol):
     def train(self, stages: list[Stage], ctx: TrainContext) -> TrainedModel: ...
 
     def predict(self, model: TrainedModel, cases: CaseSet) -> list[np.ndarray]: ...
+
+
+def preset_params(segmenter, params: pydantic.BaseModel | None, preset: str | None):
+    """``params``, or the named preset's, or the defaults; an unknown preset is a ConfigError."""
+    from bench.errors import ConfigError
+
+    if preset is None:
+        return params or segmenter.Params()
+    if preset not in segmenter.presets:
+        raise ConfigError(f"segmenter '{segmenter.name}': unknown preset '{preset}' "
+                          f"(known: {', '.join(segmenter.presets)})")
+    return segmenter.Params(**segmenter.presets[preset])

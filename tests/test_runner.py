@@ -108,6 +108,15 @@ def test_force_redoes_cells_but_keeps_artifacts(smoke_run, tmp_path):
     assert (artifacts.builds == 1).all()
 
 
+def test_status_reports_cells_and_artifact_builds(smoke_run, capsys):
+    from tests.conftest import call_cli
+
+    result = call_cli(capsys, "status", str(smoke_run))
+    assert result.returncode == 0, result.stderr
+    assert f"{SMOKE_CELLS}/{SMOKE_CELLS} cells done, 0 failed, 0 to do" in result.stdout
+    assert "built 1x" in result.stdout
+
+
 def test_another_config_in_the_same_folder_is_refused(smoke_run):
     from bench.errors import ConfigError
 

@@ -85,3 +85,34 @@ def test_wide_scores_names_a_missing_column():
     long = pd.DataFrame({"m": ["a"], "c": [1], "s": [0.5]})
     with pytest.raises(DataError, match="column 'score' is missing"):
         stats.wide_scores(long, "m", "c", "score")
+
+
+def test_stats_command_on_a_users_own_table(tmp_path, capsys):
+    from tests.conftest import call_cli
+
+    rng = np.random.default_rng(0)
+    rows = [{"model": m, "patient": c, "dsc": base + rng.normal(0, 0.01)}
+            for m, base in (("nnunet", 0.9), ("unet", 0.85), ("gan-aug", 0.8))
+            for c in range(10)]
+    path = tmp_path / "scores.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    result = call_cli(capsys, "stats", str(path), "--method-col", "model", "--case-col",
+                      "patient", "--score-col", "dsc", "--baseline", "unet", "--out",
+                      str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "10 cases, 3 methods" in result.stdout
+    ranks = pd.read_csv(tmp_path / "out" / "ranks.csv", index_col=0)["mean_rank"]
+    assert list(ranks.index) == ["nnunet", "unet", "gan-aug"] and ranks["nnunet"] == 1.0
+    signs = pd.read_csv(tmp_path / "out" / "signs.csv", index_col=0, dtype=str)
+    assert signs.loc["nnunet", "gan-aug"] == "+"
+    paired = pd.read_csv(tmp_path / "out" / "paired.csv").set_index("method")
+    assert paired.loc["nnunet", "mean_difference"] > 0.04
+
+
+def test_stats_command_names_a_missing_column(tmp_path, capsys):
+    from tests.conftest import call_cli
+    from tests.test_bad_inputs import _assert_one_line_error
+
+    path = tmp_path / "scores.csv"
+    pd.DataFrame({"method": ["a"], "case": [1], "dice": [0.5]}).to_csv(path, index=False)
+    _assert_one_line_error(call_cli(capsys, "stats", str(path)), "column 'score' is missing")
