@@ -18,27 +18,22 @@ from pathlib import Path
 from bench.case import CaseSet
 from bench.config import GeneratorSpec
 from bench.data import load_dataset, write_nnunet
-from bench.errors import ConfigError
+from bench.errors import ConfigError, validated
+from bench.experiment import check_compatible
 from bench.split import fingerprint
 from generators.protocol import FitContext, SampleContext
 from generators.registry import get_generator
 
 
 def build_generator(spec: GeneratorSpec):
-    import pydantic
-
+    """A generator from its preset (or defaults) with the spec's params overriding fields."""
     cls = get_generator(spec.name)
     presets = getattr(cls, "presets", {})
     if spec.preset is not None and spec.preset not in presets:
         raise ConfigError(f"generator '{spec.name}': unknown preset '{spec.preset}' "
                           f"(known: {', '.join(presets) or 'none'})")
-    try:
-        params = cls.Params(**{**presets.get(spec.preset, {}), **spec.params})
-    except pydantic.ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(map(str, err["loc"]))
-        raise ConfigError(f"generator '{spec.name}' parameter '{loc}': {err['msg']}") from None
-    return cls(params)
+    return cls(validated(cls.Params, {**presets.get(spec.preset, {}), **spec.params},
+                         f"generator '{spec.name}' parameter"))
 
 
 def fit_key(spec: GeneratorSpec, train: CaseSet, seed: int) -> str:
@@ -71,8 +66,12 @@ def ensure_fit(spec: GeneratorSpec, train: CaseSet, seed: int, root: Path, store
 
 
 def ensure_samples(spec: GeneratorSpec, fit_folder: Path, count: int, ctx: SampleContext,
-                   root: Path, store) -> Path:
-    """The folder of ``count`` samples of a fitted generator, sampling only when missing."""
+                   root: Path, store, real: CaseSet) -> Path:
+    """The folder of ``count`` samples of a fitted generator, sampling only when missing.
+
+    Samples must have the ``real`` data's labels and channels; a generator that breaks this
+    fails here, before its samples are stored and before any cell trains on them.
+    """
     key = sample_key(fit_folder.name, count, ctx)
     folder = root / "samples" / key
     if (folder / "done.json").exists():
@@ -83,6 +82,7 @@ def ensure_samples(spec: GeneratorSpec, fit_folder: Path, count: int, ctx: Sampl
     cases = generator.sample(count, ctx)
     if len(cases) != count:
         raise RuntimeError(f"generator '{spec.name}' returned {len(cases)} samples, not {count}")
+    check_compatible(real, cases, f"generator '{spec.display}' samples", same_labels=True)
     # ids that sort in sampling order, so that a prefix of the folder is a prefix of the samples
     renamed = [dataclasses.replace(c, id=f"sample_{i:05d}") for i, c in enumerate(cases)]
     write_nnunet(cases.replace(renamed), folder / "dataset", name=f"{spec.display} samples")

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bench.errors import UserError
+from bench.errors import UserError, validated
 
 app = typer.Typer(help="synth2seg: does synthetic image+mask data help segmentation?",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -53,22 +53,13 @@ def data_phantom(
     from bench.data.phantom import PhantomConfig, make_phantom
     from bench.summary import print_summary
 
-    config = _phantom_config(PhantomConfig, subjects=subjects, site=site, lesions=lesions,
-                             seed=seed, resolution=resolution,
-                             channels=tuple(channels.split(",")) if channels else None)
+    fields = {"subjects": subjects, "site": site, "lesions": lesions, "seed": seed,
+              "resolution": resolution,
+              "channels": tuple(channels.split(",")) if channels else None}
+    config = validated(PhantomConfig, fields, "phantom option")
     cases = make_phantom(config)
     write_nnunet(cases, out, name=f"phantom_site{site}")
     print_summary(cases, console, title=f"phantom site {site} -> {out}")
-
-
-def _phantom_config(cls, **fields):
-    import pydantic
-
-    try:
-        return cls(**fields)
-    except pydantic.ValidationError as exc:
-        err = exc.errors()[0]
-        raise UserError(f"phantom option '{err['loc'][0]}': {err['msg']}") from None
 
 
 @data_app.command("check")

@@ -15,3 +15,16 @@ class DataError(UserError):
 
 class ConfigError(UserError):
     """A configuration field or a name (generator, segmenter, preset) is not valid."""
+
+
+def validated(model, fields: dict, what: str):
+    """``model(**fields)``, its first validation error as a ConfigError naming ``what`` and the
+    field, e.g. "segmenter 'unet2d' parameter 'steps': Input should be a valid integer"."""
+    import pydantic
+
+    try:
+        return model(**fields)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(map(str, err["loc"]))
+        raise ConfigError(f"{what} '{loc}': {err['msg']}") from None

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.case import CaseSet
-from bench.errors import ConfigError, DataError
+from bench.errors import ConfigError, DataError, validated
 from bench.strategies import Strategy
 from metrics.segmentation import evaluate
 from segmenters.protocol import TrainContext
@@ -31,18 +31,13 @@ class Experiment:
 
 
 def build_segmenter(name: str, preset: str | None = None, params: dict | None = None):
+    """A segmenter from its preset (or defaults) with ``params`` overriding single fields."""
     cls = get_segmenter(name)
     seg = cls(preset=preset) if preset else cls()
-    if params:
-        import pydantic
-
-        try:
-            seg = cls(cls.Params(**{**seg.params.model_dump(), **params}))
-        except pydantic.ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(map(str, err["loc"]))
-            raise ConfigError(f"segmenter '{name}' parameter '{loc}': {err['msg']}") from None
-    return seg
+    if not params:
+        return seg
+    return cls(validated(cls.Params, {**seg.params.model_dump(), **params},
+                         f"segmenter '{name}' parameter"))
 
 
 def check_compatible(real: CaseSet, other: CaseSet, role: str, *, same_labels: bool) -> None:

@@ -30,13 +30,16 @@ def case_scores(table: pd.DataFrame, metric: str) -> pd.DataFrame:
         .reset_index()
 
 
-def leaderboard(table: pd.DataFrame, metrics: list[str], primary: str) -> pd.DataFrame:
-    """One row per method: mean and sd over cases per test set and metric, and the rank."""
+def leaderboard(table: pd.DataFrame, scores_by_metric: dict[str, pd.DataFrame], primary: str
+                ) -> pd.DataFrame:
+    """One row per method: mean and sd over cases per test set and metric, and the rank.
+
+    ``scores_by_metric`` holds :func:`case_scores` per metric, the primary one included.
+    """
     methods = table[[*METHOD_COLUMNS, "seed"]].drop_duplicates()
     board = methods.groupby(METHOD_COLUMNS, sort=False).seed.nunique().rename("seeds") \
         .reset_index()
-    for metric in metrics:
-        scores = case_scores(table, metric)
+    for metric, scores in scores_by_metric.items():
         if scores.empty:
             continue
         summary = scores.groupby(["method", "test_set"], sort=False).value.agg(["mean", "std"])
@@ -44,15 +47,14 @@ def leaderboard(table: pd.DataFrame, metrics: list[str], primary: str) -> pd.Dat
             part = summary.xs(test_set, level="test_set")
             board[f"{test_set}:{metric}_mean"] = board.method.map(part["mean"])
             board[f"{test_set}:{metric}_sd"] = board.method.map(part["std"])
-    ranks = overall_ranks(table, primary)
+    ranks = overall_ranks(scores_by_metric[primary], primary)
     board.insert(0, "rank", board.method.map(ranks).round(3))
     return board.sort_values("rank", kind="stable").reset_index(drop=True)
 
 
-def overall_ranks(table: pd.DataFrame, metric: str) -> pd.Series:
+def overall_ranks(scores: pd.DataFrame, metric: str) -> pd.Series:
     """Mean rank over every (test set, case) block; blocks missing a method are dropped."""
-    scores = case_scores(table, metric)
-    scores["block"] = scores.test_set + "/" + scores.case.astype(str)
+    scores = scores.assign(block=scores.test_set + "/" + scores.case.astype(str))
     wide = stats.wide_scores(scores, "method", "block", "value")
     if metric in LOWER_IS_BETTER:
         wide = -wide
@@ -62,16 +64,15 @@ def overall_ranks(table: pd.DataFrame, metric: str) -> pd.Series:
     return stats.mean_ranks(complete)
 
 
-def test_set_statistics(table: pd.DataFrame, metric: str, baseline: str | None, alpha: float
+def test_set_statistics(scores: pd.DataFrame, metric: str, baseline: str | None, alpha: float
                         ) -> dict[str, dict]:
-    """Per test set: Friedman, Nemenyi p-values, sign table and paired tests."""
-    scores = case_scores(table, metric)
+    """Per test set of :func:`case_scores`: Friedman, Nemenyi, sign table, paired tests."""
     out = {}
     for test_set, part in scores.groupby("test_set", sort=False):
         wide = stats.wide_scores(part, "method", "case", "value")
         if metric in LOWER_IS_BETTER:
             wide = -wide
-        result: dict = {"wide": wide}
+        result: dict = {}
         if wide.shape[1] >= 3 and len(stats.complete_blocks(wide)[0]) >= 2:
             result["friedman"] = stats.friedman(wide, alpha)
             result["nemenyi"] = stats.nemenyi(wide)
@@ -113,9 +114,10 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
 
-    board = leaderboard(table, metrics, primary)
+    scores = {metric: case_scores(table, metric) for metric in dict.fromkeys([*metrics, primary])}
+    board = leaderboard(table, scores, primary)
     files["leaderboard.csv"] = _csv(board, out / "leaderboard.csv")
-    per_test = test_set_statistics(table, primary, baseline, alpha)
+    per_test = test_set_statistics(scores[primary], primary, baseline, alpha)
     friedman_rows = []
     for test_set, result in per_test.items():
         if "friedman" in result:
@@ -140,8 +142,7 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
         "test_set", "metric", "statistic", "p_value", "blocks", "methods", "dropped_blocks",
         "critical_difference"]), out / "friedman.csv")
     files["cells.csv"] = _csv(cells, out / "cells.csv")
-    scores = case_scores(table, primary)
-    files[f"{primary}_vs_count.png"] = plots.score_vs_count(scores, primary,
+    files[f"{primary}_vs_count.png"] = plots.score_vs_count(scores[primary], primary,
                                                            out / f"{primary}_vs_count.png")
     sample_sets = artifacts[artifacts.kind == "samples"] if not artifacts.empty else artifacts
     if len(sample_sets):

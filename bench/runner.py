@@ -142,7 +142,7 @@ class Runner:
         cells = expand(config)
         device = resolve_device(config.device)
         self._validate_names()
-        store = self._open_store()
+        store = self._open_store(device)
         try:
             data = prepare_data(config)
             samples = self._prepare_generators(cells, data, store, device)
@@ -165,7 +165,7 @@ class Runner:
         for spec in self.config.segmenters:
             build_segmenter(spec.name, spec.preset, dict(spec.params))
 
-    def _open_store(self) -> Store:
+    def _open_store(self, device: str) -> Store:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         store = Store(self.run_dir / STORE)
         previous = store.manifest().get("config_hash")
@@ -178,7 +178,7 @@ class Runner:
         store.set_manifest({"config": self.config.model_dump(mode="json"),
                             "config_hash": self.config.key(), "versions": _versions(),
                             "code_version": _code_version(), "python": platform.python_version(),
-                            "device": resolve_device(self.config.device)})
+                            "device": device})
         (self.run_dir / "config.yaml").write_text(
             yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False))
         return store
@@ -201,10 +201,7 @@ class Runner:
             fit = ensure_fit(spec, data.parts["real"], seed, artifacts, store, device)
             ctx = SampleContext(seed=self.config.sample_seed + seed, device=device,
                                 lesion_ratio=self.config.lesion_fraction, channels=ctx_channels)
-            folder = ensure_samples(spec, fit, count, ctx, artifacts, store)
-            samples = load_samples(folder, 1)
-            check_compatible(data.parts["real"], samples, f"generator '{label}' samples",
-                             same_labels=True)
+            folder = ensure_samples(spec, fit, count, ctx, artifacts, store, data.parts["real"])
             out[(label, seed)] = str(folder)
         return out
 

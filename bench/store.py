@@ -61,23 +61,23 @@ class Store:
 
     def commit_cell(self, cell, rows: pd.DataFrame, started: float, device: str) -> None:
         """The cell's status and every per-case row, in one transaction."""
-        finished = time.time()
         columns = ["test_set", "case", "metric", "class", "value"]
         records = [(cell.key, t, str(c), m, k, _float(v))
                    for t, c, m, k, v in rows[columns].itertuples(index=False, name=None)]
-        with self.db:
-            self.db.execute("DELETE FROM case_metrics WHERE cell = ?", (cell.key,))
-            self.db.execute("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                            (*_describe(cell), "done", started, finished, finished - started,
-                             device, None))
-            self.db.executemany("INSERT INTO case_metrics VALUES (?, ?, ?, ?, ?, ?)", records)
+        self._write_cell(cell, "done", started, device, None, records)
 
     def fail_cell(self, cell, error: str, started: float, device: str) -> None:
+        self._write_cell(cell, "failed", started, device, error, [])
+
+    def _write_cell(self, cell, status: str, started: float, device: str, error: str | None,
+                    records: list[tuple]) -> None:
+        finished = time.time()
         with self.db:
             self.db.execute("DELETE FROM case_metrics WHERE cell = ?", (cell.key,))
             self.db.execute("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                            (*_describe(cell), "failed", started, time.time(),
-                             time.time() - started, device, error))
+                            (*_describe(cell), status, started, finished, finished - started,
+                             device, error))
+            self.db.executemany("INSERT INTO case_metrics VALUES (?, ?, ?, ?, ?, ?)", records)
 
     def forget_cells(self) -> None:
         with self.db:
