@@ -10,6 +10,7 @@ ENTRY_POINT_GROUP = "synth2seg.generators"
 BUILTINS = {
     "none": "generators.baselines:NoneGenerator",
     "phantom-oracle": "generators.baselines:PhantomOracle",
+    "brainspade": "generators.brainspade:BrainSPADE",
 }
 generators: Registry[Generator] = Registry("generator", ENTRY_POINT_GROUP, BUILTINS)
 

@@ -37,11 +37,6 @@ def test_help_lists_the_command_groups():
         assert group in result.stdout
 
 
-def test_commands_of_later_issues_say_so_and_exit_2():
-    result = run_cli("generator")
-    assert result.returncode == 2 and "not available" in result.stderr
-
-
 def test_bad_phantom_option_is_one_line(tmp_path):
     result = run_cli("data", "phantom", "--out", str(tmp_path / "x"), "--site", "D")
     assert result.returncode == 2

@@ -28,10 +28,11 @@ def load_dataset(path: Path | str) -> CaseSet:
 
 
 def open_dataset(spec: str | Path) -> CaseSet:
-    """A dataset folder, or ``phantom[:SITE[:SUBJECTS[:MM]]]`` for the embedded default.
+    """A dataset folder, or ``phantom[:SITE[:SUBJECTS[:MM[:CHANNELS]]]]`` for the embedded default.
 
     The phantom's default is 20 site-A subjects at 2 mm with seed 0; other sites give
     out-of-distribution test sets, and a finer voxel size (e.g. 1.5) less partial volume.
+    CHANNELS picks MR sequences joined by '+', e.g. ``phantom:A:20:2:T1+FLAIR``.
     """
     text = str(spec)
     if text.split(":")[0] == "phantom" and not Path(text).is_dir():
@@ -39,13 +40,14 @@ def open_dataset(spec: str | Path) -> CaseSet:
 
         parts = text.split(":")[1:]
         try:
-            if len(parts) > 3:
+            if len(parts) > 4:
                 raise ValueError(text)
-            site, subjects, resolution = parts + ["A", "20", "2.0"][len(parts):]
+            site, subjects, resolution, channels = parts + ["A", "20", "2.0", ""][len(parts):]
             config = PhantomConfig(site=site, subjects=int(subjects),
-                                   resolution=float(resolution))
+                                   resolution=float(resolution),
+                                   channels=tuple(channels.split("+")) if channels else None)
         except (ValueError, TypeError):
-            raise DataError(f"dataset '{text}': expected phantom[:A|B|C[:SUBJECTS[:MM]]]"
-                            ) from None
+            raise DataError(f"dataset '{text}': expected "
+                            "phantom[:A|B|C[:SUBJECTS[:MM[:T1+T2+FLAIR]]]]") from None
         return make_phantom(config)
     return load_dataset(spec)

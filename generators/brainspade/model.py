@@ -1,0 +1,348 @@
+"""The brainSPADE generator (Fernandez et al. 2022): labels from an LDM, images from SPADE.
+
+Fit runs four checkpointed stages: the modality/dataset classifier, the label VAE, the LDM on the
+VAE's latents, and SPADE. Sampling draws partial-volume maps from the LDM (DDPM or DDIM), then
+one image per channel from SPADE in the style of a style image of that channel: by default slices
+of a random real training volume, or of the unlabelled target-domain images in
+``SampleContext.style``. Samples are 2D cases with partial-volume maps and their argmax labels.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bench.case import Case, CaseSet
+from bench.errors import ConfigError, DataError
+from generators import perceptual
+from generators.brainspade import images as img
+from generators.brainspade import labels as lab
+from generators.brainspade.data import SliceBank, lesion_labels, pv_maps, slice_bank
+from generators.protocol import FitContext, SampleContext
+
+STAGES = ("classifier", "vae", "ldm", "spade")
+Pair = tuple[float, float]
+
+
+class BrainSPADEParams(BaseModel):
+    """Hyper-parameters and budgets. ``*_epochs``, when set, replace ``*_steps``."""
+
+    model_config = ConfigDict(extra="forbid")
+    size: tuple[int, int] = (64, 64)
+    fit: Literal["resize", "pad"] = "resize"
+    axis: int = Field(2, ge=0, le=2)
+    min_foreground: float = Field(0.1, ge=0.0, le=1.0)  # the paper: slices with >= 10% brain
+    lesion_labels: list[int] | None = None  # None: labels whose names say tumour, oedema, ...
+    lesion_fraction: float | None = Field(2 / 3, ge=0.0, le=1.0)  # of LDM batches (paper: 2/3)
+    min_lesion_pixels: int = Field(20, ge=1)
+    norm_groups: int = 8
+    checkpoint_every: int = Field(100, ge=1)
+    # modality/dataset classifier (D_mod-dat)
+    classifier_channels: tuple[int, ...] = (16, 32, 64)
+    classifier_steps: int = Field(200, ge=0)
+    classifier_epochs: float | None = None
+    classifier_batch: int = Field(16, ge=1)
+    classifier_lr: float = 1e-3
+    # label VAE
+    vae_channels: tuple[int, int, int] = (32, 64, 64)
+    vae_res_blocks: int = 1
+    latent_channels: int = 3
+    vae_disc_channels: int = 32
+    vae_disc_layers: int = 3
+    vae_steps: int = Field(500, ge=1)
+    vae_epochs: float | None = None
+    vae_batch: int = Field(16, ge=1)
+    vae_lr: float = 1e-4
+    vae_betas: Pair = (0.9, 0.999)
+    vae_kl: float = 1e-6
+    vae_perceptual: float = 1e-3
+    vae_perceptual_net: str = "auto"
+    vae_adv: float = 0.01
+    vae_adv_start: int = 0
+    # latent diffusion model
+    ldm_channels: tuple[int, ...] = (32, 64, 64)
+    ldm_attention: tuple[bool, ...] = (False, False, True)
+    ldm_res_blocks: int = 1
+    ldm_head_channels: int = 32
+    ldm_steps: int = Field(1000, ge=1)
+    ldm_epochs: float | None = None
+    ldm_batch: int = Field(32, ge=1)
+    ldm_lr: float = 1e-4
+    ldm_betas: Pair = (0.9, 0.999)
+    train_timesteps: int = 1000
+    sampler: Literal["ddpm", "ddim"] = "ddim"
+    sample_steps: int = Field(50, ge=1)
+    sample_batch: int = Field(64, ge=1)
+    # SPADE
+    spade_channels: tuple[int, ...] = (32, 64, 128)
+    z_dim: int = 16
+    spade_hidden: int = 64
+    disc_scales: int = 2
+    disc_layers: int = 2
+    disc_channels: int = 32
+    spade_steps: int = Field(500, ge=1)
+    spade_epochs: float | None = None
+    spade_batch: int = Field(8, ge=1)
+    spade_lr: float = 5e-4
+    spade_lr_final: float = Field(0.1, gt=0.0, le=1.0)  # exponential decay to this fraction
+    spade_betas: Pair = (0.5, 0.99)
+    spade_perceptual_net: str = "auto"
+    w_adv: float = 1.0
+    w_perceptual: float = 0.25
+    w_fm: float = 0.05
+    w_kld: float = 0.001
+    w_contrastive: float = 1.0
+    w_modality: Pair = (0.1, 2.5)  # ramped from the first to the second value
+    w_site: Pair = (0.05, 0.75)
+    w_l1: float = 0.0  # not in the paper; helps short (demo) budgets
+
+    @model_validator(mode="after")
+    def _shapes(self):
+        ldm_factor = 4 * 2 ** (len(self.ldm_channels) - 1)
+        spade_factor = 2 ** len(self.spade_channels)
+        for factor, what in ((ldm_factor, "4 x 2^(len(ldm_channels)-1)"),
+                             (spade_factor, "2^len(spade_channels)")):
+            if any(s % factor for s in self.size):
+                raise ValueError(f"size {self.size} must be divisible by {what} = {factor}")
+        if min(self.size) < 2 * 2 ** (self.disc_layers * self.disc_scales):
+            raise ValueError(f"size {self.size} is too small for {self.disc_scales} "
+                             f"discriminators of {self.disc_layers} layers; lower disc_layers")
+        if len(self.ldm_attention) != len(self.ldm_channels):
+            raise ValueError("ldm_attention needs one entry per ldm_channels level")
+        for c in (*self.vae_channels, *self.ldm_channels):
+            if c % self.norm_groups:
+                raise ValueError(f"channels {c} not divisible by norm_groups {self.norm_groups}")
+        for choice in (self.vae_perceptual_net, self.spade_perceptual_net):
+            if choice not in perceptual.CHOICES:
+                raise ValueError(f"perceptual net '{choice}' not in {perceptual.CHOICES}")
+        return self
+
+
+PRESETS = {
+    "tiny": {"size": (32, 32), "classifier_channels": (8, 16), "classifier_steps": 4,
+             "classifier_batch": 4, "vae_channels": (8, 16, 16), "vae_disc_channels": 8,
+             "vae_disc_layers": 2, "vae_steps": 4, "vae_batch": 4, "ldm_channels": (16, 16),
+             "ldm_attention": (False, True), "ldm_head_channels": 8, "ldm_steps": 4,
+             "ldm_batch": 4, "sample_steps": 5, "spade_channels": (8, 16), "z_dim": 4,
+             "spade_hidden": 8, "disc_channels": 8, "disc_layers": 1,
+             "spade_steps": 4, "spade_batch": 4,
+             "checkpoint_every": 2, "min_foreground": 0.3},
+    "demo": {"size": (64, 64), "classifier_steps": 300, "vae_channels": (16, 32, 32),
+             "vae_steps": 400, "vae_lr": 5e-4, "vae_adv_start": 150, "ldm_steps": 800,
+             "ldm_lr": 5e-4, "spade_steps": 500, "spade_lr": 2e-4, "w_l1": 1.0},
+    # Appendix A: epochs, batch sizes, learning rates and loss weights; 192x256 slices, 48x64x3
+    # latents; DDPM sampling with the 1000 training steps. Networks: MONAI's LDM tutorial sizes
+    # and SPADE's defaults, which the paper does not restate.
+    "paper": {"size": (192, 256), "norm_groups": 32,
+              "classifier_channels": (32, 64, 128, 256), "classifier_epochs": 10,
+              "classifier_batch": 64,
+              "vae_channels": (128, 128, 256), "vae_res_blocks": 2, "vae_disc_channels": 64,
+              "vae_epochs": 800, "vae_batch": 256, "vae_lr": 5e-5, "vae_betas": (0.99, 0.999),
+              "vae_adv_start": 1000,
+              "ldm_channels": (128, 256, 256), "ldm_attention": (False, True, True),
+              "ldm_head_channels": 256, "ldm_epochs": 1500, "ldm_batch": 384,
+              "ldm_lr": 2.5e-5, "ldm_betas": (0.99, 0.999), "sampler": "ddpm",
+              "sample_steps": 1000, "sample_batch": 32,
+              "spade_channels": (64, 128, 256, 512), "z_dim": 256, "spade_hidden": 128,
+              "disc_scales": 2, "disc_layers": 3, "disc_channels": 64, "spade_epochs": 4800,
+              "spade_batch": 6, "spade_lr": 5e-4, "spade_lr_final": 0.01,
+              "spade_perceptual_net": "auto", "checkpoint_every": 1000},
+}
+
+
+class BrainSPADE:
+    name: ClassVar[str] = "brainspade"
+    version: ClassVar[str] = "1"
+    Params: ClassVar[type[BaseModel]] = BrainSPADEParams
+    presets: ClassVar[dict[str, dict]] = PRESETS
+
+    def __init__(self, params: BrainSPADEParams | None = None):
+        self.params = params or BrainSPADEParams()
+        self.state: dict | None = None  # everything sampling needs, set by fit or load
+        self.nets: dict[str, torch.nn.Module] = {}
+        self.curves: dict[str, pd.DataFrame] = {}
+
+    # ---- fit -------------------------------------------------------------------------------
+    def fit(self, train: CaseSet, ctx: FitContext) -> None:
+        p = self.params
+        lesions = lesion_labels(train.labels, p.lesion_labels)
+        bank = slice_bank(train, tuple(p.size), p.fit, p.axis, p.min_foreground, lesions,
+                          p.min_lesion_pixels)
+        p = self._resolve_steps(len(bank))
+        vae_net, vae_note = perceptual.resolve(p.vae_perceptual_net, ("squeeze", "alex", "vgg"))
+        spade_net, spade_note = perceptual.resolve(p.spade_perceptual_net,
+                                                   ("vgg", "squeeze", "alex"))
+        conditioned = bool(lesions) and bool(bank.lesion.any())
+        n_labels = bank.pv.shape[1]
+        torch.manual_seed(ctx.seed)  # initial weights depend on the seed alone
+        classifier = img.build_classifier(bank, p)
+        vae, ldm = lab.build_vae(n_labels, p), lab.build_ldm(p, conditioned)
+        spade = img.build_spade(n_labels, p)
+        ctx.log.info("brainspade: %d training slices of %s, %s", len(bank), p.size,
+                     "lesion-conditioned" if conditioned else "healthy only")
+
+        self.curves["classifier"] = img.train_classifier(classifier, bank, p, ctx)
+        self.curves["vae"] = lab.train_vae(vae, bank, p, ctx, vae_net)
+        latents = lab.encode_latents(vae, bank, ctx.device)
+        scale = lab.latent_scale(*latents)
+        self.curves["ldm"] = lab.train_ldm(ldm, latents, scale, bank, conditioned, p, ctx)
+        self.curves["spade"] = img.train_spade(spade, classifier, bank, p, ctx, spade_net)
+
+        self.nets = {"classifier": classifier.cpu(), "vae": vae.cpu(), "ldm": ldm.cpu(),
+                     "spade": spade.cpu()}
+        self.state = {
+            "labels": bank.labels, "channels": bank.channels, "sites": bank.sites,
+            "spacing": bank.spacing, "scale": scale, "conditioned": conditioned,
+            "lesion_labels": lesions, "train_lesion_fraction": float(bank.lesion.mean()),
+            "style_images": bank.images.half(), "style_volume": bank.volume,
+            "losses": {"vae_perceptual": vae_note, "spade_perceptual": spade_note,
+                       "site_loss": "on" if len(bank.sites) > 1 else
+                       "off (one site in the training data)",
+                       "modality_loss": "on" if len(bank.channels) > 1 else
+                       "off (one modality in the training data)"},
+            "steps": {s: getattr(p, f"{s}_steps") for s in STAGES},
+            "training_slices": len(bank),
+        }
+
+    def _resolve_steps(self, n_slices: int) -> BrainSPADEParams:
+        """Epochs (the paper's unit) to steps for this number of training slices."""
+        update = {}
+        for stage in STAGES:
+            epochs = getattr(self.params, f"{stage}_epochs")
+            if epochs is not None:
+                batch = getattr(self.params, f"{stage}_batch")
+                update[f"{stage}_steps"] = max(1, math.ceil(epochs * n_slices / batch))
+        return self.params.model_copy(update=update)
+
+    # ---- sample ----------------------------------------------------------------------------
+    def sample(self, n: int, ctx: SampleContext, sampler: str | None = None,
+               steps: int | None = None) -> CaseSet:
+        if self.state is None:
+            raise ConfigError("generator 'brainspade' must be fitted (or loaded) before sampling")
+        p, s = self.params, self.state
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(ctx.seed)
+            rng = np.random.default_rng(ctx.seed)
+            flags = self._lesion_flags(n, ctx.lesion_ratio, rng)
+            pv = lab.sample_labels(self.nets["vae"], self.nets["ldm"], s["scale"],
+                                   torch.from_numpy(flags), tuple(p.size), p, s["conditioned"],
+                                   ctx.device, sampler, steps)
+            return self._paint(pv, [f"brainspade_{i:05d}" for i in range(n)], flags, ctx, rng)
+
+    def images_for(self, maps: CaseSet, ctx: SampleContext) -> CaseSet:
+        """Images for given 2D label maps (their pv maps when present), e.g. held-out real ones.
+
+        This is the image generator alone: how well its images match their maps is the
+        image-label alignment a segmenter trained on real data can measure.
+        """
+        if self.state is None:
+            raise ConfigError("generator 'brainspade' must be fitted (or loaded) before sampling")
+        if maps.spatial_dims != 2 or any(c.spatial_shape != tuple(self.params.size) for c in maps):
+            raise DataError(f"images_for needs 2D maps of size {self.params.size}")
+        n_labels = max(self.state["labels"]) + 1
+        pv = torch.from_numpy(np.stack([pv_maps(c, n_labels) for c in maps]))
+        flags = np.array([bool(c.meta.get("lesion", False)) for c in maps])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(ctx.seed)
+            return self._paint(pv, maps.ids, flags, ctx, np.random.default_rng(ctx.seed))
+
+    def _paint(self, pv: torch.Tensor, ids: list[str], flags: np.ndarray, ctx: SampleContext,
+               rng: np.random.Generator) -> CaseSet:
+        """SPADE images for maps ``pv``; each case takes its style slices from one volume."""
+        p, s = self.params, self.state
+        style_images, style_volume, channels, style_ids = self._styles(ctx)
+        n = len(pv)
+        chosen = rng.choice(np.unique(style_volume), n)
+        image = torch.empty((n, len(channels), *p.size))
+        for c, channel_index in enumerate(channels.values()):
+            picks = np.array([rng.choice(np.flatnonzero(style_volume == v)) for v in chosen])
+            style = style_images[picks, channel_index][:, None].float()
+            image[:, c] = img.synthesise(self.nets["spade"], pv, style, ctx.device)[:, 0]
+        labels = pv.argmax(1).numpy().astype(np.int16)
+        cases = [Case(ids[i], image[i].numpy(), labels[i], tuple(s["spacing"]),
+                      pv=pv[i].numpy(),
+                      meta={"source": self.name, "lesion": bool(flags[i]),
+                            "style": style_ids[int(chosen[i])]})
+                 for i in range(n)]
+        return CaseSet(cases, dict(s["labels"]), list(channels), 2,
+                       {"source": self.name, "style": "target" if ctx.style else "training"})
+
+    def _lesion_flags(self, n: int, ratio: float | None, rng: np.random.Generator) -> np.ndarray:
+        s = self.state
+        if ratio is None:
+            ratio = s["train_lesion_fraction"] if s["conditioned"] else 0.0
+        if ratio > 0 and not s["conditioned"]:
+            raise ConfigError("generator 'brainspade': lesion fraction > 0, but it was trained "
+                              "without lesion labels")
+        k = round(ratio * n)
+        return rng.permutation(np.r_[np.ones(k, bool), np.zeros(n - k, bool)])
+
+    def _styles(self, ctx: SampleContext):
+        """Style slices, their volumes, the output channels {name: index} and volume ids."""
+        s, p = self.state, self.params
+        if ctx.style is None:
+            images, volume = s["style_images"], s["style_volume"]
+            available = list(s["channels"])
+            ids = {int(v): f"train_{int(v)}" for v in np.unique(volume)}
+        else:
+            bank = style_bank(ctx.style, p)
+            images, volume, available = bank.images, bank.volume, bank.channels
+            ids = {int(v): ctx.style[int(v)].id for v in np.unique(volume)}
+        wanted = ctx.channels or available
+        missing = [c for c in wanted if c not in available]
+        if missing:
+            raise DataError(f"style images have channels {available}; {missing} wanted")
+        return images, volume, {c: available.index(c) for c in wanted}, ids
+
+    # ---- save / load -----------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        torch.save({"params": self.params.model_dump(mode="json"), "state": self.state,
+                    "nets": {k: v.state_dict() for k, v in self.nets.items()}},
+                   path / "brainspade.pt")
+        info = {k: v for k, v in self.state.items() if k not in ("style_images", "style_volume")}
+        (path / "meta.json").write_text(json.dumps(info, indent=1, default=str))
+        for stage, curve in self.curves.items():
+            curve.to_csv(path / f"curve_{stage}.csv", index=False)
+
+    @classmethod
+    def load(cls, path: Path) -> BrainSPADE:
+        blob = torch.load(Path(path) / "brainspade.pt", map_location="cpu", weights_only=False)
+        model = cls(BrainSPADEParams(**blob["params"]))
+        model.state = blob["state"]
+        p, s = model.params, model.state
+        n_labels = max(s["labels"]) + 1
+        model.nets = {
+            "classifier": img.StyleClassifier(tuple(p.classifier_channels), len(s["channels"]),
+                                              len(s["sites"]), n_labels),
+            "vae": lab.build_vae(n_labels, p),
+            "ldm": lab.build_ldm(p, s["conditioned"]),
+            "spade": img.build_spade(n_labels, p),
+        }
+        for name, net in model.nets.items():
+            net.load_state_dict(blob["nets"][name])
+            net.eval()
+        return model
+
+
+def style_bank(style: CaseSet, p: BrainSPADEParams) -> SliceBank:
+    """Slices of style images; unlabelled images use their non-background voxels as the brain."""
+    cases = []
+    for case in style:
+        label = case.label
+        if label is None:
+            label = (case.image > case.image.min(axis=tuple(range(1, case.image.ndim)),
+                                                 keepdims=True)).any(0).astype(np.int16)
+        cases.append(Case(case.id, case.image, (label > 0).astype(np.int16), case.spacing,
+                          meta=case.meta))
+    masked = CaseSet(cases, {0: "background", 1: "brain"}, list(style.channels),
+                     style.spatial_dims, dict(style.meta))
+    return slice_bank(masked, tuple(p.size), p.fit, p.axis, p.min_foreground, [], 1)

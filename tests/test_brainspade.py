@@ -1,0 +1,146 @@
+"""brainSPADE: fit, sample, save/load, resume, lesion conditioning, style images (tiny preset)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from bench.artifacts import build_generator
+from bench.case import CaseSet, pv_consistent
+from bench.config import GeneratorSpec
+from bench.errors import ConfigError
+from generators import perceptual
+from generators.brainspade import BrainSPADE, BrainSPADEParams
+from generators.protocol import FitContext, SampleContext
+
+
+def tiny(**params) -> BrainSPADE:
+    return build_generator(GeneratorSpec(name="brainspade", preset="tiny", params=params))
+
+
+@pytest.fixture(scope="module")
+def fitted(lesion_phantom, tmp_path_factory):
+    """Fitted on T1 + FLAIR volumes with tumours, so every code path is exercised."""
+    generator = tiny(min_lesion_pixels=1)
+    generator.fit(lesion_phantom, FitContext(workdir=tmp_path_factory.mktemp("bs"), seed=0))
+    return generator
+
+
+def test_samples_are_2d_cases_with_pv_maps_and_all_channels(fitted, lesion_phantom):
+    samples = fitted.sample(5, SampleContext(seed=1))
+    assert len(samples) == 5 and samples.spatial_dims == 2
+    assert samples.channels == lesion_phantom.channels
+    assert samples.labels == lesion_phantom.labels
+    for case in samples:
+        assert case.image.shape == (2, 32, 32)
+        assert pv_consistent(case.pv, case.label), "labels must be the argmax of the pv maps"
+        assert np.isfinite(case.image).all() and case.image.min() >= 0
+
+
+def test_saved_generator_samples_identically(fitted, tmp_path):
+    fitted.save(tmp_path / "model")
+    loaded = BrainSPADE.load(tmp_path / "model")
+    a, b = fitted.sample(4, SampleContext(seed=3)), loaded.sample(4, SampleContext(seed=3))
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x.image, y.image)
+        np.testing.assert_array_equal(x.label, y.label)
+    other = fitted.sample(4, SampleContext(seed=4))
+    assert not np.array_equal(a[0].pv, other[0].pv), "another seed must give other samples"
+    assert (tmp_path / "model" / "curve_spade.csv").exists()
+
+
+def test_lesion_fraction_sets_the_lesion_flag_of_samples(fitted):
+    assert fitted.state["conditioned"], "tumour labels must switch lesion conditioning on"
+    flags = [c.meta["lesion"] for c in fitted.sample(8, SampleContext(seed=0, lesion_ratio=0.25))]
+    assert sum(flags) == 2
+    assert all(c.meta["lesion"] for c in fitted.sample(3, SampleContext(seed=0, lesion_ratio=1)))
+
+
+def test_lesion_condition_reaches_the_diffusion_model(fitted):
+    """Same noise, other lesion flag: the LDM's output must differ (it is not ignored)."""
+    p, s = fitted.params, fitted.state
+    from generators.brainspade.labels import sample_labels
+
+    outs = []
+    for flag in (0, 1):
+        torch.manual_seed(0)
+        outs.append(sample_labels(fitted.nets["vae"], fitted.nets["ldm"], s["scale"],
+                                  torch.tensor([flag]), tuple(p.size), p, True, "cpu"))
+    assert not torch.allclose(outs[0], outs[1])
+
+
+def test_lesions_asked_of_a_healthy_generator_is_a_config_error(phantom, tmp_path):
+    generator = tiny()
+    generator.fit(phantom, FitContext(workdir=tmp_path, seed=0))
+    assert not generator.state["conditioned"]
+    with pytest.raises(ConfigError, match="without lesion labels"):
+        generator.sample(2, SampleContext(lesion_ratio=0.5))
+
+
+def test_unlabelled_style_images_set_the_output_channels(fitted, phantom):
+    """Target-domain style images carry no labels; their channels become the samples'."""
+    flair = CaseSet([dataclasses.replace(c, label=None, pv=None) for c in phantom],
+                    dict(phantom.labels), ["FLAIR"], 3, {"source": "style"})
+    samples = fitted.sample(3, SampleContext(seed=0, style=flair))
+    assert samples.channels == ["FLAIR"]
+    assert {c.meta["style"] for c in samples} <= set(phantom.ids)
+
+
+def test_interrupted_fit_resumes_to_the_uninterrupted_result(phantom, tmp_path):
+    reference = tiny()
+    reference.fit(phantom, FitContext(workdir=tmp_path / "ref", seed=0))
+
+    class Stop(Exception):
+        pass
+
+    def stop_in_ldm(step, total, losses):
+        if losses["stage"] == "ldm" and step == 3:
+            raise Stop
+
+    interrupted = tiny()
+    with pytest.raises(Stop):
+        interrupted.fit(phantom, FitContext(workdir=tmp_path / "run", seed=0,
+                                            progress=stop_in_ldm))
+    assert torch.load(tmp_path / "run" / "ldm.pt", weights_only=False)["step"] == 2
+    seen = []
+    resumed = tiny()
+    resumed.fit(phantom, FitContext(workdir=tmp_path / "run", seed=0,
+                                    progress=lambda s, t, loss: seen.append((loss["stage"], s))))
+    assert ("vae", 1) not in seen and ("ldm", 3) in seen and ("ldm", 1) not in seen
+    a, b = reference.sample(3, SampleContext(seed=0)), resumed.sample(3, SampleContext(seed=0))
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x.image, y.image, atol=1e-5)
+
+
+def test_missing_lpips_weights_fall_back_to_a_recorded_substitute(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    kind, note = perceptual.resolve("auto")
+    assert kind == "in-domain" and str(tmp_path) in note
+    with pytest.raises(ConfigError, match="squeezenet1_1-b8a52dc0.pth"):
+        perceptual.resolve("squeeze")
+
+
+def test_cached_lpips_weights_are_used_without_download(monkeypatch, tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / perceptual.BACKBONE_FILES["alex"]).write_bytes(b"")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    assert perceptual.resolve("auto", ("squeeze", "alex"))[0] == "alex"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"size": (40, 40), "ldm_channels": (16, 16, 16), "ldm_attention": (False,) * 3},
+     "divisible"),
+    ({"ldm_attention": (False,)}, "one entry per"),
+    ({"spade_perceptual_net": "resnet"}, "perceptual net"),
+])
+def test_inconsistent_params_are_rejected(bad, message):
+    with pytest.raises(ValueError, match=message):
+        BrainSPADEParams(**bad)
+
+
+def test_epochs_become_steps_for_the_number_of_slices():
+    generator = BrainSPADE(BrainSPADEParams(vae_epochs=2, vae_batch=10))
+    assert generator._resolve_steps(25).vae_steps == 5

@@ -1,0 +1,39 @@
+"""Quality checks: class fractions and contrast ordering against hand-computed values."""
+
+import numpy as np
+import pytest
+
+from bench.case import Case, CaseSet
+from generators.quality import class_fraction_error, class_fractions, class_means, contrast_order
+
+LABELS = {0: "background", 1: "CSF", 2: "WM"}
+
+
+def _set(*labels, images=None):
+    cases = []
+    for i, label in enumerate(labels):
+        image = images[i] if images is not None else np.zeros((1, *label.shape), np.float32)
+        cases.append(Case(f"c{i}", image, np.asarray(label, np.int16), (1.0, 1.0)))
+    return CaseSet(cases, LABELS, ["T1"], 2)
+
+
+def test_fractions_are_averaged_over_cases():
+    real = _set(np.array([[1, 1], [2, 0]]), np.array([[2, 2], [2, 0]]))
+    assert class_fractions(real) == {"CSF": pytest.approx(0.25), "WM": pytest.approx(0.5)}
+
+
+def test_fraction_error_is_relative_per_label():
+    real = _set(np.array([[1, 1], [2, 2]]))  # CSF 0.5, WM 0.5
+    fake = _set(np.array([[1, 2], [2, 2]]))  # CSF 0.25, WM 0.75
+    errors = class_fraction_error(real, fake)
+    assert errors["CSF"] == pytest.approx(0.5) and errors["WM"] == pytest.approx(0.5)
+    assert errors["mean"] == pytest.approx(0.5)
+    assert class_fraction_error(real, real)["mean"] == 0.0
+
+
+def test_contrast_order_follows_label_means():
+    label = np.array([[1, 1], [2, 2]])
+    image = np.array([[[0.1, 0.3], [0.9, 0.7]]], np.float32)
+    means = class_means(_set(label, images=[image]))
+    assert means == {"CSF": pytest.approx(0.2), "WM": pytest.approx(0.8)}
+    assert contrast_order(means) == ["WM", "CSF"]
