@@ -144,3 +144,15 @@ def test_inconsistent_params_are_rejected(bad, message):
 def test_epochs_become_steps_for_the_number_of_slices():
     generator = BrainSPADE(BrainSPADEParams(vae_epochs=2, vae_batch=10))
     assert generator._resolve_steps(25).vae_steps == 5
+
+
+@pytest.mark.parametrize("kind", ["ddpm", "ddim"])
+def test_samplers_do_not_clip_latents_to_the_unit_interval(kind):
+    """MONAI's schedulers clip the predicted x0 to [-1, 1] by default; scaled latents are
+    N(0, 1)-like, so clipping would cut a third of them (it collapsed DDIM samples to background)."""
+    from generators.brainspade.labels import scheduler
+
+    sched = scheduler(kind, 50, 1000)
+    latent = torch.full((1, 1, 2, 2), 3.0)
+    previous, _ = sched.step(torch.zeros_like(latent), sched.timesteps[-1], latent)
+    assert previous.min() > 2.5

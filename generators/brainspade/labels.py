@@ -24,7 +24,8 @@ from generators.protocol import FitContext
 from generators.training import Stage, feature_matching, run_stage, set_requires_grad
 
 # The LDM noise schedule of MONAI's latent diffusion tutorials (Rombach et al.'s scaled linear).
-SCHEDULE = {"schedule": "scaled_linear_beta", "beta_start": 0.0015, "beta_end": 0.0195}
+SCHEDULE = {"schedule": "scaled_linear_beta", "beta_start": 0.0015, "beta_end": 0.0195,
+            "clip_sample": False}  # latents are not bounded to [-1, 1]
 
 
 def build_vae(n_labels: int, p) -> AutoencoderKL:
