@@ -207,7 +207,7 @@ def generator_sample(
     from generators.protocol import SampleContext
 
     ctx = SampleContext(seed=seed, device=resolve_device(device),
-                        style=open_dataset(style) if style else None,
+                        style=open_dataset(style, labelled=False) if style else None,
                         lesion_ratio=lesion_fraction)
     cases = sample_generator(folder, n, ctx, out)
     print_summary(cases, console, title=f"{n} samples -> {out}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 from tests.conftest import call_cli
 
@@ -18,6 +19,22 @@ def test_fit_sample_and_check_a_brainspade_dataset(capsys, phantom3_dir, tmp_pat
     assert sample.returncode == 0, sample.stderr
     check = call_cli(capsys, "data", "check", str(out))
     assert check.returncode == 0 and "3 cases" in check.stdout
+
+
+def test_unlabelled_style_folder_is_accepted(capsys, phantom3_dir, tmp_path):
+    """Target-domain style images come without labels: a folder without labelsTr/ works."""
+    style = tmp_path / "style"
+    shutil.copytree(phantom3_dir, style)
+    shutil.rmtree(style / "labelsTr")
+    shutil.rmtree(style / "pvTr", ignore_errors=True)
+    folder = tmp_path / "g"
+    assert call_cli(capsys, "generator", "fit", "brainspade", "--data", str(phantom3_dir),
+                    "--preset", "tiny", "--out", str(folder), "--device", "cpu").returncode == 0
+    result = call_cli(capsys, "generator", "sample", str(folder), "-n", "2", "--style",
+                      str(style), "--out", str(tmp_path / "s"), "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert call_cli(capsys, "data", "check", str(style)).returncode == 2, \
+        "a dataset without labels is still refused where labels are needed"
 
 
 def test_a_folder_holding_another_fit_is_refused(capsys, phantom3_dir, tmp_path):

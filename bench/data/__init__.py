@@ -13,21 +13,25 @@ from bench.errors import DataError
 __all__ = ["load_dataset", "open_dataset", "write_nnunet"]
 
 
-def load_dataset(path: Path | str) -> CaseSet:
-    """Read and validate a dataset folder, whichever of the two layouts it uses."""
+def load_dataset(path: Path | str, labelled: bool = True) -> CaseSet:
+    """Read and validate a dataset folder, whichever of the two layouts it uses.
+
+    ``labelled=False`` also accepts an nnU-Net folder without ``labelsTr/`` (e.g. unlabelled
+    target-domain images used as styles); its cases have no label.
+    """
     root = Path(path)
     if not root.is_dir():
         raise DataError(f"{root}: not a folder (expected an nnU-Net v2 or MSD dataset)")
     meta = read_json(root / "dataset.json")
     if is_nnunet(meta):
-        return read_nnunet(root, meta)
+        return read_nnunet(root, meta, labelled)
     if is_msd(meta):
         return read_msd(root, meta)
     raise DataError(f"{root / 'dataset.json'}: neither nnU-Net v2 ('channel_names') nor MSD "
                     "('modality' and 'training') layout")
 
 
-def open_dataset(spec: str | Path) -> CaseSet:
+def open_dataset(spec: str | Path, labelled: bool = True) -> CaseSet:
     """A dataset folder, or ``phantom[:SITE[:SUBJECTS[:MM[:CHANNELS]]]]`` for the embedded default.
 
     The phantom's default is 20 site-A subjects at 2 mm with seed 0; other sites give
@@ -50,4 +54,4 @@ def open_dataset(spec: str | Path) -> CaseSet:
             raise DataError(f"dataset '{text}': expected "
                             "phantom[:A|B|C[:SUBJECTS[:MM[:T1+T2+FLAIR]]]]") from None
         return make_phantom(config)
-    return load_dataset(spec)
+    return load_dataset(spec, labelled)

@@ -34,7 +34,7 @@ def is_nnunet(meta: dict) -> bool:
     return "channel_names" in meta
 
 
-def read_nnunet(root: Path, meta: dict) -> CaseSet:
+def read_nnunet(root: Path, meta: dict, labelled: bool = True) -> CaseSet:
     where = root / "dataset.json"
     for key in REQUIRED:
         if key not in meta:
@@ -63,7 +63,9 @@ def read_nnunet(root: Path, meta: dict) -> CaseSet:
         files = [images / f"{case_id}_{c:04d}{ending}" for c in range(len(channels))]
         volumes = [read_volume(f, f"channel {c} '{name}' of case {case_id}")
                    for c, (f, name) in enumerate(zip(files, channels, strict=True))]
-        label = read_volume(label_dir / f"{case_id}{ending}", f"label of case {case_id}")
+        label = None
+        if labelled or label_dir.is_dir():  # unlabelled sets (style images) lack labelsTr/
+            label = read_volume(label_dir / f"{case_id}{ending}", f"label of case {case_id}")
         pv_path = root / "pvTr" / f"{case_id}{ending}"
         pv = read_volume(pv_path, "partial volumes") if pv_path.exists() else None
         cases.append(_case(case_id, volumes, label, pv, labels, case_meta.get(case_id, {})))
@@ -87,21 +89,24 @@ def _labels(labels, where: Path) -> dict[int, str]:
     return dict(sorted(out.items()))
 
 
-def _case(case_id, volumes: list[Volume], label: Volume, pv: Volume | None, labels, meta) -> Case:
+def _case(case_id, volumes: list[Volume], label: Volume | None, pv: Volume | None, labels,
+          meta) -> Case:
     reference = volumes[0]
     for volume in volumes:
         if volume.data.ndim != 3:
             raise DataError(f"{volume.path}: expected a 3D volume, got shape {volume.data.shape}")
         check_same_grid(volume, reference)
         check_finite(volume)
-    check_same_grid(label, reference)
+    if label is not None:
+        check_same_grid(label, reference)
     image = np.stack([np.asarray(v.data, np.float32) for v in volumes])
     pv_maps = None
     if pv is not None:
         check_same_grid(pv, reference)
         check_finite(pv)
         pv_maps = _pv(pv, len(labels))
-    return Case(case_id, image, as_label(label, labels), reference.spacing, pv=pv_maps,
+    label = None if label is None else as_label(label, labels)
+    return Case(case_id, image, label, reference.spacing, pv=pv_maps,
                 affine=reference.affine, meta=dict(meta))
 
 
@@ -123,7 +128,8 @@ def _squeeze_2d(cases: CaseSet) -> CaseSet:
             raise DataError(f"{c.id}: dataset.json says 2D but the case has depth "
                             f"{c.spatial_shape[2]}")
         pv = None if c.pv is None else c.pv[..., 0]
-        flat.append(Case(c.id, c.image[..., 0], c.label[..., 0], c.spacing[:2], pv=pv,
+        label = None if c.label is None else c.label[..., 0]
+        flat.append(Case(c.id, c.image[..., 0], label, c.spacing[:2], pv=pv,
                          affine=c.affine, meta=c.meta))
     return CaseSet(flat, cases.labels, cases.channels, 2, cases.meta)
 
