@@ -149,7 +149,7 @@ def test_epochs_become_steps_for_the_number_of_slices():
 @pytest.mark.parametrize("kind", ["ddpm", "ddim"])
 def test_samplers_do_not_clip_latents_to_the_unit_interval(kind):
     """MONAI's schedulers clip the predicted x0 to [-1, 1] by default; scaled latents are
-    N(0, 1)-like, so clipping would cut a third of them (it collapsed DDIM samples to background)."""
+    N(0, 1)-like, so clipping would cut a third of them (DDIM samples became background)."""
     from generators.brainspade.labels import scheduler
 
     sched = scheduler(kind, 50, 1000)
