@@ -156,3 +156,17 @@ def test_samplers_do_not_clip_latents_to_the_unit_interval(kind):
     latent = torch.full((1, 1, 2, 2), 3.0)
     previous, _ = sched.step(torch.zeros_like(latent), sched.timesteps[-1], latent)
     assert previous.min() > 2.5
+
+
+def test_two_sites_switch_the_dataset_loss_on(phantom, tmp_path):
+    """The paper's dataset term needs more than one dataset; it must then enter the SPADE loss."""
+    from bench.data.phantom import PhantomConfig, make_phantom
+
+    site_b = make_phantom(PhantomConfig(subjects=1, site="B", seed=5))
+    both = CaseSet(phantom.cases[:2] + site_b.cases, dict(phantom.labels), ["T1"], 3)
+    generator = tiny()
+    generator.fit(both, FitContext(workdir=tmp_path, seed=0))
+    assert generator.state["sites"] == ["A", "B"]
+    assert generator.state["losses"]["site_loss"] == "on"
+    assert "site" in generator.curves["spade"].columns
+    assert "site" in generator.curves["classifier"].columns
