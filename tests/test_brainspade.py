@@ -170,3 +170,16 @@ def test_two_sites_switch_the_dataset_loss_on(phantom, tmp_path):
     assert generator.state["losses"]["site_loss"] == "on"
     assert "site" in generator.curves["spade"].columns
     assert "site" in generator.curves["classifier"].columns
+
+
+def test_generated_images_are_weighted_by_the_brain_share_of_each_pixel(fitted):
+    """Skull-stripped data is zero outside the brain; masking scales SPADE's output by 1 - pv_bg."""
+    masked = fitted.sample(2, SampleContext(seed=0))
+    fitted.params = fitted.params.model_copy(update={"mask_background": False})
+    try:
+        raw = fitted.sample(2, SampleContext(seed=0))
+    finally:
+        fitted.params = fitted.params.model_copy(update={"mask_background": True})
+    for m, r in zip(masked, raw, strict=True):
+        np.testing.assert_allclose(m.image, r.image * (1.0 - m.pv[0]), atol=1e-6)
+        assert np.all(m.image[:, m.pv[0] == 1.0] == 0.0)
