@@ -75,7 +75,7 @@ def classifier_losses(out: dict[str, torch.Tensor], modality: torch.Tensor, site
 def build_spade(n_labels: int, p) -> SPADENet:
     return SPADENet(spatial_dims=2, in_channels=1, out_channels=1, label_nc=n_labels,
                     input_shape=tuple(p.size), channels=list(p.spade_channels), z_dim=p.z_dim,
-                    is_vae=True, spade_intermediate_channels=p.spade_hidden, norm="INSTANCE",
+                    is_vae=True, spade_intermediate_channels=p.spade_hidden, norm=p.spade_norm,
                     last_act=None)
 
 

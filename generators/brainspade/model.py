@@ -84,6 +84,9 @@ class BrainSPADEParams(BaseModel):
     spade_channels: tuple[int, ...] = (32, 64, 128)
     z_dim: int = 16
     spade_hidden: int = 64
+    # The parameter-free norm inside SPADE blocks: Park et al. use (synchronised) batch norm;
+    # instance norm (MONAI's default) erases any spatially uniform feature, style included.
+    spade_norm: Literal["BATCH", "INSTANCE"] = "BATCH"
     disc_scales: int = 2
     disc_layers: int = 2
     disc_channels: int = 32
