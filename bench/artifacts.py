@@ -56,13 +56,20 @@ def ensure_fit(spec: GeneratorSpec, train: CaseSet, seed: int, root: Path, store
     folder = root / "fits" / key
     if (folder / "done.json").exists():
         return folder
-    generator = build_generator(spec)
-    kwargs = {"log": log} if log is not None else {}
-    generator.fit(train, FitContext(workdir=folder / "work", device=device, seed=seed, **kwargs))
-    generator.save(folder / "model")
+    fit_into(build_generator(spec), train, folder, seed, device, log=log)
     _finish(folder, {"generator": spec.display, "key": key})
     store.record_artifact(key, "fit", folder, spec.display)
     return folder
+
+
+def fit_into(generator, train: CaseSet, folder: Path, seed: int, device: str,
+             progress=None, log=None) -> Path:
+    """Fit with checkpoints in ``folder/work`` (a re-run resumes) and save to ``folder/model``."""
+    kwargs = {"log": log} if log is not None else {}
+    generator.fit(train, FitContext(workdir=folder / "work", device=device, seed=seed,
+                                    progress=progress, **kwargs))
+    generator.save(folder / "model")
+    return folder / "model"
 
 
 def ensure_samples(spec: GeneratorSpec, fit_folder: Path, count: int, ctx: SampleContext,

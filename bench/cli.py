@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from bench.config import parse_overrides
 from bench.errors import UserError, validated
 
 app = typer.Typer(help="synth2seg: does synthetic image+mask data help segmentation?",
@@ -114,7 +115,7 @@ def train(
     from bench.summary import print_metrics
 
     exp = Experiment(segmenter, parse_strategy(strategy, augment, synthetic_fraction), preset,
-                     _overrides(set_ or []), seed, resolve_device(device), hd95)
+                     parse_overrides(set_ or []), seed, resolve_device(device), hd95)
     parts = split_cases(open_dataset(data), {"real": 1.0 - test_fraction - val_fraction,
                                              "val": val_fraction, "test": test_fraction}, seed)
     sets = {"real": parts["real"]}
@@ -139,19 +140,6 @@ def train(
     console.print(f"per-case metrics: {out / 'metrics.csv'}")
 
 
-def _overrides(items: list[str]) -> dict:
-    """``key=value`` pairs, values parsed as YAML scalars or lists (``patch=[64,64]``)."""
-    import yaml
-
-    params = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"--set '{item}': expected key=value")
-        params[key.strip()] = yaml.safe_load(value)
-    return params
-
-
 @generator_app.command("fit")
 def generator_fit(
     name: Annotated[str, typer.Argument(help="Generator name (see 'synth2seg generator list').")],
@@ -171,7 +159,7 @@ def generator_fit(
     from bench.devices import resolve_device
     from bench.generate import fit_generator
 
-    spec = GeneratorSpec(name=name, preset=preset, params=_overrides(set_ or []))
+    spec = GeneratorSpec(name=name, preset=preset, params=parse_overrides(set_ or []))
     cases = open_dataset(data)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("fit", total=None)
@@ -261,7 +249,7 @@ def _matrix(config: Path | None, preset: str | None, overrides: list[str]):
     if not overrides:
         return matrix
     data = matrix.model_dump(mode="json")
-    for key, value in _overrides(overrides).items():
+    for key, value in parse_overrides(overrides).items():
         node = data
         *parents, leaf = key.split(".")
         for part in parents:

@@ -18,6 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bench.errors import ConfigError
 
+
+def parse_overrides(items: list[str]) -> dict:
+    """``--set key=value`` pairs; values are YAML scalars or lists (``patch=[64,64]``)."""
+    params = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set '{item}': expected key=value")
+        params[key.strip()] = yaml.safe_load(value)
+    return params
+
 PRESETS = Path(__file__).parent / "presets"
 
 

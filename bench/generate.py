@@ -13,13 +13,13 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.artifacts import build_generator
+from bench.artifacts import build_generator, fit_into
 from bench.case import CaseSet
 from bench.config import GeneratorSpec
 from bench.data import write_nnunet
 from bench.errors import ConfigError
 from bench.split import fingerprint
-from generators.protocol import FitContext, SampleContext
+from generators.protocol import SampleContext
 from generators.registry import get_generator
 
 INFO = "generator.json"
@@ -41,11 +41,7 @@ def fit_generator(spec: GeneratorSpec, data: CaseSet, out: Path, seed: int, devi
                               "choose another --out")
     else:
         path.write_text(json.dumps(info, indent=1))
-    kwargs = {"log": log} if log is not None else {}
-    generator.fit(data, FitContext(workdir=out / "work", device=device, seed=seed,
-                                   progress=progress, **kwargs))
-    generator.save(out / "model")
-    return out / "model"
+    return fit_into(generator, data, out, seed, device, progress, log)
 
 
 def load_generator(folder: Path):

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from bench.errors import ConfigError
+from generators.training import feature_matching
 
 BACKBONE_FILES = {
     "alex": "alexnet-owt-7be5be79.pth",
@@ -75,6 +76,4 @@ def lpips_loss(kind: str, device: str) -> LPIPSPerChannel | None:
 def feature_distance(features: nn.Module | None, fake: torch.Tensor,
                      real: torch.Tensor) -> torch.Tensor:
     """L1 between a frozen network's intermediate features (``features(x)`` returns a list)."""
-    ours, theirs = features(fake), features(real)
-    terms = [torch.nn.functional.l1_loss(f, r.detach()) for f, r in zip(ours, theirs, strict=True)]
-    return torch.stack(terms).mean()
+    return feature_matching([features(fake)], [features(real)])

@@ -11,7 +11,7 @@ import torch
 from bench.artifacts import build_generator
 from bench.case import CaseSet, pv_consistent
 from bench.config import GeneratorSpec
-from bench.errors import ConfigError
+from bench.errors import ConfigError, DataError
 from generators import perceptual
 from generators.brainspade import BrainSPADE, BrainSPADEParams
 from generators.protocol import FitContext, SampleContext
@@ -123,7 +123,7 @@ def test_missing_lpips_weights_fall_back_to_a_recorded_substitute(monkeypatch, t
         perceptual.resolve("squeeze")
 
 
-def test_cached_lpips_weights_are_used_without_download(monkeypatch, tmp_path):
+def test_auto_chooses_a_backbone_whose_weights_are_cached(monkeypatch, tmp_path):
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / perceptual.BACKBONE_FILES["alex"]).write_bytes(b"")
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
@@ -183,3 +183,18 @@ def test_generated_images_are_weighted_by_the_brain_share_of_each_pixel(fitted):
     for m, r in zip(masked, raw, strict=True):
         np.testing.assert_allclose(m.image, r.image * (1.0 - m.pv[0]), atol=1e-6)
         assert np.all(m.image[:, m.pv[0] == 1.0] == 0.0)
+
+
+def test_images_for_given_maps_keep_those_maps(fitted, lesion_phantom):
+    """The image generator alone: painting real maps returns exactly those maps as labels."""
+    from bench.slices import extract_slices
+
+    maps = extract_slices(lesion_phantom.subset([0]), size=(32, 32), min_foreground=0.3).cases
+    painted = fitted.images_for(maps.subset(range(3)), SampleContext(seed=0))
+    assert painted.ids == maps.ids[:3]
+    for real, fake in zip(maps, painted, strict=False):
+        np.testing.assert_array_equal(fake.label, real.pv.argmax(0))
+        assert fake.image.shape == (2, 32, 32)
+    with pytest.raises(DataError, match="maps of size"):
+        fitted.images_for(extract_slices(lesion_phantom.subset([0]), size=(16, 16)).cases,
+                          SampleContext())

@@ -30,7 +30,14 @@ from torch import nn
 from generators.brainspade.data import SliceBank
 from generators.perceptual import feature_distance, lpips_loss
 from generators.protocol import FitContext
-from generators.training import Stage, feature_matching, ramp, run_stage, set_requires_grad
+from generators.training import (
+    Stage,
+    feature_matching,
+    kl_normal,
+    ramp,
+    run_stage,
+    set_requires_grad,
+)
 
 
 class StyleClassifier(nn.Module):
@@ -114,10 +121,9 @@ def train_classifier(net: StyleClassifier, bank: SliceBank, p, ctx: FitContext):
     return run_stage(stage, step, ctx)
 
 
-def _affine(images: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """A random affine copy of each image: the contrastive loss's T (MONAI ``RandAffine``)."""
-    transform = RandAffine(prob=1.0, rotate_range=0.2, scale_range=0.1, translate_range=4,
-                           padding_mode="zeros")
+def _affine(transform: RandAffine, images: torch.Tensor,
+            rng: np.random.Generator) -> torch.Tensor:
+    """A random affine copy of each image: the contrastive loss's T, seeded from ``rng``."""
     out = []
     for image in images:
         transform.set_random_state(seed=int(rng.integers(0, 2**31)))
@@ -144,6 +150,8 @@ def train_spade(spade: SPADENet, classifier: StyleClassifier, bank: SliceBank, p
     gamma = p.spade_lr_final ** (1.0 / max(p.spade_steps, 1))
     schedulers = {k: torch.optim.lr_scheduler.ExponentialLR(o, gamma)
                   for k, o in (("g", opt_g), ("d", opt_d))}
+    affine = RandAffine(prob=1.0, rotate_range=0.2, scale_range=0.1, translate_range=4,
+                        padding_mode="zeros")
 
     def step(i: int, rng: np.random.Generator) -> dict[str, float]:
         idx, modality, target = _single_channel_batch(bank, rng, p.spade_batch)
@@ -168,13 +176,13 @@ def train_spade(spade: SPADENet, classifier: StyleClassifier, bank: SliceBank, p
         terms = {
             "adv": adversarial(g_out, True, False),
             "fm": feature_matching(g_features, r_features),
-            "kld": 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean(),
+            "kld": kl_normal(mu, logvar),
         }
         if lpips is not None:
             terms["perceptual"] = lpips(fake, target)
         elif perceptual == "in-domain":
             terms["perceptual"] = feature_distance(classifier.features, fake, target)
-        mu_t, _ = spade.encoder(_affine(style.cpu(), rng).to(device))
+        mu_t, _ = spade.encoder(_affine(affine, style.cpu(), rng).to(device))
         terms["contrastive"] = 1.0 - F.cosine_similarity(mu, mu_t, dim=1).mean()
         judged = classifier_losses(classifier(fake), torch.as_tensor(modality, device=device),
                                    torch.as_tensor(bank.site[idx], device=device))

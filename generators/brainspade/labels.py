@@ -21,7 +21,13 @@ from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
 from generators.brainspade.data import SliceBank
 from generators.perceptual import lpips_loss
 from generators.protocol import FitContext
-from generators.training import Stage, feature_matching, run_stage, set_requires_grad
+from generators.training import (
+    Stage,
+    feature_matching,
+    kl_normal,
+    run_stage,
+    set_requires_grad,
+)
 
 # The LDM noise schedule of MONAI's latent diffusion tutorials (Rombach et al.'s scaled linear).
 SCHEDULE = {"schedule": "scaled_linear_beta", "beta_start": 0.0015, "beta_end": 0.0195,
@@ -74,8 +80,7 @@ def train_vae(vae: AutoencoderKL, bank: SliceBank, p, ctx: FitContext, perceptua
         logits, mu, sigma = vae(x)
         recon = decode_pv(logits)
         l1 = F.l1_loss(recon, x)
-        kl = (0.5 * (mu.pow(2) + sigma.pow(2) - torch.log(sigma.pow(2) + 1e-12) - 1)
-              ).flatten(1).sum(1).mean()
+        kl = kl_normal(mu, 2.0 * torch.log(sigma + 1e-6))  # AutoencoderKL gives the std
         adversarial_on = i >= p.vae_adv_start
         set_requires_grad(disc, False)
         fake_out = disc(recon)
@@ -197,11 +202,4 @@ def sample_labels(vae: AutoencoderKL, ldm: DiffusionModelUNet, scale: float, fla
                                 verbose=False)
         out.append(decode_pv(logits.float()).cpu())
     return torch.cat(out)
-
-
-def reconstruct(vae: AutoencoderKL, pv: torch.Tensor, device: str) -> torch.Tensor:
-    """The VAE's reconstruction of partial-volume maps (posterior mean), for quality checks."""
-    with torch.no_grad():
-        mu, _ = vae.eval().to(device).encode(pv.to(device))
-        return decode_pv(vae.decode(mu)).cpu()
 

@@ -228,18 +228,15 @@ class BrainSPADE:
         return self.params.model_copy(update=update)
 
     # ---- sample ----------------------------------------------------------------------------
-    def sample(self, n: int, ctx: SampleContext, sampler: str | None = None,
-               steps: int | None = None) -> CaseSet:
-        if self.state is None:
-            raise ConfigError("generator 'brainspade' must be fitted (or loaded) before sampling")
-        p, s = self.params, self.state
+    def sample(self, n: int, ctx: SampleContext) -> CaseSet:
+        p, s = self.params, self._fitted()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(ctx.seed)
             rng = np.random.default_rng(ctx.seed)
             flags = self._lesion_flags(n, ctx.lesion_ratio, rng)
             pv = lab.sample_labels(self.nets["vae"], self.nets["ldm"], s["scale"],
                                    torch.from_numpy(flags), tuple(p.size), p, s["conditioned"],
-                                   ctx.device, sampler, steps)
+                                   ctx.device)
             return self._paint(pv, [f"brainspade_{i:05d}" for i in range(n)], flags, ctx, rng)
 
     def images_for(self, maps: CaseSet, ctx: SampleContext) -> CaseSet:
@@ -248,8 +245,7 @@ class BrainSPADE:
         This is the image generator alone: how well its images match their maps is the
         image-label alignment a segmenter trained on real data can measure.
         """
-        if self.state is None:
-            raise ConfigError("generator 'brainspade' must be fitted (or loaded) before sampling")
+        self._fitted()
         if maps.spatial_dims != 2 or any(c.spatial_shape != tuple(self.params.size) for c in maps):
             raise DataError(f"images_for needs 2D maps of size {self.params.size}")
         n_labels = max(self.state["labels"]) + 1
@@ -281,6 +277,11 @@ class BrainSPADE:
                  for i in range(n)]
         return CaseSet(cases, dict(s["labels"]), list(channels), 2,
                        {"source": self.name, "style": "target" if ctx.style else "training"})
+
+    def _fitted(self) -> dict:
+        if self.state is None:
+            raise ConfigError("generator 'brainspade' must be fitted (or loaded) before sampling")
+        return self.state
 
     def _lesion_flags(self, n: int, ratio: float | None, rng: np.random.Generator) -> np.ndarray:
         s = self.state

@@ -20,7 +20,7 @@ import json
 import time
 from pathlib import Path
 
-from bench.config import GeneratorSpec
+from bench.config import GeneratorSpec, parse_overrides
 from bench.data import open_dataset
 from bench.devices import resolve_device
 from bench.experiment import Experiment, run_experiment
@@ -51,12 +51,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    import yaml
-
     from bench.generate import fit_generator, load_generator
 
     device = resolve_device(args.device)
-    params = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
+    params = parse_overrides(args.set)
     spec = GeneratorSpec(name="brainspade", preset=args.preset, params=params)
     parts = split_cases(open_dataset(args.data), {"train": 0.75, "heldout": 0.25}, seed=0)
     timings, results = {}, {"data": args.data, "preset": args.preset, "params": params,
