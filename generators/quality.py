@@ -7,9 +7,53 @@ have the contrast of the style's sequence?". The fidelity metrics of the leaderb
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import numpy as np
 
 from bench.case import CaseSet
+from bench.slices import extract_slices
+from generators.slicebank import scale_intensities
+
+
+def quality_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every generator's quality script shares (data, budget, device, output)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--data", default="phantom:A:16:2.0:T1+FLAIR")
+    parser.add_argument("--preset", default="demo")
+    parser.add_argument("--set", nargs="*", default=[], help="generator params key=value")
+    parser.add_argument("--samples", type=int, default=400)
+    parser.add_argument("--segmenter-steps", type=int, default=600)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+def real_slices(cases: CaseSet, size: tuple[int, int], axis: int, min_foreground: float,
+                fit: str) -> CaseSet:
+    """Real slices exactly as a slice generator sees them: scaled, selected and resized."""
+    scaled = cases.replace([scale_intensities(c) for c in cases])
+    return extract_slices(scaled, axis=axis, size=size, min_foreground=min_foreground,
+                          fit=fit).cases
+
+
+def alignment_dice(train: CaseSet, tests: dict[str, CaseSet], steps: int, device: str,
+                   workdir: Path) -> dict[str, dict[str, float]]:
+    """Foreground Dice, mean and per class, of a unet2d trained on the real slices ``train``,
+    on each test set. On real held-out slices it is the ceiling; on images generated from
+    held-out masks it says how faithfully a generator's images follow their masks."""
+    from bench.experiment import Experiment, run_experiment
+    from bench.strategies import parse_strategy
+
+    size = list(train[0].spatial_shape)
+    exp = Experiment("unet2d", parse_strategy("real"), "demo", {"patch": size, "steps": steps},
+                     0, device, False)
+    table = run_experiment(exp, {"real": train}, tests, workdir)
+    dice = table[(table.metric == "dice") & (table["class"] != "background")]
+    return {name: {"mean": float(g.value.mean()),
+                   **{c: float(v) for c, v in g.groupby("class").value.mean().items()}}
+            for name, g in dice.groupby("test_set")}
 
 
 def class_fractions(cases: CaseSet) -> dict[str, float]:

@@ -11,6 +11,10 @@ BUILTINS = {
     "none": "generators.baselines:NoneGenerator",
     "phantom-oracle": "generators.baselines:PhantomOracle",
     "brainspade": "generators.brainspade:BrainSPADE",
+    "b-sg": "generators.stylegan2:BSG",
+    "m-sg": "generators.stylegan2:MSG",
+    "c-sg": "generators.stylegan2:CSG",
+    "mc-sg": "generators.stylegan2:MCSG",
 }
 generators: Registry[Generator] = Registry("generator", ENTRY_POINT_GROUP, BUILTINS)
 

@@ -77,8 +77,8 @@ def test_malformed_config_is_one_line_and_exit_2(content, expected, tmp_path, ca
 
 
 def test_a_preset_naming_a_missing_generator_says_which(capsys):
-    result = call_cli(capsys, "run", "--preset", "vu-sweep", "--out", "/nonexistent/run")
-    _assert_one_line_error(result, "unknown generator 'b-sg'")
+    result = call_cli(capsys, "run", "--preset", "medgen3d-e2", "--out", "/nonexistent/run")
+    _assert_one_line_error(result, "unknown generator 'medgen3d'")
 
 
 def test_unknown_preset_suggests_one(capsys):

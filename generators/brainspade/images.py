@@ -27,9 +27,9 @@ from monai.networks.nets import MultiScalePatchDiscriminator, SPADENet
 from monai.transforms import RandAffine
 from torch import nn
 
-from generators.brainspade.data import SliceBank
 from generators.perceptual import feature_distance, lpips_loss
 from generators.protocol import FitContext
+from generators.slicebank import SliceBank
 from generators.training import (
     Stage,
     feature_matching,

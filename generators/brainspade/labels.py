@@ -18,9 +18,9 @@ from monai.losses import PatchAdversarialLoss
 from monai.networks.nets import AutoencoderKL, DiffusionModelUNet, PatchDiscriminator
 from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
 
-from generators.brainspade.data import SliceBank
 from generators.perceptual import lpips_loss
 from generators.protocol import FitContext
+from generators.slicebank import SliceBank
 from generators.training import (
     Stage,
     feature_matching,

@@ -24,8 +24,8 @@ from bench.errors import ConfigError, DataError
 from generators import perceptual
 from generators.brainspade import images as img
 from generators.brainspade import labels as lab
-from generators.brainspade.data import SliceBank, lesion_labels, pv_maps, slice_bank
 from generators.protocol import FitContext, SampleContext
+from generators.slicebank import SliceBank, lesion_labels, pv_maps, slice_bank
 
 STAGES = ("classifier", "vae", "ldm", "spade")
 Pair = tuple[float, float]

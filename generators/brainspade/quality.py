@@ -15,41 +15,29 @@ Results go to OUT/quality.json, and sample montages to OUT/*.png.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from pathlib import Path
 
 from bench.config import GeneratorSpec, parse_overrides
 from bench.data import open_dataset
 from bench.devices import resolve_device
-from bench.experiment import Experiment, run_experiment
 from bench.montage import save_montage
-from bench.slices import extract_slices
 from bench.split import split_cases
-from bench.strategies import parse_strategy
-from generators.brainspade.data import scale_intensities
 from generators.protocol import SampleContext
-from generators.quality import class_fraction_error, class_means, contrast_order
-
-
-def real_slices(cases, p):
-    """Real slices exactly as the generator sees them: scaled, selected and resized."""
-    scaled = cases.replace([scale_intensities(c) for c in cases])
-    return extract_slices(scaled, axis=p.axis, size=p.size, min_foreground=p.min_foreground,
-                          fit=p.fit).cases
+from generators.quality import (
+    alignment_dice,
+    class_fraction_error,
+    class_means,
+    contrast_order,
+    quality_parser,
+    real_slices,
+)
+from generators.slicebank import scale_intensities
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default="phantom:A:16:2.0:T1+FLAIR")
+    parser = quality_parser(__doc__)
     parser.add_argument("--style", default="phantom:C:4")
-    parser.add_argument("--preset", default="demo")
-    parser.add_argument("--set", nargs="*", default=[], help="generator params key=value")
-    parser.add_argument("--samples", type=int, default=400)
-    parser.add_argument("--segmenter-steps", type=int, default=600)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     from bench.generate import fit_generator, load_generator
 
@@ -67,7 +55,8 @@ def main(argv: list[str] | None = None) -> dict:
     p = generator.params
     results["losses"] = generator.state["losses"]
 
-    train_slices, heldout_slices = real_slices(parts["train"], p), real_slices(parts["heldout"], p)
+    train_slices, heldout_slices = (real_slices(parts[k], p.size, p.axis, p.min_foreground,
+                                                p.fit) for k in ("train", "heldout"))
     started = time.time()
     samples = generator.sample(args.samples, SampleContext(seed=0, device=device))
     timings["sample_s"] = time.time() - started
@@ -76,16 +65,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     painted = generator.images_for(heldout_slices, SampleContext(seed=0, device=device))
     save_montage(painted, args.out / "heldout_painted.png")
-    exp = Experiment("unet2d", parse_strategy("real"), "demo",
-                     {"patch": list(p.size), "steps": args.segmenter_steps}, 0, device, False)
-    table = run_experiment(exp, {"real": train_slices},
-                           {"real_heldout": heldout_slices, "generated_from_heldout": painted},
-                           args.out / "segmenter")
-    dice = table[(table.metric == "dice") & (table["class"] != "background")]
-    results["alignment_dice"] = {
-        name: {"mean": float(g.value.mean()),
-               **{c: float(v) for c, v in g.groupby("class").value.mean().items()}}
-        for name, g in dice.groupby("test_set")}
+    results["alignment_dice"] = alignment_dice(
+        train_slices, {"real_heldout": heldout_slices, "generated_from_heldout": painted},
+        args.segmenter_steps, device, args.out / "segmenter")
 
     style = open_dataset(args.style)
     flair = generator.sample(args.samples // 4, SampleContext(seed=1, device=device, style=style))

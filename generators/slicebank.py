@@ -1,7 +1,8 @@
-"""brainSPADE's training data: 2D slices with partial-volume maps, images and style partners.
+"""The 2D training slices of the slice generators (brainSPADE, the StyleGAN2 family).
 
-The paper keeps slices with at least 10% brain and, for the lesion generator, a set in which 2/3 of
-the slices carry at least 20 tumour pixels. Images are scaled per volume and channel so that the
+Slices carry partial-volume maps, images, their source volume, site and lesion flag. brainSPADE
+keeps slices with at least 10% brain and, for the lesion generator, a set in which 2/3 of the
+slices carry at least 20 tumour pixels. Images are scaled per volume and channel so that the
 brain's 99th percentile is one: the generator then sees the same range whatever the scanner.
 """
 
