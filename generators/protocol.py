@@ -11,6 +11,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 import pydantic
 
 from bench.case import CaseSet
+from bench.errors import DataError
 
 
 @dataclass
@@ -34,6 +35,14 @@ class SampleContext:
     style: CaseSet | None = None
     lesion_ratio: float | None = None
     channels: list[str] | None = None
+
+    def channel_indices(self, available: list[str], what: str) -> list[int]:
+        """Positions in ``available`` of the wanted channels (all when none are named)."""
+        wanted = self.channels or available
+        missing = [c for c in wanted if c not in available]
+        if missing:
+            raise DataError(f"{what} has channels {list(available)}; {missing} wanted")
+        return [list(available).index(c) for c in wanted]
 
 
 @runtime_checkable

@@ -8,6 +8,7 @@ have the contrast of the style's sequence?". The fidelity metrics of the leaderb
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,15 @@ def quality_parser(doc: str) -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, required=True)
     return parser
+
+
+def write_results(out: Path, results: dict) -> dict:
+    """OUT/quality.json, echoed to stdout."""
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=1)
+    (out / "quality.json").write_text(text)
+    print(text)
+    return results
 
 
 def real_slices(cases: CaseSet, size: tuple[int, int], axis: int, min_foreground: float,

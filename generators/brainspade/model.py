@@ -304,11 +304,8 @@ class BrainSPADE:
             bank = style_bank(ctx.style, p)
             images, volume, available = bank.images, bank.volume, bank.channels
             ids = {int(v): ctx.style[int(v)].id for v in np.unique(volume)}
-        wanted = ctx.channels or available
-        missing = [c for c in wanted if c not in available]
-        if missing:
-            raise DataError(f"style images have channels {available}; {missing} wanted")
-        return images, volume, {c: available.index(c) for c in wanted}, ids
+        picks = ctx.channel_indices(available, "the style images")
+        return images, volume, {available[i]: i for i in picks}, ids
 
     # ---- save / load -----------------------------------------------------------------------
     def save(self, path: Path) -> None:

@@ -15,7 +15,6 @@ Results go to OUT/quality.json, and sample montages to OUT/*.png.
 
 from __future__ import annotations
 
-import json
 import time
 
 from bench.config import GeneratorSpec, parse_overrides
@@ -31,6 +30,7 @@ from generators.quality import (
     contrast_order,
     quality_parser,
     real_slices,
+    write_results,
 )
 from generators.slicebank import scale_intensities
 
@@ -80,10 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
         styled[f"real_{channel}"] = class_means(train_slices, c)
     results["contrast"] = {k: {"means": v, "order": contrast_order(v)} for k, v in styled.items()}
     results["timings"] = timings
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "quality.json").write_text(json.dumps(results, indent=1))
-    print(json.dumps(results, indent=1))
-    return results
+    return write_results(args.out, results)
 
 
 if __name__ == "__main__":

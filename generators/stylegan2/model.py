@@ -150,10 +150,7 @@ class StyleGAN2Family:
             "mask_ids": [f"train_{int(bank.volume[i])}" for i in keep],
         }
 
-    # ---- sample ----------------------------------------------------------------------------
-    def sample(self, n: int, ctx: SampleContext) -> CaseSet:
-        raise NotImplementedError
-
+    # ---- sample (each subclass's ``sample`` composes these) ----------------------------------
     def _check(self, ctx: SampleContext) -> dict:
         if self.state is None:
             raise ConfigError(f"generator '{self.name}' must be fitted (or loaded) before "
@@ -162,15 +159,6 @@ class StyleGAN2Family:
             raise ConfigError(f"generator '{self.name}' cannot set a lesion fraction: its "
                               "GANs are not conditioned on lesions")
         return self.state
-
-    def _channels(self, ctx: SampleContext) -> list[int]:
-        available = list(self.state["channels"])
-        wanted = ctx.channels or available
-        missing = [c for c in wanted if c not in available]
-        if missing:
-            raise DataError(f"generator '{self.name}' makes channels {available}; "
-                            f"{missing} wanted")
-        return [available.index(c) for c in wanted]
 
     def _generate(self, kind: str, n: int, ctx: SampleContext,
                   masks: torch.Tensor | None = None) -> torch.Tensor:
@@ -220,7 +208,7 @@ class StyleGAN2Family:
     def _paint(self, labels: torch.Tensor, ids: list[str], ctx: SampleContext,
                meta: list[dict]) -> CaseSet:
         """C-SG images for label maps (N, R, R)."""
-        picks = self._channels(ctx)
+        picks = ctx.channel_indices(self.state["channels"], f"generator '{self.name}'")
         onehot = one_hot(labels.long(), max(self.state["labels"]) + 1)
         raw = self._generate(gan.CONDITIONAL.name, len(labels), ctx, onehot)
         names = [self.state["channels"][i] for i in picks]
@@ -276,7 +264,7 @@ class BSG(StyleGAN2Family):
 
     def sample(self, n: int, ctx: SampleContext) -> CaseSet:
         s = self._check(ctx)
-        picks = self._channels(ctx)
+        picks = ctx.channel_indices(self.state["channels"], f"generator '{self.name}'")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(ctx.seed)
             raw = self._generate(gan.JOINT.name, n, ctx)

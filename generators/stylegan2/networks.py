@@ -51,15 +51,15 @@ def blur(x: torch.Tensor, pad: int, gain: float = 1.0) -> torch.Tensor:
     return F.conv2d(F.pad(x, (pad,) * 4), kernel.expand(c, 1, 4, 4), groups=c)
 
 
-def resample_mask(mask: torch.Tensor | None, size: int) -> torch.Tensor | None:
-    """A one-hot mask at ``size``: area averaging keeps the class fractions of each cell."""
-    if mask is None or mask.shape[-1] == size:
-        return mask
-    return F.interpolate(mask, size=(size, size), mode="area")
-
-
 def with_mask(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    return x if mask is None else torch.cat([x, resample_mask(mask, x.shape[-1])], 1)
+    """``x`` with the one-hot mask at its resolution appended (C-SG); ``x`` without a mask.
+
+    Area averaging keeps the class fractions of each cell."""
+    if mask is None:
+        return x
+    if mask.shape[-1] != x.shape[-1]:
+        mask = F.interpolate(mask, size=x.shape[-2:], mode="area")
+    return torch.cat([x, mask], 1)
 
 
 def channels_at(resolution: int, base: int, cap: int) -> int:

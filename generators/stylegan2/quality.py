@@ -16,7 +16,6 @@ Results go to OUT/quality.json; training curves and sample montages beside it.
 
 from __future__ import annotations
 
-import json
 import time
 
 from bench.config import GeneratorSpec, parse_overrides
@@ -25,7 +24,13 @@ from bench.devices import resolve_device
 from bench.montage import save_montage
 from bench.split import split_cases
 from generators.protocol import SampleContext
-from generators.quality import alignment_dice, class_fraction_error, quality_parser, real_slices
+from generators.quality import (
+    alignment_dice,
+    class_fraction_error,
+    quality_parser,
+    real_slices,
+    write_results,
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -67,10 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "b-sg_samples": samples["b-sg"], "mc-sg_samples": samples["mc-sg"]},
         args.segmenter_steps, device, args.out / "segmenter")
     results["training_slices"] = generators["b-sg"].state["training_slices"]
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "quality.json").write_text(json.dumps(results, indent=1))
-    print(json.dumps(results, indent=1))
-    return results
+    return write_results(args.out, results)
 
 
 if __name__ == "__main__":
