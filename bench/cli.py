@@ -24,6 +24,8 @@ data_app = typer.Typer(help="Datasets: build the embedded phantom, check and sho
                        no_args_is_help=True)
 app.add_typer(data_app, name="data")
 console = Console()
+WEIGHTS_HELP = ("Folder with downloaded metric weights (Inception for FID/KID, AlexNet for LPIPS);"
+                " the torch hub cache is searched too. Nothing is downloaded.")
 
 
 generator_app = typer.Typer(help="Generators: fit on real data, sample synthetic datasets.",
@@ -225,6 +227,7 @@ def run(
     executor: Annotated[str, typer.Option(help="local or ray.")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
     force: Annotated[bool, typer.Option(help="Redo every cell (artifacts are kept).")] = False,
+    weights_dir: Annotated[Path | None, typer.Option(help=WEIGHTS_HELP)] = None,
 ) -> None:
     """Run a benchmark matrix; re-running the same folder resumes it."""
     from bench.runner import Runner
@@ -232,7 +235,7 @@ def run(
     matrix = _matrix(config, preset, set_ or [])
     folder = out or Path("runs") / matrix.name
     cells = Runner(matrix, folder, workers=workers, force=force, executor=executor,
-                   address=address, console=console).run()
+                   address=address, console=console, weights_dir=weights_dir).run()
     _print_cells(cells)
     failed = int((cells.status == "failed").sum())
     console.print(f"run folder: {folder}; next: synth2seg report {folder}")
@@ -293,6 +296,38 @@ def status(run_dir: Annotated[Path, typer.Argument(help="Run folder.")]) -> None
     for _, row in artifacts.iterrows():
         console.print(f"artifact {row.kind} {row.label}: built {row.builds}x, "
                       f"{(row.bytes or 0) / 1e6:.1f} MB", soft_wrap=True)
+
+
+@app.command("fidelity")
+def fidelity_command(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder.")],
+    weights_dir: Annotated[Path | None, typer.Option(help=WEIGHTS_HELP)] = None,
+) -> None:
+    """(Re)measure a run's generated samples: FID/KID, diversity, alignment, memorisation."""
+    from rich.table import Table
+
+    from bench.config import load_config
+    from bench.report import fidelity_summary
+    from bench.runner import Runner
+    from bench.store import Store
+
+    if not (run_dir / "results.sqlite").exists():
+        raise UserError(f"{run_dir}: not a run folder (no results.sqlite)")
+    store = Store(run_dir / "results.sqlite")
+    try:
+        manifest = store.manifest()
+    finally:
+        store.close()
+    matrix = load_config(manifest["config"], where=str(run_dir))
+    rows = Runner(matrix, run_dir, console=console, weights_dir=weights_dir).fidelity()
+    summary = fidelity_summary(rows)
+    if summary.empty:
+        console.print("no generated samples in this run")
+        return
+    table = Table("metric", *[f"{g} n={c}" for g, c in summary.index], title="fidelity")
+    for metric, column in summary.T.iterrows():
+        table.add_row(metric, *[v if isinstance(v, str) else f"{v:.4g}" for v in column])
+    console.print(table)
 
 
 @app.command("report")

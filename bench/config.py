@@ -45,6 +45,17 @@ class SplitConfig(_Strict):
     train_cases: int | None = Field(None, ge=1)  # keep only this many real training cases
 
 
+class FidelityConfig(_Strict):
+    """How generated samples are judged against the real data (see :mod:`bench.fidelity`)."""
+
+    enabled: bool = True
+    weights_dir: str | None = None  # Inception / AlexNet weights; also --weights-dir
+    max_images: int = Field(1000, ge=2)  # per view and side
+    pairs: int = Field(100, ge=1)  # random pairs for the diversity means
+    near_copy: float = Field(1 / 3, gt=0.0)  # memorisation threshold (x held-out's distance)
+    seed: int = 0
+
+
 class GeneratorSpec(_Strict):
     name: str
     preset: str | None = None
@@ -82,6 +93,7 @@ class MatrixConfig(_Strict):
     device: str = "auto"
     sample_seed: int = 0
     lesion_fraction: float | None = Field(None, ge=0.0, le=1.0)
+    fidelity: FidelityConfig = Field(default_factory=FidelityConfig)
 
     @field_validator("counts")
     @classmethod
@@ -101,7 +113,8 @@ class MatrixConfig(_Strict):
         return value
 
     def key(self) -> str:
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """What the cells depend on; fidelity options do not change any cell."""
+        payload = json.dumps(self.model_dump(mode="json", exclude={"fidelity"}), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

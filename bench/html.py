@@ -53,7 +53,9 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 
 
 def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str, Path],
-                config: dict, primary: str, baseline: str | None) -> Path:
+                config: dict, primary: str, baseline: str | None,
+                fidelity: pd.DataFrame | None = None, notes: dict[str, str] | None = None
+                ) -> Path:
     records = json.loads(board.to_json(orient="records"))
     payload = json.dumps({"columns": list(board.columns), "rows": records})
     name = html.escape(str(config.get("name", "leaderboard")))
@@ -79,6 +81,8 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
         if "paired" in result and baseline:
             parts.append(f"<p>Paired tests against <code>{html.escape(baseline)}</code>: "
                          f"<a href='paired_{html.escape(test_set)}.csv'>CSV</a></p>")
+    if fidelity is not None and not fidelity.empty:
+        parts += _fidelity_html(fidelity, notes or {})
     parts.append("<h2>Figures</h2>")
     for key in (f"{primary}_vs_count.png", "samples.png"):
         if key in files:
@@ -88,6 +92,28 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
     parts.append(f"<h2>Files</h2><p>{links}</p></body></html>")
     Path(path).write_text("\n".join(parts))
     return Path(path)
+
+
+def _fidelity_html(summary: pd.DataFrame, notes: dict[str, str]) -> list[str]:
+    from bench.fidelity import METRICS
+
+    head = "".join(f"<th title='{html.escape(METRICS.get(m, m))}'>{html.escape(m)}</th>"
+                   for m in summary.columns)
+    rows = []
+    for (generator, count), row in summary.iterrows():
+        cells = "".join(f"<td>{html.escape(v) if isinstance(v, str) else f'{v:.4g}'}</td>"
+                        for v in row)
+        rows.append(f"<tr><td>{html.escape(str(generator))}</td><td>{count}</td>{cells}</tr>")
+    parts = ["<h2>Generated samples</h2>",
+             "<p class='note'>Fidelity, diversity, alignment and memorisation per generator "
+             "and count (means over seeds); hover a column for its meaning.</p>",
+             f"<table id='fidelity'><thead><tr><th>generator</th><th>n</th>{head}</tr></thead>"
+             f"<tbody>{''.join(rows)}</tbody></table>"]
+    if notes:
+        items = "".join(f"<li><code>{html.escape(m)}</code>: {html.escape(n)}</li>"
+                        for m, n in notes.items())
+        parts.append(f"<p class='note'>Unavailable (n/a):</p><ul class='note'>{items}</ul>")
+    return parts
 
 
 def _safe_json(text: str) -> str:

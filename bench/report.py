@@ -19,6 +19,7 @@ from bench.store import Store
 
 LOWER_IS_BETTER = {"hd95"}
 METHOD_COLUMNS = ["method", "generator", "count", "strategy", "augment", "segmenter"]
+UNAVAILABLE = "n/a"  # a fidelity metric that could not be computed (pandas reads it as NaN)
 
 
 def case_scores(table: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -50,6 +51,41 @@ def leaderboard(table: pd.DataFrame, scores_by_metric: dict[str, pd.DataFrame], 
     ranks = overall_ranks(scores_by_metric[primary], primary)
     board.insert(0, "rank", board.method.map(ranks).round(3))
     return board.sort_values("rank", kind="stable").reset_index(drop=True)
+
+
+def fidelity_summary(fidelity: pd.DataFrame) -> pd.DataFrame:
+    """(generator, count) x metric: the mean over seeds, or ``n/a`` where no value exists."""
+    from bench.fidelity import METRICS
+
+    if fidelity.empty:
+        return pd.DataFrame()
+    values = fidelity.pivot_table(index=["generator", "count"], columns="metric", values="value",
+                                  aggfunc="mean", dropna=False, sort=False)
+    present = fidelity.groupby(["generator", "count", "metric"], sort=False).size().unstack()
+    values = values.reindex(index=present.index, columns=present.columns)
+    values = values.astype(object).where(values.notna() | present.isna(), UNAVAILABLE)
+    order = [m for m in METRICS if m in values.columns]
+    order += [m for m in values.columns if m not in order]
+    return values[order]
+
+
+def unavailable_notes(fidelity: pd.DataFrame) -> dict[str, str]:
+    """Per metric without any value, why (the first note recorded)."""
+    missing = fidelity[fidelity.value.isna()]
+    with_value = set(fidelity[fidelity.value.notna()].metric)
+    return {m: str(n) for m, n in missing.groupby("metric", sort=False).note.first().items()
+            if m not in with_value}
+
+
+def add_fidelity(board: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """A ``fidelity:<metric>`` column per metric; real-only rows stay empty."""
+    board = board.copy()
+    for metric in summary.columns:
+        lookup = summary[metric].to_dict()
+        board[f"fidelity:{metric}"] = [lookup.get((g, c), np.nan)
+                                       for g, c in zip(board.generator, board["count"],
+                                                       strict=True)]
+    return board
 
 
 def overall_ranks(scores: pd.DataFrame, metric: str) -> pd.Series:
@@ -100,7 +136,7 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     store = Store(store_path)
     try:
         table, manifest = store.case_metrics(), store.manifest()
-        cells, artifacts = store.cells(), store.artifacts()
+        cells, artifacts, fidelity = store.cells(), store.artifacts(), store.fidelity()
     finally:
         store.close()
     if table.empty:
@@ -115,8 +151,12 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     files: dict[str, Path] = {}
 
     scores = {metric: case_scores(table, metric) for metric in dict.fromkeys([*metrics, primary])}
-    board = leaderboard(table, scores, primary)
+    summary = fidelity_summary(fidelity)
+    notes = unavailable_notes(fidelity) if len(fidelity) else {}
+    board = add_fidelity(leaderboard(table, scores, primary), summary)
     files["leaderboard.csv"] = _csv(board, out / "leaderboard.csv")
+    if len(fidelity):
+        files["fidelity.csv"] = _csv(fidelity, out / "fidelity.csv")
     per_test = test_set_statistics(scores[primary], primary, baseline, alpha)
     friedman_rows = []
     for test_set, result in per_test.items():
@@ -148,9 +188,9 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     if len(sample_sets):
         files["samples.png"] = plots.sample_grid(sample_sets, samples, out / "samples.png")
     files["leaderboard.md"] = _markdown(board, per_test, primary, baseline, config,
-                                        out / "leaderboard.md")
+                                        out / "leaderboard.md", summary, notes)
     files["index.html"] = write_index(out / "index.html", board, per_test, files, config,
-                                      primary, baseline)
+                                      primary, baseline, summary, notes)
     return files
 
 
@@ -159,7 +199,8 @@ def _csv(frame: pd.DataFrame, path: Path, index: bool = False) -> Path:
     return path
 
 
-def _markdown(board, per_test, primary, baseline, config, path: Path) -> Path:
+def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: pd.DataFrame,
+              notes: dict[str, str]) -> Path:
     columns = ["rank", "method", "seeds"] + [c for c in board.columns
                                              if c.endswith(f":{primary}_mean")]
     lines = [f"# {config.get('name', 'leaderboard')}", "",
@@ -192,5 +233,24 @@ def _markdown(board, per_test, primary, baseline, config, path: Path) -> Path:
             for _, r in result["paired"].iterrows():
                 lines.append(f"| {r.method} | {r.cases} | {r.mean_difference:+.4f} | "
                              f"{r.t_test_p:.3g} | {r.wilcoxon_p:.3g} |")
+    lines += fidelity_markdown(fidelity, notes)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def fidelity_markdown(summary: pd.DataFrame, notes: dict[str, str]) -> list[str]:
+    from bench.fidelity import METRICS
+
+    if summary.empty:
+        return []
+    lines = ["", "## Generated samples", "",
+             "| generator | n | " + " | ".join(summary.columns) + " |",
+             "|---|---|" + "---|" * len(summary.columns)]
+    for (generator, count), row in summary.iterrows():
+        cells = [v if isinstance(v, str) else f"{v:.4g}" for v in row]
+        lines.append(f"| {generator} | {count} | " + " | ".join(cells) + " |")
+    lines += [""] + [f"- `{m}`: {METRICS.get(m, m)}" for m in summary.columns]
+    if notes:
+        lines += ["", f"Unavailable ({UNAVAILABLE}):", ""]
+        lines += [f"- `{m}`: {note}" for m, note in notes.items()]
+    return lines

@@ -29,6 +29,7 @@ from bench.data import open_dataset
 from bench.devices import resolve_device
 from bench.errors import ConfigError, UserError
 from bench.experiment import Experiment, build_segmenter, check_compatible, run_experiment
+from bench.fidelity import FidelityJudge, FidelityOptions, Reference
 from bench.matrix import Cell, expand
 from bench.split import split_cases
 from bench.store import Store
@@ -129,8 +130,9 @@ def run_cell(job: CellJob) -> pd.DataFrame:
 class Runner:
     def __init__(self, config: MatrixConfig, run_dir: Path, *, workers: int = 1,
                  force: bool = False, executor: str = "local", address: str | None = None,
-                 console: Console | None = None):
+                 console: Console | None = None, weights_dir: Path | None = None):
         self.config, self.run_dir = config, Path(run_dir)
+        self.weights_dir = weights_dir or config.fidelity.weights_dir
         self.workers, self.force, self.executor, self.address = workers, force, executor, address
         self.console = console or Console()
         if executor not in ("local", "ray"):
@@ -153,7 +155,24 @@ class Runner:
             jobs = [CellJob(config.model_dump(mode="json"), c, str(self.run_dir),
                             samples.get((c.generator.display, c.seed)), device) for c in todo]
             self._execute(jobs, store, len(cells) - len(todo), len(cells))
+            if config.fidelity.enabled and samples:
+                self._measure_fidelity(cells, data, store, device, samples, redo=False)
             return store.cells()
+        finally:
+            store.close()
+
+    def fidelity(self) -> pd.DataFrame:
+        """(Re)measure every sample set of a finished run, e.g. once weights are provided."""
+        cells = expand(self.config)
+        device = resolve_device(self.config.device)
+        if not (self.run_dir / STORE).exists():
+            raise ConfigError(f"{self.run_dir}: not a run folder (no {STORE})")
+        store = self._open_store(device)
+        try:
+            data = prepare_data(self.config)
+            samples = self._prepare_generators(cells, data, store, device)
+            self._measure_fidelity(cells, data, store, device, samples, redo=True)
+            return store.fidelity()
         finally:
             store.close()
 
@@ -204,6 +223,56 @@ class Runner:
             folder = ensure_samples(spec, fit, count, ctx, artifacts, store, data.parts["real"])
             out[(label, seed)] = str(folder)
         return out
+
+    def _measure_fidelity(self, cells: list[Cell], data: RunData, store: Store, device: str,
+                          samples: dict[tuple[str, int], str], redo: bool) -> None:
+        """Fidelity rows for every sample set and count of the matrix that has none yet."""
+        counts: dict[tuple[str, int], set[int]] = {}
+        for cell in cells:
+            if cell.count:
+                counts.setdefault((cell.generator.display, cell.seed), set()).add(cell.count)
+        todo = {}
+        for (label, seed), folder in samples.items():
+            key = Path(folder).name
+            missing = counts[(label, seed)] - (set() if redo else store.fidelity_counts(key))
+            if missing:
+                todo[(label, seed)] = (folder, sorted(missing))
+        if not todo:
+            return
+        f = self.config.fidelity
+        options = FidelityOptions(weights_dir=self.weights_dir, max_images=f.max_images,
+                                  pairs=f.pairs, near_copy=f.near_copy, seed=f.seed,
+                                  device=device)
+        reference, note = self.real_only_reference(cells, store, device)
+        heldout = data.parts["test"] if len(data.parts["test"]) else data.parts["val"]
+        judge = FidelityJudge(data.parts["real"], heldout, options, reference, note)
+        for (label, seed), (folder, wanted) in todo.items():
+            self.console.print(f"fidelity of {label} (seed {seed}) at n = "
+                               f"{', '.join(map(str, wanted))}")
+            rows = judge.measure(load_samples(Path(folder), max(wanted)), wanted)
+            for count, part in rows.items():
+                store.record_fidelity(Path(folder).name, label, seed, count, part)
+            for row in rows[max(wanted)]:
+                if row.value is None:
+                    self.console.print(f"  [yellow]{row.metric} unavailable[/]: {row.note}")
+
+    def real_only_reference(self, cells: list[Cell], store: Store, device: str
+                   ) -> tuple[Reference | None, str | None]:
+        """The finished real-only cell (no augmentation first, lowest seed) of a MONAI net."""
+        done = store.done_cells()
+        candidates = sorted(
+            (c for c in cells if c.count == 0 and c.strategy.name == "real" and c.key in done),
+            key=lambda c: (c.strategy.augment, c.seed))
+        for cell in candidates:
+            seg = build_segmenter(cell.segmenter.name, cell.segmenter.preset,
+                                  dict(cell.segmenter.params))
+            if hasattr(seg, "network"):
+                model = seg.load(self.run_dir / "cells" / cell.key / "model")
+                return Reference(seg, model, f"{cell.method} (seed {cell.seed})", device), None
+        if candidates:
+            return None, ("the real-only segmenters of this matrix (nnU-Net) expose no encoder: "
+                          "add a MONAI segmenter with strategy 'real'")
+        return None, "no finished real-only cell to take the segmenter from: add strategy 'real'"
 
     def _execute(self, jobs: list[CellJob], store: Store, done: int, total: int) -> None:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -26,8 +26,9 @@ CREATE TABLE IF NOT EXISTS case_metrics (
     metric TEXT NOT NULL, class TEXT NOT NULL, value REAL);
 CREATE INDEX IF NOT EXISTS case_metrics_cell ON case_metrics(cell);
 CREATE TABLE IF NOT EXISTS fidelity (
-    generator_key TEXT NOT NULL, count INTEGER NOT NULL, metric TEXT NOT NULL, value REAL,
-    note TEXT, PRIMARY KEY (generator_key, count, metric));
+    generator_key TEXT NOT NULL, generator TEXT NOT NULL, seed INTEGER NOT NULL,
+    count INTEGER NOT NULL, metric TEXT NOT NULL, value REAL, note TEXT,
+    PRIMARY KEY (generator_key, count, metric));
 CREATE TABLE IF NOT EXISTS artifacts (
     key TEXT PRIMARY KEY, kind TEXT NOT NULL, path TEXT NOT NULL, bytes INTEGER,
     builds INTEGER NOT NULL DEFAULT 0, label TEXT);
@@ -40,7 +41,15 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
+        self._drop_old_fidelity()
         self.db.executescript(SCHEMA)
+
+    def _drop_old_fidelity(self) -> None:
+        """Stores written before fidelity was measured have an empty table of another shape."""
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(fidelity)")}
+        if columns and "generator" not in columns:
+            with self.db:
+                self.db.execute("DROP TABLE fidelity")
 
     def close(self) -> None:
         self.db.close()
@@ -108,14 +117,23 @@ class Store:
         return pd.read_sql_query("SELECT * FROM artifacts ORDER BY rowid", self.db)
 
     # fidelity -----------------------------------------------------------------------------
-    def record_fidelity(self, generator_key: str, count: int, metric: str, value: float | None,
-                        note: str | None = None) -> None:
+    def record_fidelity(self, generator_key: str, generator: str, seed: int, count: int,
+                        rows) -> None:
+        """One sample set's rows (``metric``, ``value``, ``note``) at one count, together."""
         with self.db:
-            self.db.execute("INSERT OR REPLACE INTO fidelity VALUES (?, ?, ?, ?, ?)",
-                            (generator_key, count, metric, _float(value), note))
+            self.db.execute("DELETE FROM fidelity WHERE generator_key = ? AND count = ?",
+                            (generator_key, count))
+            self.db.executemany("INSERT INTO fidelity VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                [(generator_key, generator, seed, count, r.metric,
+                                  _float(r.value), r.note) for r in rows])
+
+    def fidelity_counts(self, generator_key: str) -> set[int]:
+        rows = self.db.execute("SELECT DISTINCT count FROM fidelity WHERE generator_key = ?",
+                               (generator_key,))
+        return {r[0] for r in rows}
 
     def fidelity(self) -> pd.DataFrame:
-        return pd.read_sql_query("SELECT * FROM fidelity", self.db)
+        return pd.read_sql_query("SELECT * FROM fidelity ORDER BY rowid", self.db)
 
 
 def _describe(cell) -> tuple:

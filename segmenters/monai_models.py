@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -86,14 +87,23 @@ class MonaiSegmenter:
                 ctx.device, ctx.seed + i, augment, previous if stage.finetune else None,
                 n_classes)
         info = {"segmenter": self.name, "params": self.params.model_dump(mode="json"),
-                "in_channels": channels, "n_classes": n_classes}
+                "in_channels": channels, "n_classes": n_classes,
+                "weights": str(Path(previous).relative_to(ctx.workdir))}
         (ctx.workdir / "model.json").write_text(json.dumps(info, indent=2))
         return TrainedModel(previous, info)
 
-    def predict(self, model: TrainedModel, cases: CaseSet, device: str = "cpu") -> list:
+    def load(self, workdir: Path) -> TrainedModel:
+        """The model that :meth:`train` left in ``workdir`` (a cell's ``model`` folder)."""
+        info = json.loads((Path(workdir) / "model.json").read_text())
+        return TrainedModel(Path(workdir) / info["weights"], info)
+
+    def network(self, model: TrainedModel, device: str = "cpu") -> torch.nn.Module:
         net = self.build(model.info["in_channels"], model.info["n_classes"])
         net.load_state_dict(torch.load(model.path, map_location=device, weights_only=True))
-        net.to(device)
+        return net.to(device).eval()
+
+    def predict(self, model: TrainedModel, cases: CaseSet, device: str = "cpu") -> list:
+        net = self.network(model, device)
         cases = normalise(cases)
         if self.spatial_dims == 3:
             return [infer(net, torch.as_tensor(c.image)[None], self.params.patch, device)

@@ -15,8 +15,10 @@ from bench.data.phantom import PhantomConfig, make_phantom
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory):
-    """Tests never read or write the user's phantom cache."""
+    """Tests never read or write the user's phantom cache, nor see weights in their torch hub
+    cache (which would turn on Inception and LPIPS: CI machines have none)."""
     os.environ["SYNTH2SEG_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["TORCH_HOME"] = str(tmp_path_factory.mktemp("torch-home"))
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 
 from bench.config import load_preset
+from bench.fidelity import METRICS, FidelityJudge, FidelityOptions
+from bench.matrix import expand
 from bench.report import write_report
-from bench.runner import Runner
+from bench.runner import Runner, prepare_data
 from bench.store import Store
 
 SMOKE_CELLS = 5
@@ -51,13 +53,20 @@ def test_smoke_run_completes_every_cell(smoke_run):
     assert (artifacts.builds == 1).all()
 
 
+def _fidelity_rowids(run_dir) -> list[int]:
+    with sqlite3.connect(run_dir / "results.sqlite") as db:
+        return [r[0] for r in db.execute("SELECT rowid FROM fidelity ORDER BY rowid")]
+
+
 def test_rerun_skips_finished_cells_and_rebuilds_nothing(smoke_run):
     before = _rows(smoke_run)
     started = _store(smoke_run)[0].started.tolist()
+    fidelity = _fidelity_rowids(smoke_run)
     Runner(load_preset("smoke"), smoke_run).run()
     cells, _, artifacts = _store(smoke_run)
     assert cells.started.tolist() == started
     assert (artifacts.builds == 1).all()
+    assert _fidelity_rowids(smoke_run) == fidelity  # measured once, not again
     pd.testing.assert_frame_equal(_rows(smoke_run), before)
 
 
@@ -139,8 +148,44 @@ def test_ray_executor_matches_local(smoke_run, tmp_path):
     pd.testing.assert_frame_equal(_rows(run_dir), _rows(smoke_run))
 
 
+def test_fidelity_is_measured_for_every_sample_set_and_count(smoke_run):
+    store = Store(smoke_run / "results.sqlite")
+    try:
+        fidelity = store.fidelity()
+    finally:
+        store.close()
+    assert len(fidelity) == 2 * len(METRICS)  # phantom-oracle at n = 2 and 4
+    assert set(fidelity["count"]) == {2, 4} and set(fidelity.generator) == {"phantom-oracle"}
+    rows = fidelity.set_index(["count", "metric"])
+    for metric in ("fid", "kid", "lpips", "lpips_real"):  # no weights on test machines
+        assert pd.isna(rows.loc[(4, metric), "value"])
+        assert "not found" in rows.loc[(4, metric), "note"]
+    for metric in ("fd_indomain", "kid_indomain", "ms_ssim", "ms_ssim_real", "alignment_dice",
+                   "memorisation", "nn_ratio"):
+        assert pd.notna(rows.loc[(4, metric), "value"]), metric
+    assert "real only · real · unet2d:tiny" in rows.loc[(4, "fd_indomain"), "note"]
+    # the oracle draws new phantom subjects: as novel as held-out real ones, no copies
+    assert rows.loc[(4, "memorisation"), "value"] == 0.0
+
+
+def test_alignment_of_the_heldout_set_is_the_real_only_cells_dice(smoke_run):
+    config = load_preset("smoke")
+    store = Store(smoke_run / "results.sqlite")
+    try:
+        reference, _ = Runner(config, smoke_run).real_only_reference(expand(config), store,
+                                                                     "cpu")
+        rows = store.case_metrics()
+    finally:
+        store.close()
+    data = prepare_data(config)
+    judge = FidelityJudge(data.parts["real"], data.parts["test"], FidelityOptions(), reference)
+    real = rows[(rows["count"] == 0) & (rows.metric == "dice") & (rows.test_set == "heldout")]
+    expected = real.groupby("case").value.mean().mean()
+    assert judge.alignment(data.parts["test"]).value == pytest.approx(expected, rel=1e-5)
+
+
 EXPECTED_FILES = {"leaderboard.csv", "leaderboard.md", "index.html", "friedman.csv", "cells.csv",
-                  "dice_vs_count.png", "samples.png"}
+                  "dice_vs_count.png", "samples.png", "fidelity.csv"}
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +207,16 @@ def test_report_writes_every_file(board):
     assert list(table["rank"]) == sorted(table["rank"])
     for column in ("heldout:dice_mean", "siteB:hd95_sd", "generator", "count", "strategy"):
         assert column in table.columns
+    text = pd.read_csv(board / "leaderboard.csv", dtype=str, keep_default_na=False)
+    synthetic, real = text[text["count"] != "0"], text[text["count"] == "0"]
+    assert [c for c in text.columns if c.startswith("fidelity:")] == \
+        [f"fidelity:{m}" for m in METRICS]
+    assert set(synthetic["fidelity:fid"]) == {"n/a"}  # marked, not zero, not empty
+    assert float(synthetic["fidelity:fd_indomain"].iloc[0]) >= 0
+    assert set(real["fidelity:fid"]) == {""}  # real-only rows have no samples to judge
+    markdown = (board / "leaderboard.md").read_text()
+    assert "## Generated samples" in markdown and "weights-inception-2015-12-05" in markdown
+    assert "id='fidelity'" in (board / "index.html").read_text()
     signs = pd.read_csv(board / "signs_heldout.csv", index_col=0, dtype=str, keep_default_na=False)
     marks = signs.drop(columns="score").to_numpy()
     assert set(marks.ravel()) <= {"+", "0", "-", ""}

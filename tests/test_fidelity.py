@@ -1,0 +1,283 @@
+"""Fidelity metrics: distances against NumPy/SciPy, extractors from weight files, the judge.
+
+Nothing here downloads: Inception and AlexNet weight files are written from randomly initialised
+networks, and the judge is given small random extractors where the real ones need weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import lpips
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from monai.networks.nets import UNet
+from torch import nn
+
+from bench.case import CaseSet
+from bench.experiment import build_segmenter
+from bench.fidelity import METRICS, FidelityJudge, FidelityOptions, Reference
+from bench.strategies import Stage
+from metrics.distribution import frechet_distance, kernel_distance
+from metrics.diversity import ALEXNET_FILE, MSSSIM, LPIPSDistance, mean_pairwise, random_pairs
+from metrics.features import (
+    INCEPTION_FILE,
+    EncoderFeatures,
+    InceptionFeatures,
+    Unavailable,
+    extract,
+)
+from metrics.memorisation import memorisation, thumbnails
+from metrics.segmentation import evaluate
+from segmenters.protocol import TrainContext
+
+
+def _features(seed: int, n: int = 300, d: int = 6, shift: float = 0.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) + shift  # correlated features
+
+
+def _scipy_frechet(a: np.ndarray, b: np.ndarray) -> float:
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = scipy.linalg.sqrtm(s1 @ s2).real
+    return float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * root))
+
+
+def _numpy_kid(a: np.ndarray, b: np.ndarray) -> float:
+    """Unbiased MMD² with k(x, y) = (x·y / d + 1)³ (Bińkowski et al. 2018)."""
+    def k(x, y):
+        return (x @ y.T / a.shape[1] + 1.0) ** 3
+
+    m, n = len(a), len(b)
+    kxx, kyy = k(a, a), k(b, b)
+    return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+                 + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * k(a, b).mean())
+
+
+# distances ------------------------------------------------------------------------------------
+def test_frechet_distance_matches_scipy():
+    a, b = _features(0), _features(1, n=250, shift=0.3)
+    assert frechet_distance(a, b) == pytest.approx(_scipy_frechet(a, b), rel=1e-6)
+
+
+def test_frechet_distance_of_a_set_with_itself_is_zero_and_of_a_shift_its_square():
+    a = _features(0)
+    shift = np.array([1.0, -2.0, 0.0, 0.5, 0.0, 0.0])
+    assert abs(frechet_distance(a, a)) < 1e-8
+    assert frechet_distance(a, a + shift) == pytest.approx((shift ** 2).sum(), rel=1e-6)
+
+
+def test_kernel_distance_matches_numpy_and_is_seeded():
+    a, b = _features(0, n=200), _features(1, n=200, shift=0.2)
+    mean, sd = kernel_distance(a, b, subsets=1, subset_size=200)
+    assert mean == pytest.approx(_numpy_kid(a, b), rel=1e-6) and sd == 0.0
+    # a set against itself: the unbiased estimate is (mean off-diagonal k - mean k(x, x)) * 2/m,
+    # never above zero for a positive definite kernel
+    same = kernel_distance(a, a, subsets=1)[0]
+    assert same == pytest.approx(_numpy_kid(a, a), rel=1e-6) and same <= 0
+    assert kernel_distance(a, b, subsets=5, subset_size=50, seed=3) == \
+        kernel_distance(a, b, subsets=5, subset_size=50, seed=3)
+
+
+def test_distances_refuse_mismatched_or_too_few_features():
+    with pytest.raises(ValueError, match="equal D"):
+        frechet_distance(_features(0, d=6), _features(1, d=5))
+    with pytest.raises(ValueError, match="at least 2"):
+        frechet_distance(_features(0), _features(1, n=1))
+
+
+# extractors -----------------------------------------------------------------------------------
+def test_encoder_features_are_the_pooled_bottleneck():
+    torch.manual_seed(0)
+    net = UNet(2, 1, 3, channels=(8, 16, 32), strides=(2, 2), num_res_units=1)
+    encoder = EncoderFeatures(net, (32, 32))
+    images = torch.rand(4, 1, 40, 40)
+    features = encoder(images)
+    assert features.shape == (4, 32)  # the deepest level's channels, resized input
+    assert torch.equal(features, encoder(images))
+    assert not torch.allclose(features[0], features[1])
+
+
+def test_inception_features_come_from_a_weights_file_without_download(tmp_path, monkeypatch):
+    from torch_fidelity import feature_extractor_inceptionv3 as fe
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("tried to download")
+
+    with monkeypatch.context() as m:  # a randomly initialised network, saved as the weights
+        m.setattr(fe, "load_state_dict_from_url", lambda *a, **k: {})
+        m.setattr(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
+        torch.manual_seed(0)
+        random_net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    torch.save(random_net.state_dict(), tmp_path / INCEPTION_FILE)
+    monkeypatch.setattr(fe, "load_state_dict_from_url", no_download)
+    inception = InceptionFeatures.find(tmp_path)
+    assert torch.equal(inception.net.Mixed_7c.branch1x1.conv.weight,
+                       random_net.Mixed_7c.branch1x1.conv.weight)
+    images = np.random.default_rng(0).random((3, 1, 48, 40)).astype(np.float32)
+    features = extract(inception, images)
+    assert features.shape == (3, 2048) and np.isfinite(features).all()
+    with pytest.raises(ValueError, match="one grey channel"):
+        inception(torch.rand(2, 3, 32, 32))
+
+
+def test_missing_weights_say_which_file_and_where(tmp_path):
+    with pytest.raises(Unavailable, match=f"{INCEPTION_FILE} not found in {tmp_path}"):
+        InceptionFeatures.find(tmp_path)
+    with pytest.raises(Unavailable, match=f"{ALEXNET_FILE} not found .*--weights-dir"):
+        LPIPSDistance.find(tmp_path)
+
+
+def test_lpips_loads_the_alexnet_trunk_from_torchvision_names(tmp_path):
+    from torchvision.models import alexnet
+
+    torch.manual_seed(0)
+    state = alexnet(weights=None).state_dict()
+    torch.save(state, tmp_path / ALEXNET_FILE)
+    distance = LPIPSDistance.find(tmp_path)
+    trunk = distance.model.net
+    assert torch.equal(trunk.slice1[0].weight, state["features.0.weight"])
+    assert torch.equal(getattr(trunk.slice5, "10").bias, state["features.10.bias"])
+    images = torch.rand(2, 1, 64, 64)
+    same = distance(images, images)
+    other = distance(images, torch.rand(2, 1, 64, 64))
+    assert same.abs().max() < 1e-6 and (other > 0.01).all()
+
+
+def test_ms_ssim_uses_the_scales_the_size_allows():
+    assert MSSSIM((64, 64)).scales == 3 and MSSSIM((256, 256)).scales == 5
+    images = torch.rand(3, 1, 64, 64)
+    assert MSSSIM((64, 64))(images, images).flatten().tolist() == pytest.approx([1.0] * 3)
+
+
+def test_random_pairs_never_pair_a_group_with_itself():
+    groups = np.repeat(np.arange(4), 5)
+    pairs = random_pairs(20, 50, seed=0, groups=groups)
+    assert len(pairs) == 50 and (groups[pairs[:, 0]] != groups[pairs[:, 1]]).all()
+    assert (pairs[:, 0] < pairs[:, 1]).all() and len({tuple(p) for p in pairs}) == 50
+    with pytest.raises(ValueError, match="different cases"):
+        random_pairs(3, 5, seed=0, groups=np.zeros(3))
+    values = np.ones((6, 1, 8, 8), np.float32)
+    assert mean_pairwise(lambda a, b: (a - b).abs().mean((1, 2, 3)), values,
+                         random_pairs(6, 10, 0)) == 0.0
+
+
+def test_memorisation_flags_verbatim_copies_and_not_new_samples():
+    rng = np.random.default_rng(0)
+    train = thumbnails(rng.random((40, 1, 48, 48)))
+    new = thumbnails(rng.random((30, 1, 48, 48)))
+    copies = memorisation(train, new[:15], train[:10])
+    assert copies.near_copies == 1.0 and copies.median_ratio == pytest.approx(0.0, abs=1e-6)
+    fresh = memorisation(train, new[:15], new[15:])
+    assert fresh.near_copies == 0.0 and fresh.median_ratio == pytest.approx(1.0, abs=0.1)
+
+
+# the judge ------------------------------------------------------------------------------------
+class RandomFeatures(nn.Module):
+    """A stand-in for Inception in tests: a fixed random convolution, globally pooled."""
+
+    name, per_channel = "inception", True
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(1, 16, 5, stride=2)
+
+    @torch.no_grad()
+    def forward(self, images):
+        return torch.relu(self.conv(images)).mean((2, 3))
+
+
+def _random_lpips() -> LPIPSDistance:
+    torch.manual_seed(0)
+    return LPIPSDistance(lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False))
+
+
+@pytest.fixture(scope="module")
+def reference(phantom, tmp_path_factory):
+    """A real-only unet2d:tiny trained on the first two phantom subjects."""
+    segmenter = build_segmenter("unet2d", "tiny")
+    real = phantom.subset([0, 1])
+    ctx = TrainContext(workdir=tmp_path_factory.mktemp("reference"), data={"real": real})
+    segmenter.train([Stage("real")], ctx)
+    return Reference(segmenter, segmenter.load(ctx.workdir), "unet2d:tiny")
+
+
+@pytest.fixture(scope="module")
+def judge(phantom, reference):
+    return FidelityJudge(phantom.subset([0, 1]), phantom.subset([2]), FidelityOptions(pairs=30),
+                         reference, inception=RandomFeatures(), lpips=_random_lpips())
+
+
+def _values(rows) -> dict:
+    return {r.metric: r.value for r in rows}
+
+
+def _distorted(cases: CaseSet, seed: int) -> CaseSet:
+    rng = np.random.default_rng(seed)
+    out = [dataclasses.replace(c, image=(c.image ** 1.5 + rng.normal(0, 0.2, c.image.shape))
+                               .astype(np.float32)) for c in cases]
+    return cases.replace(out)
+
+
+def test_judge_identical_set_gives_zero_distances_and_full_memorisation(phantom, judge):
+    rows = judge.measure(phantom.subset([0, 1]), [2])[2]
+    assert [r.metric for r in rows] == list(METRICS)
+    values = _values(rows)
+    for metric in ("fid", "fd_indomain"):
+        assert abs(values[metric]) < 1e-6, metric
+    for metric in ("kid", "kid_indomain"):  # unbiased: slightly below zero for one set twice
+        assert values[metric] <= 1e-9, metric
+    assert values["memorisation"] == 1.0 and values["nn_ratio"] == pytest.approx(0.0, abs=1e-6)
+    assert values["lpips"] == pytest.approx(values["lpips_real"])
+    assert values["ms_ssim"] == pytest.approx(values["ms_ssim_real"])
+    notes = {r.metric: r.note for r in rows}
+    assert "axial" in notes["fid"] and "sagittal" in notes["fid"]  # three views of volumes
+
+
+def test_judge_distorted_and_new_sets_are_further_and_not_copies(phantom, judge):
+    same = _values(judge.measure(phantom.subset([0, 1]), [2])[2])
+    distorted = _values(judge.measure(_distorted(phantom.subset([0, 1]), 0), [2])[2])
+    new = _values(judge.measure(phantom.subset([2]), [1])[1])
+    for metric in ("fid", "fd_indomain", "kid", "kid_indomain"):
+        assert distorted[metric] > same[metric] + 1e-6, metric
+    for metric in ("fid", "fd_indomain"):  # another subject of the same phantom: near, not 0
+        assert new[metric] > same[metric] + 1e-6, metric
+    assert new["memorisation"] == 0.0 and new["nn_ratio"] > 0.5
+
+
+def test_alignment_of_real_cases_is_the_segmenters_own_dice(phantom, judge, reference):
+    heldout = phantom.subset([2])
+    table = evaluate(heldout, reference.predict(heldout), hd95=False)
+    own = table[table.metric == "dice"].groupby("case").value.mean().mean()
+    assert judge.alignment(heldout).value == pytest.approx(own)
+    shuffled = heldout.replace([dataclasses.replace(heldout[0], label=np.flip(heldout[0].label,
+                                                                              axis=0).copy())])
+    assert judge.alignment(shuffled).value < own  # masks that do not fit the image
+
+
+def test_judge_without_weights_marks_those_metrics_and_computes_the_rest(phantom, reference,
+                                                                         tmp_path):
+    judge = FidelityJudge(phantom.subset([0, 1]), phantom.subset([2]),
+                          FidelityOptions(weights_dir=str(tmp_path), pairs=10), reference)
+    rows = {r.metric: r for r in judge.measure(phantom, [3])[3]}
+    for metric in ("fid", "kid", "lpips", "lpips_real"):
+        assert rows[metric].value is None and "not found" in rows[metric].note
+    assert INCEPTION_FILE in rows["fid"].note and ALEXNET_FILE in rows["lpips"].note
+    for metric in ("fd_indomain", "ms_ssim", "alignment_dice", "memorisation"):
+        assert rows[metric].value is not None, metric
+    alone = FidelityJudge(phantom.subset([0, 1]), phantom.subset([2]),
+                          FidelityOptions(weights_dir=str(tmp_path), pairs=10))
+    rows = {r.metric: r for r in alone.measure(phantom.subset([2]), [1])[1]}
+    assert rows["fd_indomain"].value is None and "strategy 'real'" in rows["fd_indomain"].note
+
+
+def test_judge_compares_2d_samples_with_real_slices(phantom, judge):
+    slices = phantom.subset([0]).slices(axis=2, size=(48, 48), min_foreground=0.1).cases
+    rows = judge.measure(slices, [len(slices)])[len(slices)]
+    values, notes = _values(rows), {r.metric: r.note for r in rows}
+    assert "2d" in notes["fid"] and "slices" in notes["memorisation"]
+    assert values["memorisation"] > 0.9  # they are training slices, resized
+    assert values["alignment_dice"] is not None and values["fd_indomain"] >= 0
