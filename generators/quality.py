@@ -49,16 +49,18 @@ def real_slices(cases: CaseSet, size: tuple[int, int], axis: int, min_foreground
 
 
 def alignment_dice(train: CaseSet, tests: dict[str, CaseSet], steps: int, device: str,
-                   workdir: Path) -> dict[str, dict[str, float]]:
-    """Foreground Dice, mean and per class, of a unet2d trained on the real slices ``train``,
-    on each test set. On real held-out slices it is the ceiling; on images generated from
-    held-out masks it says how faithfully a generator's images follow their masks."""
+                   workdir: Path, segmenter: str = "unet2d") -> dict[str, dict[str, float]]:
+    """Foreground Dice, mean and per class, of a segmenter (demo preset) trained on the real
+    ``train`` (slices for unet2d, volumes for unet3d), on each test set. On real held-out data it
+    is the ceiling; on images generated from held-out masks it says how faithfully a
+    generator's images follow their masks."""
     from bench.experiment import Experiment, run_experiment
     from bench.strategies import parse_strategy
 
-    size = list(train[0].spatial_shape)
-    exp = Experiment("unet2d", parse_strategy("real"), "demo", {"patch": size, "steps": steps},
-                     0, device, False)
+    params: dict = {"steps": steps}
+    if segmenter == "unet2d":
+        params["patch"] = list(train[0].spatial_shape)
+    exp = Experiment(segmenter, parse_strategy("real"), "demo", params, 0, device, False)
     table = run_experiment(exp, {"real": train}, tests, workdir)
     dice = table[(table.metric == "dice") & (table["class"] != "background")]
     return {name: {"mean": float(g.value.mean()),

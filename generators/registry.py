@@ -15,6 +15,7 @@ BUILTINS = {
     "m-sg": "generators.stylegan2:MSG",
     "c-sg": "generators.stylegan2:CSG",
     "mc-sg": "generators.stylegan2:MCSG",
+    "medgen3d": "generators.medgen3d:MedGen3D",
 }
 generators: Registry[Generator] = Registry("generator", ENTRY_POINT_GROUP, BUILTINS)
 

@@ -76,9 +76,11 @@ def test_malformed_config_is_one_line_and_exit_2(content, expected, tmp_path, ca
     _assert_one_line_error(result, expected)
 
 
-def test_a_preset_naming_a_missing_generator_says_which(capsys):
-    result = call_cli(capsys, "run", "--preset", "medgen3d-e2", "--out", "/nonexistent/run")
-    _assert_one_line_error(result, "unknown generator 'medgen3d'")
+def test_a_config_naming_a_missing_generator_says_which(capsys, tmp_path):
+    path = tmp_path / "matrix.yaml"
+    path.write_text("name: x\ngenerators: [{name: no-such-generator}]\n")
+    result = call_cli(capsys, "run", str(path), "--out", str(tmp_path / "run"))
+    _assert_one_line_error(result, "unknown generator 'no-such-generator'")
 
 
 def test_unknown_preset_suggests_one(capsys):

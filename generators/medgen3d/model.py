@@ -1,0 +1,284 @@
+"""The MedGen3D generator (Xiong et al. 2023): whole 3D image and multi-label mask volumes.
+
+Fit runs five checkpointed stages: the MC-DPM mask model (``masks``), the vid2vid-like image
+sequence generator (``sequence``) and the semantic diffusion refiner of each view
+(``refiner0``-``refiner2``). Sampling draws mask volumes autoregressively from the MC-DPM,
+paints them slice by slice with the sequence generator and, unless ``refine`` is off, refines
+them with the three views' diffusion models. Samples are brought back to the training data's
+shape and spacing; images come out in [0, 1] (the training images divided by their 99th
+percentile), one channel per training channel.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bench.case import Case, CaseSet
+from bench.errors import ConfigError, DataError
+from generators.medgen3d import masks as mk
+from generators.medgen3d import refiner as rf
+from generators.medgen3d import sequence as sq
+from generators.medgen3d.data import from_grid, to_grid, volume_bank
+from generators.protocol import FitContext, SampleContext
+from generators.training import Stage as TrainingStage
+from generators.training import run_stage
+
+
+class MedGen3DParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: int = Field(64, ge=8)  # in-plane pixels of every slice (the paper: 128)
+    depth: int = Field(32, ge=4)  # slices along the sequence axis after resampling
+    axis: int = Field(2, ge=0, le=2)  # the sequence axis of the volumes
+    norm_groups: int = 8
+    checkpoint_every: int = Field(100, ge=1)
+    sample_batch: int = Field(8, ge=1)
+    train_timesteps: int = Field(1000, ge=2)
+    # MC-DPM. The paper gives m = 6; n and the three probabilities are not stated.
+    m: int = Field(6, ge=2)
+    n_cond: int = Field(3, ge=1)
+    p_uncond: float = Field(0.2, ge=0.0, le=1.0)
+    p_forward: float = Field(0.4, ge=0.0, le=1.0)
+    p_backward: float = Field(0.4, ge=0.0, le=1.0)
+    position_bins: int = Field(16, ge=1)
+    mask_channels: tuple[int, ...] = (32, 64, 64)
+    mask_attention: tuple[bool, ...] = (False, False, True)
+    mask_res_blocks: int = 1
+    mask_head_channels: int = 32
+    mask_steps: int = Field(1000, ge=1)
+    mask_batch: int = Field(16, ge=1)
+    mask_lr: float = 1e-4
+    sample_steps: int | None = Field(50, ge=1)  # DDIM steps; None: DDPM over every step
+    # image sequence generator and its discriminators
+    seq_channels: tuple[int, ...] = (32, 64, 128)
+    seq_len: int = Field(4, ge=2)
+    seq_steps: int = Field(1000, ge=1)
+    seq_batch: int = Field(4, ge=1)
+    seq_lr: float = 2e-4
+    disc_scales: int = Field(2, ge=1)
+    disc_layers: int = Field(2, ge=1)
+    disc_channels: int = 32
+    w_fm: float = 10.0  # pix2pixHD / vid2vid
+    w_l1: float = 10.0  # stands in for vid2vid's VGG loss
+    w_warp: float = 10.0
+    w_smooth: float = 0.1
+    # semantic diffusion refiner, one per view
+    refine: bool = True
+    refine_steps: int = Field(10, ge=1)  # the paper: 10 noising steps
+    refiner_channels: tuple[int, ...] = (32, 64, 64)
+    refiner_attention: tuple[bool, ...] = (False, False, True)
+    refiner_res_blocks: int = 1
+    refiner_head_channels: int = 32
+    refiner_spade_channels: int = 32
+    refiner_steps: int = Field(1000, ge=1)
+    refiner_batch: int = Field(16, ge=1)
+    refiner_lr: float = 1e-4
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.n_cond >= self.m:
+            raise ValueError(f"n_cond ({self.n_cond}) must be smaller than m ({self.m})")
+        if self.m > self.depth or self.seq_len > self.depth:
+            raise ValueError(f"m and seq_len must not exceed depth ({self.depth})")
+        if abs(self.p_uncond + self.p_forward + self.p_backward - 1.0) > 1e-6:
+            raise ValueError("p_uncond + p_forward + p_backward must be 1")
+        for name in ("mask", "refiner"):
+            levels = len(getattr(self, f"{name}_channels"))
+            if len(getattr(self, f"{name}_attention")) != levels:
+                raise ValueError(f"{name}_attention needs one entry per {name}_channels level")
+            factor = 2 ** (levels - 1)
+            if self.size % factor or (name == "refiner" and self.depth % factor):
+                raise ValueError(f"size (and depth, for the refiner) must be divisible by "
+                                 f"2^(len({name}_channels)-1) = {factor}")
+        for c in (*self.mask_channels, *self.refiner_channels):
+            if c % self.norm_groups:
+                raise ValueError(f"channels {c} not divisible by norm_groups {self.norm_groups}")
+        if self.size % 2 ** (len(self.seq_channels) - 1):
+            raise ValueError("size must be divisible by 2^(len(seq_channels)-1)")
+        return self
+
+
+PRESETS = {
+    "tiny": {"size": 16, "depth": 16, "m": 4, "n_cond": 2, "position_bins": 4,
+             "train_timesteps": 20, "sample_steps": None, "mask_channels": (8, 16),
+             "mask_attention": (False, False), "mask_head_channels": 8, "mask_steps": 4,
+             "mask_batch": 2, "seq_channels": (8, 16), "seq_len": 3, "seq_steps": 4,
+             "seq_batch": 2, "disc_scales": 1, "disc_layers": 1, "disc_channels": 8,
+             "refine_steps": 3, "refiner_channels": (8, 16),
+             "refiner_attention": (False, False), "refiner_head_channels": 8,
+             "refiner_spade_channels": 8, "refiner_steps": 4, "refiner_batch": 2,
+             "checkpoint_every": 2, "sample_batch": 2},
+    "demo": {"size": 32, "depth": 32, "position_bins": 8, "mask_channels": (32, 64),
+             "mask_attention": (False, True), "mask_steps": 1500, "mask_lr": 5e-4,
+             "sample_steps": 50, "seq_channels": (16, 32, 64), "seq_steps": 600,
+             "disc_channels": 16, "refiner_channels": (16, 32), "refiner_attention":
+             (False, False), "refiner_spade_channels": 16, "refiner_steps": 400,
+             "refiner_lr": 5e-4},
+    # Section 4.1: 128 x 128 slices, m = 6, 10 refinement steps of a 1000-step DDPM, DDPM
+    # sampling. OASIS' crop is 192 slices deep. Networks and budgets are not in the paper:
+    # MONAI's DDPM tutorial sizes and vid2vid's defaults.
+    "paper": {"size": 128, "depth": 192, "norm_groups": 32, "position_bins": 32,
+              "mask_channels": (128, 256, 256), "mask_attention": (False, True, True),
+              "mask_res_blocks": 2, "mask_head_channels": 64, "mask_steps": 200000,
+              "mask_batch": 32, "mask_lr": 1e-4, "sample_steps": None,
+              "seq_channels": (64, 128, 256, 512), "seq_len": 6, "seq_steps": 100000,
+              "seq_batch": 4, "disc_scales": 3, "disc_layers": 3, "disc_channels": 64,
+              "refiner_channels": (128, 256, 256), "refiner_attention": (False, True, True),
+              "refiner_res_blocks": 2, "refiner_head_channels": 64,
+              "refiner_spade_channels": 128, "refiner_steps": 200000, "refiner_batch": 16,
+              "checkpoint_every": 2000},
+}
+
+
+class MedGen3D:
+    name: ClassVar[str] = "medgen3d"
+    version: ClassVar[str] = "1"
+    Params: ClassVar[type[BaseModel]] = MedGen3DParams
+    presets: ClassVar[dict[str, dict]] = PRESETS
+
+    def __init__(self, params: MedGen3DParams | None = None):
+        self.params = params or MedGen3DParams()
+        self.state: dict | None = None
+        self.nets: dict[str, torch.nn.Module] = {}
+        self.curves: dict[str, pd.DataFrame] = {}
+        self.last_plans: list[list[mk.Window]] = []  # the windows of the last sample() call
+
+    # ---- fit -------------------------------------------------------------------------------
+    def fit(self, train: CaseSet, ctx: FitContext) -> None:
+        p = self.params
+        bank = volume_bank(train, p.depth, p.size, p.axis)
+        if bank.n_labels < 2:
+            raise DataError("generator 'medgen3d' needs at least one foreground label")
+        channels = len(bank.channels)
+        ctx.log.info("medgen3d: %d volumes on a %d x %d x %d grid", len(bank.labels), p.depth,
+                     p.size, p.size)
+        torch.manual_seed(ctx.seed)  # initial weights depend on the seed alone
+        nets = self._build(bank.n_labels, channels)
+        self.curves["masks"] = self._train_masks(nets["masks"], bank, ctx)
+        self.curves["sequence"] = sq.train_sequence(nets["sequence"], bank, p, ctx)
+        for view in rf.VIEWS:
+            self.curves[f"refiner{view}"] = rf.train_refiner(nets[f"refiner{view}"], view,
+                                                             bank, p, ctx)
+        self.nets = {k: v.cpu().eval() for k, v in nets.items()}
+        self.state = {"labels": bank.label_names, "channels": bank.channels,
+                      "n_labels": bank.n_labels, "spacing": bank.spacing,
+                      "shape": bank.shape, "training_volumes": len(bank.labels),
+                      "steps": {"masks": p.mask_steps, "sequence": p.seq_steps,
+                                **{f"refiner{v}": p.refiner_steps for v in rf.VIEWS}}}
+
+    def _build(self, n_labels: int, channels: int) -> dict[str, torch.nn.Module]:
+        p = self.params
+        nets = {"masks": mk.MCDPM(p.m, p), "sequence": sq.SequenceGenerator(n_labels, channels, p)}
+        for view in rf.VIEWS:
+            nets[f"refiner{view}"] = rf.build(n_labels, channels, p)
+        return nets
+
+    def _train_masks(self, net: mk.MCDPM, bank, ctx: FitContext) -> pd.DataFrame:
+        p = self.params
+        net.to(ctx.device)
+        scheduler = mk.trainer(p)
+        optimiser = torch.optim.Adam(net.parameters(), lr=p.mask_lr)
+
+        def step(i: int, rng: np.random.Generator) -> dict[str, float]:
+            loss = mk.training_step(net, scheduler, bank, p, rng, ctx.device)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            return {"mse": loss.item()}
+
+        stage = TrainingStage("masks", p.mask_steps, {"net": net}, {"opt": optimiser},
+                              checkpoint_every=p.checkpoint_every)
+        return run_stage(stage, step, ctx)
+
+    # ---- sample ----------------------------------------------------------------------------
+    def sample(self, n: int, ctx: SampleContext) -> CaseSet:
+        p, s = self.params, self._fitted()
+        if ctx.lesion_ratio:
+            raise ConfigError("generator 'medgen3d' is not lesion-conditioned: leave the "
+                              "lesion fraction unset")
+        picks = ctx.channel_indices(s["channels"], "the training images")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(ctx.seed)
+            rng = np.random.default_rng(ctx.seed)
+            labels, self.last_plans = mk.generate(
+                self.nets["masks"].to(ctx.device), mk.sampler(p), n, p.depth, p.size,
+                s["n_labels"], p, ctx.device, rng)
+            images = self.paint_grid(labels, ctx.device, refine=p.refine)
+        cases = []
+        for i in range(n):
+            label = from_grid(labels[i][None], p.axis, s["shape"], "nearest")[0]
+            image = from_grid(images[i], p.axis, s["shape"], "trilinear")
+            cases.append(Case(f"medgen3d_{i:05d}", image[picks].numpy().astype(np.float32),
+                              label.numpy().astype(np.int16), tuple(s["spacing"]),
+                              meta={"source": self.name}))
+        return CaseSet(cases, dict(s["labels"]), [s["channels"][i] for i in picks], 3,
+                       {"source": self.name, "refined": p.refine})
+
+    def paint_grid(self, labels: torch.Tensor, device: str, refine: bool) -> torch.Tensor:
+        """Images in [0, 1] (N, C, D, H, W) for label volumes on the grid (N, D, H, W)."""
+        p, s = self.params, self._fitted()
+        images = sq.paint(self.nets["sequence"], labels, s["n_labels"], device, p.sample_batch)
+        if refine:
+            nets = [self.nets[f"refiner{v}"] for v in rf.VIEWS]
+            images = rf.refine(nets, images, labels, s["n_labels"], p, device)
+        return (images + 1.0) / 2.0
+
+    def images_for(self, maps: CaseSet, ctx: SampleContext, refine: bool | None = None
+                   ) -> CaseSet:
+        """Images for given 3D label volumes (e.g. held-out real masks), which they keep.
+
+        This is the conditional image generator alone: how well a segmenter trained on real
+        data finds the given masks in these images is the image-mask alignment.
+        """
+        p, s = self.params, self._fitted()
+        if maps.spatial_dims != 3:
+            raise DataError("images_for needs 3D label volumes")
+        if any(v not in s["labels"] for v in maps.labels):
+            raise DataError(f"images_for: labels {maps.labels} are not the training labels "
+                            f"{s['labels']}")
+        picks = ctx.channel_indices(s["channels"], "the training images")
+        grid = torch.stack([to_grid(c.label[None], p.axis, p.depth, p.size, "nearest")[0]
+                            for c in maps]).long()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(ctx.seed)
+            images = self.paint_grid(grid, ctx.device, p.refine if refine is None else refine)
+        cases = [Case(c.id, from_grid(images[i], p.axis, c.spatial_shape, "trilinear")[picks]
+                      .numpy().astype(np.float32), c.label, c.spacing,
+                      meta={"source": self.name, "mask": c.id})
+                 for i, c in enumerate(maps)]
+        return CaseSet(cases, dict(maps.labels), [s["channels"][i] for i in picks], 3,
+                       {"source": self.name})
+
+    def _fitted(self) -> dict:
+        if self.state is None:
+            raise ConfigError("generator 'medgen3d' must be fitted (or loaded) before sampling")
+        return self.state
+
+    # ---- save / load -----------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        torch.save({"params": self.params.model_dump(mode="json"), "state": self.state,
+                    "nets": {k: v.state_dict() for k, v in self.nets.items()}},
+                   path / "medgen3d.pt")
+        (path / "meta.json").write_text(json.dumps(self.state, indent=1, default=str))
+        for stage, curve in self.curves.items():
+            curve.to_csv(path / f"curve_{stage}.csv", index=False)
+
+    @classmethod
+    def load(cls, path: Path) -> MedGen3D:
+        blob = torch.load(Path(path) / "medgen3d.pt", map_location="cpu", weights_only=False)
+        model = cls(MedGen3DParams(**blob["params"]))
+        model.state = blob["state"]
+        model.state["labels"] = {int(k): v for k, v in model.state["labels"].items()}
+        model.nets = model._build(model.state["n_labels"], len(model.state["channels"]))
+        for name, net in model.nets.items():
+            net.load_state_dict(blob["nets"][name])
+            net.eval()
+        return model

@@ -1,0 +1,344 @@
+"""MedGen3D: the MC-DPM's conditioning and autoregressive plan, the sequence generator, the
+refiner, fit/sample/save/load/resume on the phantom, and 3D segmenters on its samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bench.artifacts import build_generator
+from bench.config import GeneratorSpec
+from bench.errors import ConfigError, DataError
+from generators.medgen3d import MedGen3DParams
+from generators.medgen3d import masks as mk
+from generators.medgen3d import refiner as rf
+from generators.medgen3d.data import decode, encode, from_grid, one_hot, to_grid, volume_bank
+from generators.medgen3d.sequence import SequenceGenerator
+from generators.protocol import FitContext, SampleContext
+from generators.training import Stage, run_stage
+from tests.conftest import call_cli
+
+TINY = MedGen3DParams(**build_generator(GeneratorSpec(name="medgen3d", preset="tiny"))
+                      .params.model_dump())
+
+
+def tiny(**params):
+    return build_generator(GeneratorSpec(name="medgen3d", preset="tiny", params=params))
+
+
+@pytest.fixture(scope="module")
+def fitted(lesion_phantom, tmp_path_factory):
+    """Fitted on T1 + FLAIR volumes with six labels: multi-modal, multi-label."""
+    model = tiny()
+    model.fit(lesion_phantom, FitContext(workdir=tmp_path_factory.mktemp("medgen3d"), seed=0))
+    return model
+
+
+# data -----------------------------------------------------------------------------------------
+def test_grid_round_trip_and_mask_encoding(phantom):
+    case = phantom[0]
+    grid = to_grid(case.label[None], 2, 16, 20, "nearest")
+    assert grid.shape == (1, 16, 20, 20)  # the sequence axis (axial, 2) comes first
+    back = from_grid(to_grid(case.label[None], 2, 86, 98, "nearest"), 2, case.spatial_shape,
+                     "nearest")
+    assert back.shape == (1, *case.spatial_shape)
+    labels = torch.arange(6)
+    values = encode(labels, 6)
+    assert values.min() == -1 and values.max() == 1
+    assert torch.equal(decode(values + 0.09, 6), labels)  # nearest level
+
+
+# MC-DPM ---------------------------------------------------------------------------------------
+def test_plan_covers_every_slice_and_overlaps_by_the_conditioning_slices():
+    for first in range(0, 13):
+        windows = mk.plan(first, 16, 4, 2)
+        assert windows[0] == mk.Window(first, mk.UNCONDITIONAL)
+        covered = set()
+        for w in windows:
+            if w.kind == mk.FORWARD:  # its first n slices exist already
+                assert set(range(w.start, w.start + 2)) <= covered
+            if w.kind == mk.BACKWARD:  # its last n slices exist already
+                assert set(range(w.start + 2, w.start + 4)) <= covered
+            covered |= set(range(w.start, w.start + 4))
+        assert covered == set(range(16))
+
+
+def test_loss_covers_only_the_generated_slices(phantom):
+    p = TINY.model_copy(update={"p_uncond": 0.0, "p_forward": 1.0, "p_backward": 0.0})
+    bank = volume_bank(phantom, p.depth, p.size, p.axis)
+    prediction = torch.zeros(p.mask_batch, p.m, p.size, p.size, requires_grad=True)
+
+    class Fixed(mk.MCDPM):
+        def forward(self, *args):
+            return prediction
+
+    net = Fixed(p.m, p)
+    loss = mk.training_step(net, mk.trainer(p), bank, p,
+                            np.random.default_rng(0), "cpu")
+    loss.backward()
+    assert (prediction.grad[:, :p.n_cond] == 0).all()  # the conditioning slices
+    assert (prediction.grad[:, p.n_cond:] != 0).any()
+
+
+def test_indicators_and_position_enter_the_network():
+    torch.manual_seed(0)
+    net = mk.MCDPM(TINY.m, TINY).eval()
+    for weight in net.parameters():  # MONAI starts some convolutions at zero
+        if weight.ndim > 1 and not weight.any():
+            torch.nn.init.normal_(weight, std=0.1)
+    x, known = torch.randn(1, 4, 16, 16), torch.randn(1, 4, 16, 16)
+    t = torch.tensor([5])
+    flags = mk.indicators(np.array([mk.FORWARD]), 4, 2)
+    assert flags.tolist() == [[1.0, 1.0, 0.0, 0.0]]
+    base = net(x, known, flags, t, torch.tensor([0]))
+    assert not torch.allclose(base, net(x, known, torch.zeros_like(flags), t, torch.tensor([0])))
+    assert not torch.allclose(base, net(x, known, flags, t, torch.tensor([3])))
+    assert net.position(torch.tensor([0, 8, 15]), 16).tolist() == [0, 2, 3]
+
+
+def test_forward_window_reproduces_its_conditioning_slices_unchanged(fitted, phantom):
+    net, p = fitted.nets["masks"], fitted.params
+    labels = volume_bank(phantom, p.depth, p.size, p.axis).labels
+    known = encode(labels[:, 5:5 + p.m], 6)
+    for kind, kept in ((mk.FORWARD, slice(0, p.n_cond)), (mk.BACKWARD, slice(p.m - p.n_cond,
+                                                                              p.m))):
+        flags = mk.indicators(np.full(len(known), kind), p.m, p.n_cond)
+        torch.manual_seed(0)
+        out = mk.denoise_window(net, mk.sampler(p), known, flags, torch.full((len(known),), 5),
+                                p.depth)
+        assert torch.equal(out[:, kept], known[:, kept])
+        free = torch.ones(p.m, dtype=bool)
+        free[kept] = False
+        assert not torch.equal(out[:, free], known[:, free])  # the others are generated
+        assert out.abs().max() <= 1.0
+
+
+def _changes(volume: torch.Tensor) -> np.ndarray:
+    """Fraction of pixels whose label changes from slice k to k + 1, for every k."""
+    return (volume[1:] != volume[:-1]).float().mean((1, 2)).numpy()
+
+
+def _borders(windows: list[mk.Window], m: int, n: int) -> set[int]:
+    """Transitions k -> k + 1 between a window's conditioning and its generated slices."""
+    out = set()
+    for w in windows:
+        if w.kind == mk.FORWARD:
+            out.add(w.start + n - 1)
+        elif w.kind == mk.BACKWARD:
+            out.add(w.start + m - n - 1)
+    return out
+
+
+class Drifting(mk.MCDPM):
+    """A stand-in denoiser that has learnt perfect continuity: each generated slice is the
+    nearest conditioning slice shifted by a pixel every two slices (anatomy drifting along the
+    sequence), and an unconditional window drifts from a real slice chosen by its position
+    (another anatomy at every position, as a model would invent). Its noise prediction
+    makes DDPM land exactly on that target, so what is left to test is the inference plumbing:
+    the plan, the indicators, the known slices and the write-back."""
+
+    def __init__(self, p, patterns: torch.Tensor, use_indicators: bool = True):
+        super().__init__(p.m, p)
+        self.patterns, self.use_indicators = patterns, use_indicators
+        self.alphas = mk.trainer(p).alphas_cumprod
+
+    def target(self, known: torch.Tensor, flags: torch.Tensor, position: torch.Tensor
+               ) -> torch.Tensor:
+        out = torch.empty_like(known)
+        for b in range(len(known)):
+            cond = torch.nonzero(flags[b]).flatten().tolist() if self.use_indicators else []
+            for j in range(self.m):
+                if j in cond:
+                    out[b, j] = known[b, j]
+                elif cond:
+                    nearest = min(cond, key=lambda c: abs(c - j))
+                    out[b, j] = torch.roll(known[b, nearest], int((j - nearest) / 2), dims=-1)
+                else:
+                    pattern = self.patterns[int(position[b]) % len(self.patterns)]
+                    out[b, j] = torch.roll(pattern, j // 2, dims=-1)
+        return out
+
+    def forward(self, noisy, known, indicator, t, position):
+        a = self.alphas[t][:, None, None, None]
+        target = self.target(known, indicator, position)
+        return (noisy - a.sqrt() * target) / (1 - a).sqrt()
+
+
+def _border_and_inside(volumes, plans, p) -> tuple[float, float]:
+    border, inside = [], []
+    for volume, windows in zip(volumes, plans, strict=True):
+        changes, borders = _changes(volume), _borders(windows, p.m, p.n_cond)
+        assert borders, "every volume needs more than one window"
+        border += [changes[k] for k in borders]
+        inside += [c for k, c in enumerate(changes) if k not in borders]
+    return float(np.mean(border)), float(np.mean(inside))
+
+
+BORDER_TOLERANCE = 0.05  # of the pixels of a slice
+
+
+def test_autoregressive_generation_is_continuous_across_window_borders(phantom):
+    p = TINY
+    labels = volume_bank(phantom, p.depth, p.size, p.axis).labels
+    patterns = encode(torch.stack([labels[k % 3, 4 + k] for k in range(p.position_bins)]), 6)
+    for first_seed in range(3):
+        torch.manual_seed(first_seed)
+        volumes, plans = mk.generate(Drifting(p, patterns).eval(), mk.sampler(p), 4, p.depth,
+                                     p.size, 6, p, "cpu", np.random.default_rng(first_seed))
+        border, inside = _border_and_inside(volumes, plans, p)
+        assert inside > 0.05  # slices do change inside windows
+        assert border <= inside + BORDER_TOLERANCE, (border, inside)
+    # the same denoiser told nothing about the conditioning slices restarts at every border
+    torch.manual_seed(0)
+    volumes, plans = mk.generate(Drifting(p, patterns, use_indicators=False).eval(),
+                                 mk.sampler(p), 4, p.depth, p.size, 6, p, "cpu",
+                                 np.random.default_rng(0))
+    border, inside = _border_and_inside(volumes, plans, p)
+    assert border > inside + BORDER_TOLERANCE, (border, inside)
+
+
+@pytest.mark.slow
+def test_a_trained_mc_dpm_is_continuous_across_window_borders(phantom, tmp_path):
+    """The same property for a real MC-DPM trained for 3000 steps (about 3 minutes on CPU)."""
+    p = TINY.model_copy(update={"mask_steps": 3000, "mask_batch": 8, "mask_lr": 1e-3,
+                                "mask_channels": (32, 64), "train_timesteps": 100})
+    bank = volume_bank(phantom, p.depth, p.size, p.axis)
+    torch.manual_seed(0)
+    net = mk.MCDPM(p.m, p)
+    scheduler = mk.trainer(p)
+    optimiser = torch.optim.Adam(net.parameters(), lr=p.mask_lr)
+
+    def step(i, rng):
+        loss = mk.training_step(net, scheduler, bank, p, rng, "cpu")
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        return {"mse": loss.item()}
+
+    run_stage(Stage("masks", p.mask_steps, {"net": net}, {"opt": optimiser},
+                    checkpoint_every=1000), step, FitContext(workdir=tmp_path, seed=0))
+    torch.manual_seed(1)
+    volumes, plans = mk.generate(net.eval(), mk.sampler(p), 6, p.depth, p.size, 6, p, "cpu",
+                                 np.random.default_rng(1))
+    border, inside = _border_and_inside(volumes, plans, p)
+    assert border <= inside + BORDER_TOLERANCE, (border, inside)
+
+
+# sequence generator and refiner -----------------------------------------------------------------
+def test_first_slice_is_hallucinated_and_later_ones_blend_the_warped_previous():
+    torch.manual_seed(0)
+    gen = SequenceGenerator(3, 2, TINY).eval()
+    masks = one_hot(torch.randint(0, 3, (2, 3, 16, 16)), 3)  # (B, K, T, H, W)
+    first = gen.step(masks[:, :, 0], None, None)
+    assert (first["weight"] == 0).all() and torch.equal(first["image"], first["hallucinated"])
+    second = gen.step(masks[:, :, 1], masks[:, :, 0], first["image"])
+    warped = gen.warp(first["image"], second["flow"])
+    expected = second["weight"] * warped + (1 - second["weight"]) * second["hallucinated"]
+    torch.testing.assert_close(second["image"], expected)
+    assert gen(masks).shape == (2, 2, 3, 16, 16)
+
+
+def test_refiner_slices_round_trip_for_every_view():
+    volumes = torch.randn(2, 3, 4, 6, 8)
+    for view in rf.VIEWS:
+        flat = rf.slices(volumes, view)
+        assert flat.shape[0] == 2 * volumes.shape[2 + view]
+        assert torch.equal(rf.assemble(flat, 2, view), volumes)
+
+
+# the generator --------------------------------------------------------------------------------
+def test_fit_and_sample_volumes_on_the_phantom(fitted, lesion_phantom):
+    cases = fitted.sample(3, SampleContext(seed=0))
+    assert cases.spatial_dims == 3 and cases.channels == ["T1", "FLAIR"]
+    for case in cases:
+        assert case.image.shape == (2, *lesion_phantom[0].spatial_shape)
+        assert case.label.shape == lesion_phantom[0].spatial_shape
+        assert set(np.unique(case.label)) <= set(lesion_phantom.labels)
+        assert np.isfinite(case.image).all() and 0 <= case.image.min() <= case.image.max() <= 1
+    assert len(fitted.last_plans) == 3 and all(len(w) > 1 for w in fitted.last_plans)
+    for stage in ("masks", "sequence", "refiner0", "refiner1", "refiner2"):
+        assert len(fitted.curves[stage]) == fitted.state["steps"][stage]
+    again = fitted.sample(3, SampleContext(seed=0))
+    other = fitted.sample(3, SampleContext(seed=1))
+    np.testing.assert_array_equal(cases[0].image, again[0].image)
+    assert not np.array_equal(cases[0].label, other[0].label)
+
+
+def test_refiner_changes_the_images_but_not_the_masks(fitted, lesion_phantom):
+    maps = lesion_phantom.subset([0])
+    refined = fitted.images_for(maps, SampleContext(seed=0), refine=True)
+    plain = fitted.images_for(maps, SampleContext(seed=0), refine=False)
+    assert np.array_equal(refined[0].label, maps[0].label)
+    assert refined[0].image.shape == maps[0].image.shape
+    assert not np.allclose(refined[0].image, plain[0].image)
+    t1 = fitted.images_for(maps, SampleContext(seed=0, channels=["T1"]))
+    assert t1.channels == ["T1"] and t1[0].image.shape[0] == 1
+
+
+def test_save_load_samples_identically(fitted, tmp_path):
+    fitted.save(tmp_path / "model")
+    assert (tmp_path / "model" / "curve_masks.csv").exists()
+    loaded = type(fitted).load(tmp_path / "model")
+    a, b = fitted.sample(2, SampleContext(seed=3)), loaded.sample(2, SampleContext(seed=3))
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x.label, y.label)
+        np.testing.assert_allclose(x.image, y.image, atol=1e-6)
+
+
+def test_bad_use_is_a_clear_error(fitted, phantom):
+    with pytest.raises(ConfigError, match="fitted"):
+        tiny().sample(1, SampleContext(seed=0))
+    with pytest.raises(ConfigError, match="lesion"):
+        fitted.sample(1, SampleContext(seed=0, lesion_ratio=0.5))
+    with pytest.raises(DataError, match="channel"):
+        fitted.sample(1, SampleContext(seed=0, channels=["T2"]))
+    slices = phantom.slices(axis=2, size=(16, 16)).cases
+    with pytest.raises(DataError, match="3D"):
+        tiny().fit(slices, FitContext(workdir=None, seed=0))
+    with pytest.raises(ConfigError, match="n_cond"):
+        build_generator(GeneratorSpec(name="medgen3d", preset="tiny", params={"n_cond": 4}))
+
+
+def test_interrupted_fit_resumes_to_the_uninterrupted_result(phantom, tmp_path):
+    reference = tiny()
+    reference.fit(phantom, FitContext(workdir=tmp_path / "ref", seed=0))
+
+    class Stop(Exception):
+        pass
+
+    def stop_in_sequence(step, total, losses):
+        if losses["stage"] == "sequence" and step == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        tiny().fit(phantom, FitContext(workdir=tmp_path / "run", seed=0,
+                                       progress=stop_in_sequence))
+    seen = []
+    resumed = tiny()
+    resumed.fit(phantom, FitContext(workdir=tmp_path / "run", seed=0,
+                                    progress=lambda s, t, losses: seen.append(
+                                        (losses["stage"], s))))
+    assert seen[:2] == [("sequence", 3), ("sequence", 4)], "masks are loaded, not retrained"
+    a, b = reference.sample(2, SampleContext(seed=0)), resumed.sample(2, SampleContext(seed=0))
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x.label, y.label)
+        np.testing.assert_allclose(x.image, y.image, atol=1e-5)
+
+
+def test_cli_fit_sample_data_check_and_a_3d_segmenter_trains_on_the_samples(capsys, phantom3_dir,
+                                                                             tmp_path):
+    folder, out = tmp_path / "g", tmp_path / "samples"
+    fit = call_cli(capsys, "generator", "fit", "medgen3d", "--data", str(phantom3_dir),
+                   "--preset", "tiny", "--out", str(folder), "--device", "cpu")
+    assert fit.returncode == 0, fit.stderr
+    sample = call_cli(capsys, "generator", "sample", str(folder), "-n", "2", "--out", str(out),
+                      "--device", "cpu")
+    assert sample.returncode == 0, sample.stderr
+    check = call_cli(capsys, "data", "check", str(out))
+    assert check.returncode == 0 and "2 cases" in check.stdout, check.stdout + check.stderr
+    train = call_cli(capsys, "train", "--data", str(phantom3_dir), "--segmenter", "unet3d",
+                     "--preset", "tiny", "--strategy", "synthetic", "--synthetic", str(out),
+                     "--out", str(tmp_path / "seg"), "--set", "steps=2")
+    assert train.returncode == 0, train.stderr
+    assert (tmp_path / "seg" / "metrics.csv").exists()
