@@ -267,7 +267,12 @@ class Runner:
             seg = build_segmenter(cell.segmenter.name, cell.segmenter.preset,
                                   dict(cell.segmenter.params))
             if hasattr(seg, "network"):
-                model = seg.load(self.run_dir / "cells" / cell.key / "model")
+                folder = self.run_dir / "cells" / cell.key / "model"
+                try:
+                    model = seg.load(folder)
+                except (FileNotFoundError, KeyError):
+                    return None, (f"{folder} holds no loadable model (written by an older "
+                                  "version?): redo that cell with --force")
                 return Reference(seg, model, f"{cell.method} (seed {cell.seed})", device), None
         if candidates:
             return None, ("the real-only segmenters of this matrix (nnU-Net) expose no encoder: "

@@ -184,6 +184,21 @@ def test_alignment_of_the_heldout_set_is_the_real_only_cells_dice(smoke_run):
     assert judge.alignment(data.parts["test"]).value == pytest.approx(expected, rel=1e-5)
 
 
+def test_a_real_only_model_that_cannot_be_loaded_is_a_note_not_a_crash(smoke_run, tmp_path):
+    run_dir = tmp_path / "old"
+    shutil.copytree(smoke_run, run_dir)
+    config = load_preset("smoke")
+    real = next(c for c in expand(config) if c.count == 0)
+    (run_dir / "cells" / real.key / "model" / "model.json").write_text("{}")
+    store = Store(run_dir / "results.sqlite")
+    try:
+        reference, note = Runner(config, run_dir).real_only_reference(expand(config), store,
+                                                                      "cpu")
+    finally:
+        store.close()
+    assert reference is None and "--force" in note
+
+
 EXPECTED_FILES = {"leaderboard.csv", "leaderboard.md", "index.html", "friedman.csv", "cells.csv",
                   "dice_vs_count.png", "samples.png", "fidelity.csv"}
 

@@ -101,6 +101,10 @@ class MedGen3DParams(BaseModel):
                 raise ValueError(f"channels {c} not divisible by norm_groups {self.norm_groups}")
         if self.size % 2 ** (len(self.seq_channels) - 1):
             raise ValueError("size must be divisible by 2^(len(seq_channels)-1)")
+        # MONAI's multi-scale discriminator gives its i-th scale i x disc_layers layers
+        if self.size < 2 ** (self.disc_layers * self.disc_scales + 2):
+            raise ValueError(f"size {self.size} is too small for {self.disc_scales} "
+                             f"discriminator scales of {self.disc_layers} layers")
         return self
 
 
@@ -117,7 +121,7 @@ PRESETS = {
     "demo": {"size": 32, "depth": 32, "position_bins": 8, "mask_channels": (32, 64),
              "mask_attention": (False, True), "mask_steps": 1500, "mask_lr": 5e-4,
              "sample_steps": 50, "seq_channels": (16, 32, 64), "seq_steps": 600,
-             "disc_channels": 16, "refiner_channels": (16, 32), "refiner_attention":
+             "disc_channels": 16, "disc_layers": 1, "refiner_channels": (16, 32), "refiner_attention":
              (False, False), "refiner_spade_channels": 16, "refiner_steps": 400,
              "refiner_lr": 5e-4},
     # Section 4.1: 128 x 128 slices, m = 6, 10 refinement steps of a 1000-step DDPM, DDPM
@@ -128,7 +132,7 @@ PRESETS = {
               "mask_res_blocks": 2, "mask_head_channels": 64, "mask_steps": 200000,
               "mask_batch": 32, "mask_lr": 1e-4, "sample_steps": None,
               "seq_channels": (64, 128, 256, 512), "seq_len": 6, "seq_steps": 100000,
-              "seq_batch": 4, "disc_scales": 3, "disc_layers": 3, "disc_channels": 64,
+              "seq_batch": 4, "disc_scales": 2, "disc_layers": 2, "disc_channels": 64,
               "refiner_channels": (128, 256, 256), "refiner_attention": (False, True, True),
               "refiner_res_blocks": 2, "refiner_head_channels": 64,
               "refiner_spade_channels": 128, "refiner_steps": 200000, "refiner_batch": 16,
