@@ -121,8 +121,9 @@ PRESETS = {
     "demo": {"size": 32, "depth": 32, "position_bins": 8, "mask_channels": (32, 64),
              "mask_attention": (False, True), "mask_steps": 1500, "mask_lr": 5e-4,
              "sample_steps": 50, "seq_channels": (16, 32, 64), "seq_steps": 600,
-             "disc_channels": 16, "disc_layers": 1, "refiner_channels": (16, 32), "refiner_attention":
-             (False, False), "refiner_spade_channels": 16, "refiner_steps": 400,
+             "disc_channels": 16, "disc_layers": 1, "refiner_channels": (16, 32),
+             "refiner_attention": (False, False), "refiner_spade_channels": 16,
+             "refiner_steps": 400,
              "refiner_lr": 5e-4},
     # Section 4.1: 128 x 128 slices, m = 6, 10 refinement steps of a 1000-step DDPM, DDPM
     # sampling. OASIS' crop is 192 slices deep. Networks and budgets are not in the paper:
