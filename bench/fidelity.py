@@ -140,13 +140,24 @@ class FidelityJudge:
         if samples.spatial_dims == 3 and self.real.spatial_dims != 3:
             note = "3D samples of 2D real data: nothing to compare them with"
             return {n: [Row(m, None, note) for m in METRICS] for n in counts}
+        samples = samples.subset(range(min(max(counts), len(samples))))
+        # the synthetic side is prepared once; every count takes a prefix of it
+        if samples.spatial_dims == 3:
+            volumes = self._volumes(samples)
+            views, whole = self._slice_views(volumes), _volume_view(volumes)
+        else:
+            views, whole = self._views(samples, samples), None
         out = {}
         for n in sorted(counts):
             part = samples.subset(range(min(n, len(samples))))
-            rows = [*self._distribution(part, "inception", ("fid", "kid")),
-                    *self._distribution(part, "in-domain", ("fd_indomain", "kid_indomain")),
-                    *self._diversity(part), self.alignment(part), *self._memorisation(part)]
-            out[n] = rows
+            fake = {name: view.first(n) for name, view in views.items()}
+            fake_whole = whole.first(n) if whole is not None else None
+            out[n] = [
+                *self._distribution(part, fake, fake_whole, "inception", ("fid", "kid")),
+                *self._distribution(part, fake, fake_whole, "in-domain",
+                                    ("fd_indomain", "kid_indomain")),
+                *self._diversity(part, fake), self.alignment(part),
+                *self._memorisation(part, fake, fake_whole)]
         return out
 
     # views --------------------------------------------------------------------------------
@@ -161,7 +172,11 @@ class FidelityJudge:
             view = cases.slices(axis=2, size=size, min_foreground=MIN_FOREGROUND)
             return {"2d": View(np.stack([_scale(c.image) for c in view.cases]),
                                np.array([i for i, _ in view.index]))}
-        volumes = self._volumes(cases)
+        return self._slice_views(self._volumes(cases))
+
+    @staticmethod
+    def _slice_views(volumes: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, View]:
+        """Axial, coronal and sagittal slices of scaled volumes with enough labelled pixels."""
         out = {}
         for name, axis in VIEWS_3D.items():
             images, groups = [], []
@@ -188,6 +203,14 @@ class FidelityJudge:
             out.append((image, label))
         return out
 
+    def _real_volumes(self, which: str) -> View:
+        """The real training (or held-out) volumes, scaled, on the real grid; computed once."""
+        key = ("volumes", which)
+        if key not in self._cache:
+            cases = self.real if which == "real" else self.heldout
+            self._cache[key] = _volume_view(self._volumes(cases))
+        return self._cache[key]
+
     def _real_views(self, like: CaseSet, which: str = "real") -> dict[str, View]:
         key = (which, like.spatial_dims, like[0].spatial_shape if like.spatial_dims == 2 else 0)
         if key not in self._cache:
@@ -198,15 +221,15 @@ class FidelityJudge:
         return self._cache[key]
 
     # metrics ------------------------------------------------------------------------------
-    def _distribution(self, samples: CaseSet, kind: str, names: tuple[str, str]) -> list[Row]:
+    def _distribution(self, samples: CaseSet, fake: dict[str, View], whole: View | None,
+                      kind: str, names: tuple[str, str]) -> list[Row]:
         try:
             extractor = self._extractor(kind, samples)
         except Unavailable as exc:
             return [Row(name, None, str(exc)) for name in names]
-        real, fake = self._real_views(samples), self._views(samples, samples)
+        real = self._real_views(samples)
         if kind == "in-domain" and self.reference.spatial_dims == 3:
-            real = {"3d": self._volume_view(self.real)}
-            fake = {"3d": self._volume_view(samples)}
+            real, fake = {"3d": self._real_volumes("real")}, {"3d": whole}
         elif kind == "in-domain" and samples.spatial_dims == 3:
             real, fake = {"axial": real["axial"]}, {"axial": fake["axial"]}
         fds, kids = [], []
@@ -241,9 +264,6 @@ class FidelityJudge:
             self._cache["extractor"] = self.reference.features()
         return self._cache["extractor"]
 
-    def _volume_view(self, cases: CaseSet) -> View:
-        return View(np.stack([v for v, _ in self._volumes(cases)]), np.arange(len(cases)))
-
     def _channels(self, extractor, view: View) -> list[int | None]:
         return list(range(view.images.shape[1])) if extractor.per_channel else [None]
 
@@ -254,9 +274,8 @@ class FidelityJudge:
             self._cache[key] = extract(extractor, _channel(view.images, channel))
         return self._cache[key]
 
-    def _diversity(self, samples: CaseSet) -> list[Row]:
+    def _diversity(self, samples: CaseSet, fake: dict[str, View]) -> list[Row]:
         o = self.options
-        fake = self._views(samples, samples)
         real = self._real_views(samples)
         rows = []
         measures = [("lpips", self._lpips), ("ms_ssim", None)]
@@ -298,27 +317,31 @@ class FidelityJudge:
         dice = table[table.metric == "dice"].groupby("case", sort=False).value.mean().mean()
         return Row("alignment_dice", float(dice), f"segmenter: {self.reference.label}")
 
-    def _memorisation(self, samples: CaseSet) -> list[Row]:
+    def _memorisation(self, samples: CaseSet, fake: dict[str, View], whole: View | None
+                      ) -> list[Row]:
         if len(self.heldout) == 0:
             note = "no held-out real cases to scale distances by"
             return [Row(m, None, note) for m in ("memorisation", "nn_ratio")]
         if samples.spatial_dims == 3:
-            train, held, fake = (thumbnails(np.stack([v for v, _ in self._volumes(c)]))
-                                 for c in (self.real, self.heldout, samples))
+            train, held, synthetic = (thumbnails(v.images) for v in (
+                self._real_volumes("real"), self._real_volumes("heldout"), whole))
             unit = "volumes"
         else:
-            train, held, fake = (thumbnails(v["2d"].images) for v in (
-                self._real_views(samples), self._real_views(samples, "heldout"),
-                self._views(samples, samples)))
+            train, held, synthetic = (thumbnails(v["2d"].images) for v in (
+                self._real_views(samples), self._real_views(samples, "heldout"), fake))
             unit = "slices"
         try:
-            result = memorisation(train, held, fake, self.options.near_copy)
+            result = memorisation(train, held, synthetic, self.options.near_copy)
         except ValueError as exc:
             return [Row(m, None, f"not computed: {exc}") for m in ("memorisation", "nn_ratio")]
         note = (f"{unit}; near-copy: distance < {self.options.near_copy:.3g} x the held-out "
                 "median")
         return [Row("memorisation", result.near_copies, note),
                 Row("nn_ratio", result.median_ratio, note)]
+
+
+def _volume_view(volumes: list[tuple[np.ndarray, np.ndarray]]) -> View:
+    return View(np.stack([v for v, _ in volumes]), np.arange(len(volumes)))
 
 
 def _scale(image: np.ndarray) -> np.ndarray:

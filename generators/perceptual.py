@@ -17,9 +17,10 @@ from torch import nn
 
 from bench.errors import ConfigError
 from generators.training import feature_matching
+from metrics.diversity import ALEXNET_FILE
 
 BACKBONE_FILES = {
-    "alex": "alexnet-owt-7be5be79.pth",
+    "alex": ALEXNET_FILE,
     "vgg": "vgg16-397923af.pth",
     "squeeze": "squeezenet1_1-b8a52dc0.pth",
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,36 @@ def quality_parser(doc: str) -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, required=True)
     return parser
+
+
+def prepare(args: argparse.Namespace) -> tuple[str, dict, dict[str, CaseSet], dict]:
+    """The device, the generator params, the seeded 3:1 train/held-out split of ``--data`` and
+    the results' header, as every quality script starts."""
+    from bench.config import parse_overrides
+    from bench.data import open_dataset
+    from bench.devices import resolve_device
+    from bench.split import split_cases
+
+    device = resolve_device(args.device)
+    params = parse_overrides(args.set)
+    parts = split_cases(open_dataset(args.data), {"train": 0.75, "heldout": 0.25}, seed=0)
+    results = {"data": args.data, "preset": args.preset, "params": params, "device": device,
+               "timings": {}}
+    return device, params, parts, results
+
+
+def fit_timed(name: str, args: argparse.Namespace, train: CaseSet, device: str, params: dict,
+              results: dict, folder: str | None = None):
+    """Fit generator ``name`` (``--preset``, ``params``) into OUT/``folder``, record the time as
+    ``timings[<name>_fit_s]`` and return the fitted generator loaded back from disk."""
+    from bench.config import GeneratorSpec
+    from bench.generate import fit_generator, load_generator
+
+    started = time.time()
+    spec = GeneratorSpec(name=name, preset=args.preset, params=params)
+    fit_generator(spec, train, args.out / (folder or name), 0, device)
+    results["timings"][f"{name}_fit_s"] = time.time() - started
+    return load_generator(args.out / (folder or name))
 
 
 def write_results(out: Path, results: dict) -> dict:

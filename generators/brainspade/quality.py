@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import time
 
-from bench.config import GeneratorSpec, parse_overrides
 from bench.data import open_dataset
-from bench.devices import resolve_device
 from bench.montage import save_montage
-from bench.split import split_cases
 from generators.protocol import SampleContext
 from generators.quality import (
     alignment_dice,
     class_fraction_error,
     class_means,
     contrast_order,
+    fit_timed,
+    prepare,
     quality_parser,
     real_slices,
     write_results,
@@ -39,19 +38,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser = quality_parser(__doc__)
     parser.add_argument("--style", default="phantom:C:4")
     args = parser.parse_args(argv)
-    from bench.generate import fit_generator, load_generator
-
-    device = resolve_device(args.device)
-    params = parse_overrides(args.set)
-    spec = GeneratorSpec(name="brainspade", preset=args.preset, params=params)
-    parts = split_cases(open_dataset(args.data), {"train": 0.75, "heldout": 0.25}, seed=0)
-    timings, results = {}, {"data": args.data, "preset": args.preset, "params": params,
-                            "device": device}
-
-    started = time.time()
-    fit_generator(spec, parts["train"], args.out / "generator", 0, device)
-    timings["fit_s"] = time.time() - started
-    generator = load_generator(args.out / "generator")
+    device, params, parts, results = prepare(args)
+    timings = results["timings"]
+    generator = fit_timed("brainspade", args, parts["train"], device, params, results,
+                          folder="generator")
     p = generator.params
     results["losses"] = generator.state["losses"]
 
@@ -79,7 +69,6 @@ def main(argv: list[str] | None = None) -> dict:
         styled[f"generated_{channel}_training_style"] = class_means(samples, c)
         styled[f"real_{channel}"] = class_means(train_slices, c)
     results["contrast"] = {k: {"means": v, "order": contrast_order(v)} for k, v in styled.items()}
-    results["timings"] = timings
     return write_results(args.out, results)
 
 

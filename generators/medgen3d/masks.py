@@ -26,6 +26,8 @@ from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
 from torch import nn
 
 from generators.medgen3d.data import VolumeBank, decode, encode
+from generators.protocol import FitContext
+from generators.training import Stage, run_stage
 
 UNCONDITIONAL, FORWARD, BACKWARD = 0, 1, 2
 
@@ -99,6 +101,24 @@ def sampler(p) -> DDPMScheduler | DDIMScheduler:
     scheduler = DDIMScheduler(**schedule(p.train_timesteps))
     scheduler.set_timesteps(p.sample_steps)
     return scheduler
+
+
+def train_masks(net: MCDPM, bank: VolumeBank, p, ctx: FitContext):
+    """Stage 'masks': Adam on :func:`training_step`."""
+    net.to(ctx.device)
+    scheduler = trainer(p)
+    optimiser = torch.optim.Adam(net.parameters(), lr=p.mask_lr)
+
+    def step(i: int, rng: np.random.Generator) -> dict[str, float]:
+        loss = training_step(net, scheduler, bank, p, rng, ctx.device)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        return {"mse": loss.item()}
+
+    stage = Stage("masks", p.mask_steps, {"net": net}, {"opt": optimiser},
+                  checkpoint_every=p.checkpoint_every)
+    return run_stage(stage, step, ctx)
 
 
 @torch.no_grad()

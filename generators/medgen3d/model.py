@@ -27,8 +27,6 @@ from generators.medgen3d import refiner as rf
 from generators.medgen3d import sequence as sq
 from generators.medgen3d.data import from_grid, to_grid, volume_bank
 from generators.protocol import FitContext, SampleContext
-from generators.training import Stage as TrainingStage
-from generators.training import run_stage
 
 
 class MedGen3DParams(BaseModel):
@@ -152,7 +150,6 @@ class MedGen3D:
         self.state: dict | None = None
         self.nets: dict[str, torch.nn.Module] = {}
         self.curves: dict[str, pd.DataFrame] = {}
-        self.last_plans: list[list[mk.Window]] = []  # the windows of the last sample() call
 
     # ---- fit -------------------------------------------------------------------------------
     def fit(self, train: CaseSet, ctx: FitContext) -> None:
@@ -165,7 +162,7 @@ class MedGen3D:
                      p.size, p.size)
         torch.manual_seed(ctx.seed)  # initial weights depend on the seed alone
         nets = self._build(bank.n_labels, channels)
-        self.curves["masks"] = self._train_masks(nets["masks"], bank, ctx)
+        self.curves["masks"] = mk.train_masks(nets["masks"], bank, p, ctx)
         self.curves["sequence"] = sq.train_sequence(nets["sequence"], bank, p, ctx)
         for view in rf.VIEWS:
             self.curves[f"refiner{view}"] = rf.train_refiner(nets[f"refiner{view}"], view,
@@ -184,23 +181,6 @@ class MedGen3D:
             nets[f"refiner{view}"] = rf.build(n_labels, channels, p)
         return nets
 
-    def _train_masks(self, net: mk.MCDPM, bank, ctx: FitContext) -> pd.DataFrame:
-        p = self.params
-        net.to(ctx.device)
-        scheduler = mk.trainer(p)
-        optimiser = torch.optim.Adam(net.parameters(), lr=p.mask_lr)
-
-        def step(i: int, rng: np.random.Generator) -> dict[str, float]:
-            loss = mk.training_step(net, scheduler, bank, p, rng, ctx.device)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            return {"mse": loss.item()}
-
-        stage = TrainingStage("masks", p.mask_steps, {"net": net}, {"opt": optimiser},
-                              checkpoint_every=p.checkpoint_every)
-        return run_stage(stage, step, ctx)
-
     # ---- sample ----------------------------------------------------------------------------
     def sample(self, n: int, ctx: SampleContext) -> CaseSet:
         p, s = self.params, self._fitted()
@@ -211,7 +191,7 @@ class MedGen3D:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(ctx.seed)
             rng = np.random.default_rng(ctx.seed)
-            labels, self.last_plans = mk.generate(
+            labels, _ = mk.generate(
                 self.nets["masks"].to(ctx.device), mk.sampler(p), n, p.depth, p.size,
                 s["n_labels"], p, ctx.device, rng)
             images = self.paint_grid(labels, ctx.device, refine=p.refine)

@@ -18,31 +18,24 @@ from __future__ import annotations
 
 import time
 
-from bench.config import GeneratorSpec, parse_overrides
-from bench.data import open_dataset
-from bench.devices import resolve_device
 from bench.montage import save_montage
-from bench.split import split_cases
 from generators.protocol import SampleContext
-from generators.quality import alignment_dice, class_fraction_error, quality_parser, write_results
+from generators.quality import (
+    alignment_dice,
+    class_fraction_error,
+    fit_timed,
+    prepare,
+    quality_parser,
+    write_results,
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = quality_parser(__doc__)
     parser.set_defaults(data="phantom:A:16:2.0", samples=8, segmenter_steps=400)
     args = parser.parse_args(argv)
-    from bench.generate import fit_generator, load_generator
-
-    device = resolve_device(args.device)
-    params = parse_overrides(args.set)
-    parts = split_cases(open_dataset(args.data), {"train": 0.75, "heldout": 0.25}, seed=0)
-    results: dict = {"data": args.data, "preset": args.preset, "params": params,
-                     "device": device, "timings": {}}
-    started = time.time()
-    spec = GeneratorSpec(name="medgen3d", preset=args.preset, params=params)
-    fit_generator(spec, parts["train"], args.out / "medgen3d", 0, device)
-    results["timings"]["fit_s"] = time.time() - started
-    model = load_generator(args.out / "medgen3d")
+    device, params, parts, results = prepare(args)
+    model = fit_timed("medgen3d", args, parts["train"], device, params, results)
 
     samples = {}
     for refine in (True, False):

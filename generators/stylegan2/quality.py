@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import time
 
-from bench.config import GeneratorSpec, parse_overrides
-from bench.data import open_dataset
-from bench.devices import resolve_device
 from bench.montage import save_montage
-from bench.split import split_cases
 from generators.protocol import SampleContext
 from generators.quality import (
     alignment_dice,
     class_fraction_error,
+    fit_timed,
+    prepare,
     quality_parser,
     real_slices,
     write_results,
@@ -36,20 +34,9 @@ from generators.quality import (
 def main(argv: list[str] | None = None) -> dict:
     parser = quality_parser(__doc__)
     args = parser.parse_args(argv)
-    from bench.generate import fit_generator, load_generator
-
-    device = resolve_device(args.device)
-    params = parse_overrides(args.set)
-    parts = split_cases(open_dataset(args.data), {"train": 0.75, "heldout": 0.25}, seed=0)
-    results: dict = {"data": args.data, "preset": args.preset, "params": params,
-                     "device": device, "timings": {}}
-    generators = {}
-    for name in ("b-sg", "mc-sg"):
-        started = time.time()
-        spec = GeneratorSpec(name=name, preset=args.preset, params=params)
-        fit_generator(spec, parts["train"], args.out / name, 0, device)
-        results["timings"][f"{name}_fit_s"] = time.time() - started
-        generators[name] = load_generator(args.out / name)
+    device, params, parts, results = prepare(args)
+    generators = {name: fit_timed(name, args, parts["train"], device, params, results)
+                  for name in ("b-sg", "mc-sg")}
     p = generators["b-sg"].params
     size = (p.resolution, p.resolution)
     train, heldout = (real_slices(parts[k], size, p.axis, p.min_foreground, p.fit)
