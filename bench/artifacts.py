@@ -1,7 +1,8 @@
 """Content-addressed generator fits and sample sets.
 
-A fit's key hashes everything that determines it (generator name and version, preset, params,
-the fingerprint of the training split, the seed); a sample set's key adds the count and the
+A fit's key hashes everything that determines it (the generator's resolved identity: name,
+version and every resolved param, never a preset's name; the fingerprint of the training split;
+the seed); a sample set's key adds the count and the
 sampling options. A folder is complete when its ``done.json`` exists, written last, so an
 interrupted fit or sampling is redone and a finished one is never recomputed. Each generator is
 sampled once at the largest count of the matrix; smaller counts read a prefix of the same samples.
@@ -18,8 +19,8 @@ from pathlib import Path
 from bench.case import CaseSet
 from bench.config import GeneratorSpec
 from bench.data import load_dataset, write_nnunet
-from bench.errors import ConfigError, validated
 from bench.experiment import check_compatible
+from bench.resolve import Component, resolve
 from bench.split import fingerprint
 from generators.protocol import FitContext, SampleContext
 from generators.registry import get_generator
@@ -27,21 +28,11 @@ from generators.registry import get_generator
 
 def build_generator(spec: GeneratorSpec):
     """A generator from its preset (or defaults) with the spec's params overriding fields."""
-    cls = get_generator(spec.name)
-    presets = getattr(cls, "presets", {})
-    if spec.preset is not None and spec.preset not in presets:
-        raise ConfigError(f"generator '{spec.name}': unknown preset '{spec.preset}' "
-                          f"(known: {', '.join(presets) or 'none'})")
-    return cls(validated(cls.Params, {**presets.get(spec.preset, {}), **spec.params},
-                         f"generator '{spec.name}' parameter"))
+    return resolve("generator", spec).build()
 
 
-def fit_key(spec: GeneratorSpec, train: CaseSet, seed: int) -> str:
-    cls = get_generator(spec.name)
-    payload = {"name": spec.name, "version": getattr(cls, "version", "0"),
-               "preset": spec.preset, "params": spec.params, "train": fingerprint(train),
-               "seed": seed}
-    return _hash(payload)
+def fit_key(generator: Component, train: CaseSet, seed: int) -> str:
+    return _hash({"generator": generator.identity, "train": fingerprint(train), "seed": seed})
 
 
 def sample_key(fit: str, count: int, ctx: SampleContext) -> str:
@@ -49,16 +40,16 @@ def sample_key(fit: str, count: int, ctx: SampleContext) -> str:
                   "lesion_ratio": ctx.lesion_ratio, "channels": ctx.channels})
 
 
-def ensure_fit(spec: GeneratorSpec, train: CaseSet, seed: int, root: Path, store, device: str,
-               log=None) -> Path:
+def ensure_fit(generator: Component, train: CaseSet, seed: int, root: Path, store,
+               device: str, log=None) -> Path:
     """The folder of a fitted generator, fitting it only when no finished fit exists."""
-    key = fit_key(spec, train, seed)
+    key = fit_key(generator, train, seed)
     folder = root / "fits" / key
     if (folder / "done.json").exists():
         return folder
-    fit_into(build_generator(spec), train, folder, seed, device, log=log)
-    _finish(folder, {"generator": spec.display, "key": key})
-    store.record_artifact(key, "fit", folder, spec.display)
+    fit_into(generator.build(), train, folder, seed, device, log=log)
+    _finish(folder, {"generator": generator.label, "key": key, **generator.describe()})
+    store.record_artifact(key, "fit", folder, generator.label)
     return folder
 
 
@@ -72,7 +63,7 @@ def fit_into(generator, train: CaseSet, folder: Path, seed: int, device: str,
     return folder / "model"
 
 
-def ensure_samples(spec: GeneratorSpec, fit_folder: Path, count: int, ctx: SampleContext,
+def ensure_samples(generator: Component, fit_folder: Path, count: int, ctx: SampleContext,
                    root: Path, store, real: CaseSet) -> Path:
     """The folder of ``count`` samples of a fitted generator, sampling only when missing.
 
@@ -85,16 +76,16 @@ def ensure_samples(spec: GeneratorSpec, fit_folder: Path, count: int, ctx: Sampl
         return folder
     if folder.exists():
         shutil.rmtree(folder)
-    generator = get_generator(spec.name).load(fit_folder / "model")
-    cases = generator.sample(count, ctx)
+    cases = get_generator(generator.name).load(fit_folder / "model").sample(count, ctx)
     if len(cases) != count:
-        raise RuntimeError(f"generator '{spec.name}' returned {len(cases)} samples, not {count}")
-    check_compatible(real, cases, f"generator '{spec.display}' samples", same_labels=True)
+        raise RuntimeError(f"generator '{generator.label}' returned {len(cases)} samples, "
+                           f"not {count}")
+    check_compatible(real, cases, f"generator '{generator.label}' samples", same_labels=True)
     # ids that sort in sampling order, so that a prefix of the folder is a prefix of the samples
     renamed = [dataclasses.replace(c, id=f"sample_{i:05d}") for i, c in enumerate(cases)]
-    write_nnunet(cases.replace(renamed), folder / "dataset", name=f"{spec.display} samples")
-    _finish(folder, {"generator": spec.display, "key": key, "count": count})
-    store.record_artifact(key, "samples", folder, f"{spec.display} n={count}")
+    write_nnunet(cases.replace(renamed), folder / "dataset", name=f"{generator.label} samples")
+    _finish(folder, {"generator": generator.label, "key": key, "count": count})
+    store.record_artifact(key, "samples", folder, f"{generator.label} n={count}")
     return folder
 
 

@@ -96,6 +96,9 @@ def train(
         help="real+synthetic: draw this fraction of samples from the synthetic set.")] = None,
     target: Annotated[Path | None, typer.Option(help="Labelled target-domain set (X>target).")
                       ] = None,
+    target_val_fraction: Annotated[float, typer.Option(
+        min=0.0, max=0.9, help="Part of --target that picks the target stage's checkpoint.")
+                                   ] = 0.25,
     test: Annotated[list[str] | None, typer.Option(
         help="Extra test set: DIR, NAME=DIR or NAME=phantom:SITE. Repeatable.")] = None,
     test_fraction: Annotated[float, typer.Option(
@@ -123,9 +126,12 @@ def train(
     sets = {"real": parts["real"]}
     if len(parts["val"]):
         sets["val"] = parts["val"]
-    for role, path in (("synthetic", synthetic), ("target", target)):
-        if path is not None:
-            sets[role] = open_dataset(path)
+    if synthetic is not None:
+        sets["synthetic"] = open_dataset(synthetic)
+    if target is not None:
+        held = split_cases(open_dataset(target), {"target": 1.0 - target_val_fraction,
+                                                  "target_val": target_val_fraction}, seed)
+        sets.update({k: v for k, v in held.items() if len(v)})
     tests = {"heldout": parts["test"]} if len(parts["test"]) else {}
     for spec in test or []:
         name, _, where = spec.rpartition("=")

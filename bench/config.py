@@ -43,6 +43,9 @@ class SplitConfig(_Strict):
     test: float = Field(0.25, ge=0.0, lt=1.0)
     seed: int = 0
     train_cases: int | None = Field(None, ge=1)  # keep only this many real training cases
+    # Part of the labelled target set held out to pick the target stage's checkpoint (MedGen3D
+    # E3: 10 fine-tuning and 5 validation scans); 0 keeps the last weights of that stage.
+    target_val: float = Field(0.25, ge=0.0, lt=1.0)
 
 
 class FidelityConfig(_Strict):

@@ -12,11 +12,13 @@ from pathlib import Path
 import pandas as pd
 
 from bench.case import CaseSet
-from bench.errors import ConfigError, DataError, validated
+from bench.config import SegmenterSpec
+from bench.errors import ConfigError, DataError
+from bench.leakage import check_no_leakage
+from bench.resolve import resolve
 from bench.strategies import Strategy
 from metrics.segmentation import evaluate
 from segmenters.protocol import TrainContext
-from segmenters.registry import get_segmenter
 
 
 @dataclass
@@ -32,12 +34,8 @@ class Experiment:
 
 def build_segmenter(name: str, preset: str | None = None, params: dict | None = None):
     """A segmenter from its preset (or defaults) with ``params`` overriding single fields."""
-    cls = get_segmenter(name)
-    seg = cls(preset=preset) if preset else cls()
-    if not params:
-        return seg
-    return cls(validated(cls.Params, {**seg.params.model_dump(), **params},
-                         f"segmenter '{name}' parameter"))
+    spec = SegmenterSpec(name=name, preset=preset, params=params or {})
+    return resolve("segmenter", spec).build()
 
 
 def check_compatible(real: CaseSet, other: CaseSet, role: str, *, same_labels: bool) -> None:
@@ -69,7 +67,9 @@ def check_spatial(segmenter, data: dict[str, CaseSet]) -> None:
 
 def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, CaseSet],
                    workdir: Path, log=None) -> pd.DataFrame:
-    """Train on ``data`` ("real", "val", optional "synthetic" and "target") and evaluate.
+    """Train on ``data`` ("real", "val", optional "synthetic", "target", "target_val").
+
+    No test case may equal a case of ``data`` (checked before training).
 
     Returns the long per-case table of :func:`metrics.segmentation.evaluate` for every test set.
     """
@@ -87,6 +87,7 @@ def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, C
     for name, cases in tests.items():
         check_compatible(real, cases, f"test set '{name}'", same_labels=False)
     check_spatial(segmenter, {**data, **tests})
+    check_no_leakage(data, tests)
     kwargs = {"log": log} if log is not None else {}
     ctx = TrainContext(workdir=workdir, data=data, device=exp.device, seed=exp.seed,
                        augment=exp.strategy.augment, **kwargs)

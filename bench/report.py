@@ -18,7 +18,8 @@ from bench.errors import DataError
 from bench.store import Store
 
 LOWER_IS_BETTER = {"hd95"}
-METHOD_COLUMNS = ["method", "generator", "count", "strategy", "augment", "segmenter"]
+METHOD_COLUMNS = ["method", "method_id", "generator", "count", "strategy", "augment",
+                  "segmenter"]
 UNAVAILABLE = "n/a"  # a fidelity metric that could not be computed (pandas reads it as NaN)
 
 

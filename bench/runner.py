@@ -22,15 +22,17 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bench.artifacts import build_generator, ensure_fit, ensure_samples, load_samples
+from bench.artifacts import ensure_fit, ensure_samples, load_samples
 from bench.case import CaseSet
 from bench.config import MatrixConfig
 from bench.data import open_dataset
 from bench.devices import resolve_device
 from bench.errors import ConfigError, UserError
-from bench.experiment import Experiment, build_segmenter, check_compatible, run_experiment
+from bench.experiment import Experiment, check_compatible, run_experiment
 from bench.fidelity import FidelityJudge, FidelityOptions, Reference
+from bench.leakage import check_no_leakage
 from bench.matrix import Cell, expand
+from bench.resolve import resolve_config
 from bench.split import split_cases
 from bench.store import Store
 from generators.protocol import SampleContext
@@ -43,6 +45,16 @@ class RunData:
     parts: dict[str, CaseSet]  # real, val, test
     tests: dict[str, CaseSet]
     target: CaseSet | None
+    target_val: CaseSet | None = None
+
+    def training_roles(self) -> dict[str, CaseSet]:
+        """Every set a model or a generator learns from or is selected on, by role."""
+        roles = {"training": self.parts["real"], "validation": self.parts["val"]}
+        if self.target is not None:
+            roles["target"] = self.target
+        if self.target_val is not None:
+            roles["target validation"] = self.target_val
+        return roles
 
 
 _DATA: dict[str, RunData] = {}
@@ -73,10 +85,18 @@ def _load_data(config: MatrixConfig) -> RunData:
         tests[name] = open_dataset(spec)
     if not tests:
         raise ConfigError("no test set: set split.test above 0 or add test_sets")
-    target = open_dataset(config.target) if config.target else None
+    target = target_val = None
+    if config.target:
+        target = open_dataset(config.target)
+        if s.target_val > 0:
+            held = split_cases(target, {"target": 1.0 - s.target_val, "val": s.target_val},
+                               s.seed)
+            target, target_val = held["target"], held["val"]
     for name, test in tests.items():
         check_compatible(parts["real"], test, f"test set '{name}'", same_labels=False)
-    return RunData(parts, tests, target)
+    data = RunData(parts, tests, target, target_val)
+    check_no_leakage(data.training_roles(), tests)
+    return data
 
 
 @dataclass
@@ -115,9 +135,11 @@ def run_cell(job: CellJob) -> pd.DataFrame:
             sets["synthetic"] = load_samples(Path(job.samples), job.cell.count)
         if data.target is not None:
             sets["target"] = data.target
+        if data.target_val is not None:
+            sets["target_val"] = data.target_val
         seg = job.cell.segmenter
-        exp = Experiment(seg.name, job.cell.strategy, seg.preset, dict(seg.params),
-                         job.cell.seed, job.device, hd95="hd95" in config.metrics)
+        exp = Experiment(seg.name, job.cell.strategy, None, seg.params, job.cell.seed,
+                         job.device, hd95="hd95" in config.metrics)
         table = run_experiment(exp, sets, data.tests, folder / "model", log=log)
         table = table[table.metric.isin(config.metrics)]
         log.info("done: %d rows", len(table))
@@ -143,7 +165,6 @@ class Runner:
         config = self.config
         cells = expand(config)
         device = resolve_device(config.device)
-        self._validate_names()
         store = self._open_store(device)
         try:
             data = prepare_data(config)
@@ -153,7 +174,7 @@ class Runner:
             self.console.print(f"[bold]{config.name}[/]: {len(cells)} cells, "
                                f"{len(cells) - len(todo)} already done, device {device}")
             jobs = [CellJob(config.model_dump(mode="json"), c, str(self.run_dir),
-                            samples.get((c.generator.display, c.seed)), device) for c in todo]
+                            samples.get((c.generator.identity, c.seed)), device) for c in todo]
             self._execute(jobs, store, len(cells) - len(todo), len(cells))
             if config.fidelity.enabled and samples:
                 self._measure_fidelity(cells, data, store, device, samples, redo=False)
@@ -177,13 +198,6 @@ class Runner:
             store.close()
 
     # ---------------------------------------------------------------------------------------
-    def _validate_names(self) -> None:
-        """Unknown generators, segmenters or presets fail before any work starts."""
-        for spec in self.config.generators:
-            build_generator(spec)
-        for spec in self.config.segmenters:
-            build_segmenter(spec.name, spec.preset, dict(spec.params))
-
     def _open_store(self, device: str) -> Store:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         store = Store(self.run_dir / STORE)
@@ -195,7 +209,9 @@ class Runner:
             raise ConfigError(f"{self.run_dir}: this run folder holds results of another config "
                               "(use another --out, or --force to start its cells afresh)")
         store.set_manifest({"config": self.config.model_dump(mode="json"),
-                            "config_hash": self.config.key(), "versions": _versions(),
+                            "config_hash": self.config.key(),
+                            "components": resolve_config(self.config).manifest(),
+                            "versions": _versions(),
                             "code_version": _code_version(), "python": platform.python_version(),
                             "device": device})
         (self.run_dir / "config.yaml").write_text(
@@ -204,39 +220,45 @@ class Runner:
 
     def _prepare_generators(self, cells: list[Cell], data: RunData, store: Store,
                             device: str) -> dict[tuple[str, int], str]:
-        """Fit each generator once per seed and sample it once at the largest count."""
+        """Fit each generator once per seed and sample it once at the largest count.
+
+        Returns the sample folder of each (generator identity, seed).
+        """
         needed: dict[tuple[str, int], tuple] = {}
         for cell in cells:
             if cell.count == 0:
                 continue
-            key = (cell.generator.display, cell.seed)
+            key = (cell.generator.identity, cell.seed)
             largest = max(cell.count, needed.get(key, (None, 0))[1])
             needed[key] = (cell.generator, largest)
         artifacts = self.run_dir / "artifacts"
         out = {}
         ctx_channels = list(data.parts["real"].channels)
-        for (label, seed), (spec, count) in needed.items():
-            self.console.print(f"generator {label} (seed {seed}): fit, then {count} samples")
-            fit = ensure_fit(spec, data.parts["real"], seed, artifacts, store, device)
+        for (identity, seed), (generator, count) in needed.items():
+            self.console.print(f"generator {generator.label} (seed {seed}): fit, then {count} "
+                               "samples")
+            fit = ensure_fit(generator, data.parts["real"], seed, artifacts, store, device)
             ctx = SampleContext(seed=self.config.sample_seed + seed, device=device,
                                 lesion_ratio=self.config.lesion_fraction, channels=ctx_channels)
-            folder = ensure_samples(spec, fit, count, ctx, artifacts, store, data.parts["real"])
-            out[(label, seed)] = str(folder)
+            folder = ensure_samples(generator, fit, count, ctx, artifacts, store,
+                                    data.parts["real"])
+            out[(identity, seed)] = str(folder)
         return out
 
     def _measure_fidelity(self, cells: list[Cell], data: RunData, store: Store, device: str,
                           samples: dict[tuple[str, int], str], redo: bool) -> None:
         """Fidelity rows for every sample set and count of the matrix that has none yet."""
         counts: dict[tuple[str, int], set[int]] = {}
+        labels = {c.generator.identity: c.generator.label for c in cells}
         for cell in cells:
             if cell.count:
-                counts.setdefault((cell.generator.display, cell.seed), set()).add(cell.count)
+                counts.setdefault((cell.generator.identity, cell.seed), set()).add(cell.count)
         todo = {}
-        for (label, seed), folder in samples.items():
+        for (identity, seed), folder in samples.items():
             key = Path(folder).name
-            missing = counts[(label, seed)] - (set() if redo else store.fidelity_counts(key))
+            missing = counts[(identity, seed)] - (set() if redo else store.fidelity_counts(key))
             if missing:
-                todo[(label, seed)] = (folder, sorted(missing))
+                todo[(labels[identity], seed)] = (folder, sorted(missing))
         if not todo:
             return
         f = self.config.fidelity
@@ -264,8 +286,7 @@ class Runner:
             (c for c in cells if c.count == 0 and c.strategy.name == "real" and c.key in done),
             key=lambda c: (c.strategy.augment, c.seed))
         for cell in candidates:
-            seg = build_segmenter(cell.segmenter.name, cell.segmenter.preset,
-                                  dict(cell.segmenter.params))
+            seg = cell.segmenter.build()
             if hasattr(seg, "network"):
                 folder = self.run_dir / "cells" / cell.key / "model"
                 try:

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS cells (
     key TEXT PRIMARY KEY, method TEXT NOT NULL, generator TEXT NOT NULL, count INTEGER NOT NULL,
     strategy TEXT NOT NULL, augment INTEGER NOT NULL, segmenter TEXT NOT NULL,
     seed INTEGER NOT NULL, status TEXT NOT NULL, started REAL, finished REAL, seconds REAL,
-    device TEXT, error TEXT);
+    device TEXT, error TEXT, method_id TEXT);
 CREATE TABLE IF NOT EXISTS case_metrics (
     cell TEXT NOT NULL REFERENCES cells(key), test_set TEXT NOT NULL, "case" TEXT NOT NULL,
     metric TEXT NOT NULL, class TEXT NOT NULL, value REAL);
@@ -43,6 +43,7 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self._drop_old_fidelity()
         self.db.executescript(SCHEMA)
+        self._add_method_id()
 
     def _drop_old_fidelity(self) -> None:
         """Stores written before fidelity was measured have an empty table of another shape."""
@@ -50,6 +51,13 @@ class Store:
         if columns and "generator" not in columns:
             with self.db:
                 self.db.execute("DROP TABLE fidelity")
+
+    def _add_method_id(self) -> None:
+        """Stores written before methods had identities lack the column; their rows get NULL."""
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(cells)")}
+        if "method_id" not in columns:
+            with self.db:
+                self.db.execute("ALTER TABLE cells ADD COLUMN method_id TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -83,9 +91,11 @@ class Store:
         finished = time.time()
         with self.db:
             self.db.execute("DELETE FROM case_metrics WHERE cell = ?", (cell.key,))
-            self.db.execute("INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                            (*_describe(cell), status, started, finished, finished - started,
-                             device, error))
+            self.db.execute(
+                "INSERT OR REPLACE INTO cells (key, method, generator, count, strategy, augment,"
+                " segmenter, seed, method_id, status, started, finished, seconds, device, error)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (*_describe(cell), status, started, finished, finished - started, device, error))
             self.db.executemany("INSERT INTO case_metrics VALUES (?, ?, ?, ?, ?, ?)", records)
 
     def forget_cells(self) -> None:
@@ -97,8 +107,9 @@ class Store:
         return pd.read_sql_query("SELECT * FROM cells ORDER BY rowid", self.db)
 
     def case_metrics(self) -> pd.DataFrame:
-        query = """SELECT c.method, c.generator, c.count, c.strategy, c.augment, c.segmenter,
-                          c.seed, m.cell, m.test_set, m."case", m.metric, m.class, m.value
+        query = """SELECT c.method, COALESCE(c.method_id, c.method) AS method_id, c.generator,
+                          c.count, c.strategy, c.augment, c.segmenter, c.seed, m.cell,
+                          m.test_set, m."case", m.metric, m.class, m.value
                    FROM case_metrics m JOIN cells c ON c.key = m.cell
                    WHERE c.status = 'done' ORDER BY c.rowid, m.rowid"""
         return pd.read_sql_query(query, self.db)
@@ -137,8 +148,8 @@ class Store:
 
 
 def _describe(cell) -> tuple:
-    return (cell.key, cell.method, cell.generator.display, cell.count, cell.strategy.key,
-            int(cell.strategy.augment), cell.segmenter.display, cell.seed)
+    return (cell.key, cell.method, cell.generator.label, cell.count, cell.strategy.key,
+            int(cell.strategy.augment), cell.segmenter.label, cell.seed, cell.method_id)
 
 
 def _float(value) -> float | None:

@@ -68,9 +68,9 @@ class MonaiSegmenter:
     def train(self, stages: list[Stage], ctx: TrainContext) -> TrainedModel:
         real = ctx.data["real"]
         n_classes, channels = max(real.labels) + 1, len(real.channels)
-        val = self._items(ctx.data["val"], train=False) if "val" in ctx.data else []
         previous = None
         for i, stage in enumerate(stages):
+            val = self._validation(stage, ctx.data)
             items, weights = self._stage_items(stage, ctx.data)
             with torch.random.fork_rng():  # seeded initialisation without touching global RNG
                 torch.manual_seed(ctx.seed)
@@ -122,6 +122,12 @@ class MonaiSegmenter:
             image = torch.stack([torch.as_tensor(c.image) for c in slices.cases[start:start + 32]])
             scores.extend(infer(net, image, self.params.patch, device).softmax(1).numpy())
         return scores
+
+    def _validation(self, stage: Stage, data: dict[str, CaseSet]) -> list[dict]:
+        """The cases a stage picks its checkpoint on: the target stage's come from the target
+        domain (selecting it on the source domain would pick the wrong checkpoint)."""
+        role = "target_val" if stage.data == "target" else "val"
+        return self._items(data[role], train=False) if role in data else []
 
     def _stage_items(self, stage: Stage, data: dict[str, CaseSet]):
         names = stage.data.split("+")

@@ -73,9 +73,8 @@ class NnUNetSegmenter:
         p = self.params
         root = ctx.workdir / "nnunet"
         names = _write_dataset(ctx.data, root / "raw" / DATASET)
-        val = names.get("val") or names["real"]
-        splits = [{"train": [i for part in s.data.split("+") for i in names[part]], "val": val}
-                  for s in stages]
+        splits = [{"train": [i for part in s.data.split("+") for i in names[part]],
+                   "val": _validation(s, names)} for s in stages]
         env = _environment(root, p)
         preprocessed = root / "preprocessed" / DATASET
         if not (preprocessed / "nnUNetPlans.json").exists() or \
@@ -124,6 +123,13 @@ class NnUNetSegmenter:
             label = np.asarray(read_volume(outputs / f"case{i:04d}.nii.gz", "prediction").data)
             preds.append(label[..., 0] if cases.spatial_dims == 2 else label)
         return [p.astype(np.int16) for p in preds]
+
+
+def _validation(stage: Stage, names: dict[str, list[str]]) -> list[str]:
+    """A stage's validation cases: the target stage's come from the target domain."""
+    if stage.data == "target":
+        return names.get("target_val") or names["target"]
+    return names.get("val") or names["real"]
 
 
 def _fold_dir(root: Path, configuration: str, fold: int, augment: bool) -> Path:

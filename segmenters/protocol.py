@@ -19,7 +19,9 @@ class TrainContext:
     """Where and how training runs, and the data each stage name refers to."""
 
     workdir: Path
-    data: dict[str, CaseSet]  # "real", "synthetic", "target", "val"
+    # "real", "val", "synthetic", "target", "target_val": a stage on "target" picks its
+    # checkpoint on "target_val", every other stage on "val"
+    data: dict[str, CaseSet]
     device: str = "cpu"
     seed: int = 0
     augment: bool = False

@@ -6,6 +6,7 @@ from bench.artifacts import ensure_fit, ensure_samples, fit_key, load_samples
 from bench.case import CaseSet
 from bench.config import GeneratorSpec
 from bench.errors import DataError
+from bench.resolve import resolve
 from bench.store import Store
 from generators import SampleContext
 from generators.baselines import PhantomOracle
@@ -25,19 +26,24 @@ class WrongLabels(PhantomOracle):
 generators.register(WrongLabels)
 
 
-def test_fit_key_follows_data_seed_and_params(phantom):
-    spec = GeneratorSpec(name="phantom-oracle")
+def oracle(name="phantom-oracle"):
+    return resolve("generator", GeneratorSpec(name=name))
+
+
+def test_fit_key_follows_data_seed_and_identity(phantom):
+    spec = oracle()
     key = fit_key(spec, phantom, 0)
     assert key == fit_key(spec, phantom, 0)
     assert key != fit_key(spec, phantom, 1)
     assert key != fit_key(spec, phantom.subset([0, 1]), 0)
-    assert key != fit_key(GeneratorSpec(name="phantom-oracle", label="other", preset=None,
-                                        params={"x": 1}), phantom, 0)
+    assert key != fit_key(oracle("wrong-labels"), phantom, 0)
+    relabelled = resolve("generator", GeneratorSpec(name="phantom-oracle", label="other"))
+    assert fit_key(relabelled, phantom, 0) == key  # a label is not an identity
 
 
 def test_fit_and_samples_are_built_once_and_prefixes_are_shared(phantom, tmp_path):
     store = Store(tmp_path / "results.sqlite")
-    spec = GeneratorSpec(name="phantom-oracle")
+    spec = oracle()
     fit = ensure_fit(spec, phantom, 0, tmp_path, store, "cpu")
     assert ensure_fit(spec, phantom, 0, tmp_path, store, "cpu") == fit
     folder = ensure_samples(spec, fit, 2, SampleContext(), tmp_path, store, phantom)
@@ -50,7 +56,7 @@ def test_fit_and_samples_are_built_once_and_prefixes_are_shared(phantom, tmp_pat
 
 def test_samples_with_other_labels_are_refused_and_not_stored(phantom, tmp_path):
     store = Store(tmp_path / "results.sqlite")
-    spec = GeneratorSpec(name="wrong-labels")
+    spec = oracle("wrong-labels")
     fit = ensure_fit(spec, phantom, 0, tmp_path, store, "cpu")
     with pytest.raises(DataError, match="generator 'wrong-labels' samples .* labels"):
         ensure_samples(spec, fit, 1, SampleContext(), tmp_path, store, phantom)

@@ -11,7 +11,7 @@ import time
 import pandas as pd
 import pytest
 
-from bench.config import load_preset
+from bench.config import GeneratorSpec, load_preset
 from bench.fidelity import METRICS, FidelityJudge, FidelityOptions
 from bench.matrix import expand
 from bench.report import write_report
@@ -111,7 +111,9 @@ def test_force_redoes_cells_but_keeps_artifacts(smoke_run, tmp_path):
     shutil.copytree(smoke_run, run_dir)
     config = load_preset("smoke")
     started = _store(run_dir)[0].started.max()
-    Runner(config.model_copy(update={"strategies": ["real"]}), run_dir, force=True).run()
+    real_only = config.model_copy(update={"strategies": ["real"],
+                                          "generators": [GeneratorSpec(name="none")]})
+    Runner(real_only, run_dir, force=True).run()
     cells, _, artifacts = _store(run_dir)
     assert len(cells) == 1 and cells.started.min() > started
     assert (artifacts.builds == 1).all()

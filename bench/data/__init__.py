@@ -32,26 +32,44 @@ def load_dataset(path: Path | str, labelled: bool = True) -> CaseSet:
 
 
 def open_dataset(spec: str | Path, labelled: bool = True) -> CaseSet:
-    """A dataset folder, or ``phantom[:SITE[:SUBJECTS[:MM[:CHANNELS]]]]`` for the embedded default.
+    """A dataset folder, or ``phantom[:SITE[:SUBJECTS[:MM[:CHANNELS]]]][:OPTION...]``.
 
     The phantom's default is 20 site-A subjects at 2 mm with seed 0; other sites give
     out-of-distribution test sets, and a finer voxel size (e.g. 1.5) less partial volume.
-    CHANNELS picks MR sequences joined by '+', e.g. ``phantom:A:20:2:T1+FLAIR``.
+    CHANNELS picks MR sequences joined by '+', e.g. ``phantom:A:20:2:T1+FLAIR``. Options follow
+    the positional fields: ``seed=N`` draws other subjects (subject *i* of a site and seed is
+    always the same subject, so ``phantom:B:4`` is part of ``phantom:B:10``; ``phantom:B:4:seed=1``
+    is not), and ``lesions`` gives subjects a tumour.
     """
     text = str(spec)
     if text.split(":")[0] == "phantom" and not Path(text).is_dir():
-        from bench.data.phantom import PhantomConfig, make_phantom
-
-        parts = text.split(":")[1:]
-        try:
-            if len(parts) > 4:
-                raise ValueError(text)
-            site, subjects, resolution, channels = parts + ["A", "20", "2.0", ""][len(parts):]
-            config = PhantomConfig(site=site, subjects=int(subjects),
-                                   resolution=float(resolution),
-                                   channels=tuple(channels.split("+")) if channels else None)
-        except (ValueError, TypeError):
-            raise DataError(f"dataset '{text}': expected "
-                            "phantom[:A|B|C[:SUBJECTS[:MM[:T1+T2+FLAIR]]]]") from None
-        return make_phantom(config)
+        return _phantom(text)
     return load_dataset(spec, labelled)
+
+
+def _phantom(text: str) -> CaseSet:
+    from bench.data.phantom import make_phantom
+
+    return make_phantom(_phantom_config(text))
+
+
+def _phantom_config(text: str):
+    """The :class:`PhantomConfig` a ``phantom:...`` spec names (no subject is made)."""
+    from bench.data.phantom import PhantomConfig
+
+    tokens = text.split(":")[1:]
+    positional = [t for t in tokens if "=" not in t and t != "lesions"]
+    options = dict(t.split("=", 1) for t in tokens if "=" in t)
+    try:
+        if len(positional) > 4 or set(options) - {"seed"}:
+            raise ValueError(text)
+        site, subjects, resolution, channels = positional + ["A", "20", "2.0", ""][
+            len(positional):]
+        config = PhantomConfig(site=site, subjects=int(subjects), resolution=float(resolution),
+                               channels=tuple(channels.split("+")) if channels else None,
+                               seed=int(options.get("seed", 0)), lesions="lesions" in tokens)
+    except (ValueError, TypeError):
+        raise DataError(f"dataset '{text}': expected "
+                        "phantom[:A|B|C[:SUBJECTS[:MM[:T1+T2+FLAIR]]]][:seed=N][:lesions]"
+                        ) from None
+    return config

@@ -130,6 +130,11 @@ def make_phantom(config: PhantomConfig | None = None, cache_dir: Path | None = N
     return CaseSet(cases, config.labels, list(config.sequences), 3, meta)
 
 
+def subject_id(config: PhantomConfig, index: int) -> str:
+    """Unique per (site, seed, index): two specs share an id only when they share the subject."""
+    return f"phantom{config.site}_s{config.seed}_{index:03d}"
+
+
 def make_subject(config: PhantomConfig, index: int, template: Template | None = None) -> Case:
     """Subject ``index`` of ``config``: deterministic given the seed, the site and the index."""
     template = template or _template(config.resolution)
@@ -153,7 +158,7 @@ def make_subject(config: PhantomConfig, index: int, template: Template | None = 
                       for seq in config.sequences])
     meta = {"site": config.site, "lesion": bool(has_lesion), "source": "phantom",
             "channels": list(config.sequences), "atrophy": round(float(atrophy), 4)}
-    case_id = f"phantom{config.site}_{index:03d}"
+    case_id = subject_id(config, index)
     spacing = (config.resolution,) * 3
     return Case(case_id, image, label, spacing, pv=pv, affine=template.affine.copy(), meta=meta)
 
@@ -346,7 +351,8 @@ def _read_cached(path: Path, config: PhantomConfig, index: int, template: Templa
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            return Case(meta.pop("id"), data["image"], data["label"],
+            meta.pop("id", None)
+            return Case(subject_id(config, index), data["image"], data["label"],
                         (config.resolution,) * 3, pv=data["pv"],
                         affine=template.affine.copy(), meta=meta)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
