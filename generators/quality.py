@@ -16,7 +16,7 @@ import numpy as np
 
 from bench.case import CaseSet
 from bench.slices import extract_slices
-from generators.slicebank import scale_intensities
+from generators.intensity import to_unit
 
 
 def quality_parser(doc: str) -> argparse.ArgumentParser:
@@ -74,7 +74,7 @@ def write_results(out: Path, results: dict) -> dict:
 def real_slices(cases: CaseSet, size: tuple[int, int], axis: int, min_foreground: float,
                 fit: str) -> CaseSet:
     """Real slices exactly as a slice generator sees them: scaled, selected and resized."""
-    scaled = cases.replace([scale_intensities(c) for c in cases])
+    scaled = cases.replace([to_unit(c) for c in cases])
     return extract_slices(scaled, axis=axis, size=size, min_foreground=min_foreground,
                           fit=fit).cases
 

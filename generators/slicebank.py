@@ -2,8 +2,10 @@
 
 Slices carry partial-volume maps, images, their source volume, site and lesion flag. brainSPADE
 keeps slices with at least 10% brain and, for the lesion generator, a set in which 2/3 of the
-slices carry at least 20 tumour pixels. Images are scaled per volume and channel so that the
-brain's 99th percentile is one: the generator then sees the same range whatever the scanner.
+slices carry at least 20 tumour pixels. Images are in the unit range of
+:mod:`generators.intensity` (per volume and channel: minimum 0, the brain's 99th percentile 1,
+nothing clipped), so the generator sees the same range whatever the scanner; ``intensity`` maps
+samples back to the data's own units.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 
 from bench.case import Case, CaseSet
 from bench.slices import extract_slices, fit_slices
+from generators.intensity import IntensityRange, dataset_range, to_unit
 
 LESION_WORDS = re.compile(r"tumou?r|lesion|o?edema|enhanc|necro|metasta|cyst", re.IGNORECASE)
 
@@ -32,7 +35,7 @@ class SliceBank:
     """Training slices as tensors; ``volume[i]`` is the source volume of slice ``i``."""
 
     pv: torch.Tensor  # (N, K, H, W), sums to one over K
-    images: torch.Tensor  # (N, C, H, W), per-volume scaled
+    images: torch.Tensor  # (N, C, H, W), per volume in the unit range
     volume: np.ndarray  # (N,) int
     lesion: np.ndarray  # (N,) bool
     site: np.ndarray  # (N,) int, index into ``sites``
@@ -40,6 +43,7 @@ class SliceBank:
     channels: list[str]
     labels: dict[int, str]
     spacing: tuple[float, float]
+    intensity: IntensityRange  # unit range -> the training data's units
 
     def __len__(self) -> int:
         return len(self.volume)
@@ -54,18 +58,6 @@ class SliceBank:
         return out
 
 
-def scale_intensities(case: Case) -> Case:
-    """Divide each channel by the 99th percentile of its brain (label > 0) voxels."""
-    image = case.image.copy()
-    inside = case.label > 0 if case.label is not None else np.ones(image.shape[1:], bool)
-    for channel in image:
-        values = channel[inside] if inside.any() else channel.ravel()
-        scale = float(np.percentile(values, 99)) if values.size else 1.0
-        channel /= scale if scale > 0 else 1.0
-    return Case(case.id, image, case.label, case.spacing, pv=case.pv, affine=case.affine,
-                meta=case.meta)
-
-
 def pv_maps(case: Case, n_labels: int) -> np.ndarray:
     """The case's partial-volume maps, or a one-hot encoding of its labels when it has none."""
     if case.pv is not None:
@@ -77,7 +69,7 @@ def slice_bank(cases: CaseSet, size: tuple[int, int], fit: str, axis: int,
                min_foreground: float, lesions: list[int], min_lesion_pixels: int) -> SliceBank:
     """Slices of ``cases`` (3D volumes, or 2D cases taken as they are) at one ``size``."""
     n_labels = max(cases.labels) + 1
-    scaled = cases.replace([scale_intensities(c) for c in cases])
+    scaled = cases.replace([to_unit(c) for c in cases])
     if scaled.spatial_dims == 3:
         view = extract_slices(scaled, axis=axis, size=size, min_foreground=min_foreground,
                               fit=fit)
@@ -95,4 +87,4 @@ def slice_bank(cases: CaseSet, size: tuple[int, int], fit: str, axis: int,
         images=torch.from_numpy(np.stack([c.image for c in slices])),
         volume=volume, lesion=lesion, site=np.array([sites.index(s) for s in site_of]),
         sites=sites, channels=list(cases.channels), labels=dict(cases.labels),
-        spacing=tuple(slices[0].spacing))
+        spacing=tuple(slices[0].spacing), intensity=dataset_range(cases))

@@ -30,14 +30,7 @@ from torch import nn
 from generators.perceptual import feature_distance, lpips_loss
 from generators.protocol import FitContext
 from generators.slicebank import SliceBank
-from generators.training import (
-    Stage,
-    feature_matching,
-    kl_normal,
-    ramp,
-    run_stage,
-    set_requires_grad,
-)
+from generators.training import Stage, ramp, run_stage, set_requires_grad
 
 
 class StyleClassifier(nn.Module):
@@ -175,8 +168,8 @@ def train_spade(spade: SPADENet, classifier: StyleClassifier, bank: SliceBank, p
             _, r_features = disc(torch.cat([target, content], 1))
         terms = {
             "adv": adversarial(g_out, True, False),
-            "fm": feature_matching(g_features, r_features),
-            "kld": kl_normal(mu, logvar),
+            "fm": spade_feature_matching(g_features, r_features),
+            "kld": spade_kl(mu, logvar),
         }
         if lpips is not None:
             terms["perceptual"] = lpips(fake, target)
@@ -204,6 +197,23 @@ def train_spade(spade: SPADENet, classifier: StyleClassifier, bank: SliceBank, p
     return run_stage(stage, step, ctx)
 
 
+def spade_feature_matching(fake: list[list[torch.Tensor]],
+                           real: list[list[torch.Tensor]]) -> torch.Tensor:
+    """Feature matching as SPADE's reference code reduces it, the balance that brainSPADE's
+    Appendix A weights were tuned for: the L1 of each intermediate discriminator layer, summed
+    over layers and divided by the number of discriminators (NVlabs/SPADE,
+    ``models/pix2pix_model.py``, ``compute_generator_loss``)."""
+    terms = [F.l1_loss(f, r.detach()) for fs, rs in zip(fake, real, strict=True)
+             for f, r in zip(fs, rs, strict=True)]
+    return torch.stack(terms).sum() / len(fake)
+
+
+def spade_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) summed over latent dimensions *and* the batch, as
+    SPADE's ``KLDLoss`` (NVlabs/SPADE, ``models/networks/loss.py``)."""
+    return 0.5 * torch.sum(mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
 @torch.no_grad()
 def synthesise(spade: SPADENet, pv: torch.Tensor, style: torch.Tensor, device: str,
                batch: int = 32) -> torch.Tensor:
@@ -216,5 +226,5 @@ def synthesise(spade: SPADENet, pv: torch.Tensor, style: torch.Tensor, device: s
     for start in range(0, len(pv), batch):
         z, _ = spade.encoder(style[start:start + batch].to(device))
         image = spade.decode(pv[start:start + batch].to(device), z)
-        out.append(image.clamp_min(0).cpu())
+        out.append(image.cpu())  # unclipped: the data's minimum is 0 here, not a bound
     return torch.cat(out)

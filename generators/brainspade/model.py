@@ -24,6 +24,7 @@ from bench.errors import ConfigError, DataError
 from generators import perceptual
 from generators.brainspade import images as img
 from generators.brainspade import labels as lab
+from generators.intensity import IntensityRange
 from generators.protocol import FitContext, SampleContext
 from generators.slicebank import SliceBank, lesion_labels, pv_maps, slice_bank
 
@@ -165,7 +166,7 @@ PRESETS = {
 
 class BrainSPADE:
     name: ClassVar[str] = "brainspade"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: samples in the data's units, never clipped
     Params: ClassVar[type[BaseModel]] = BrainSPADEParams
     presets: ClassVar[dict[str, dict]] = PRESETS
 
@@ -205,7 +206,8 @@ class BrainSPADE:
                      "spade": spade.cpu()}
         self.state = {
             "labels": bank.labels, "channels": bank.channels, "sites": bank.sites,
-            "spacing": bank.spacing, "scale": scale, "conditioned": conditioned,
+            "spacing": bank.spacing, "intensity": bank.intensity.to_dict(), "scale": scale,
+            "conditioned": conditioned,
             "lesion_labels": lesions, "train_lesion_fraction": float(bank.lesion.mean()),
             "style_images": bank.images.half(), "style_volume": bank.volume,
             "losses": {"vae_perceptual": vae_note, "spade_perceptual": spade_note,
@@ -259,7 +261,7 @@ class BrainSPADE:
                rng: np.random.Generator) -> CaseSet:
         """SPADE images for maps ``pv``; each case takes its style slices from one volume."""
         p, s = self.params, self.state
-        style_images, style_volume, channels, style_ids = self._styles(ctx)
+        style_images, style_volume, channels, style_ids, intensity = self._styles(ctx)
         n = len(pv)
         chosen = rng.choice(np.unique(style_volume), n)
         image = torch.empty((n, len(channels), *p.size))
@@ -268,7 +270,8 @@ class BrainSPADE:
             style = style_images[picks, channel_index][:, None].float()
             image[:, c] = img.synthesise(self.nets["spade"], pv, style, ctx.device)[:, 0]
         if p.mask_background:
-            image *= 1.0 - pv[:, :1]  # the brain's share of each pixel
+            image *= 1.0 - pv[:, :1]  # the brain's share of each pixel; 0 is the data's minimum
+        image = intensity.pick(list(channels.values())).from_unit(image, channel_axis=1)
         labels = pv.argmax(1).numpy().astype(np.int16)
         cases = [Case(ids[i], image[i].numpy(), labels[i], tuple(s["spacing"]),
                       pv=pv[i].numpy(),
@@ -294,18 +297,21 @@ class BrainSPADE:
         return rng.permutation(np.r_[np.ones(k, bool), np.zeros(n - k, bool)])
 
     def _styles(self, ctx: SampleContext):
-        """Style slices, their volumes, the output channels {name: index} and volume ids."""
+        """Style slices, their volumes, the output channels {name: index}, volume ids, and the
+        intensity range that brings images to the style data's units."""
         s, p = self.state, self.params
         if ctx.style is None:
             images, volume = s["style_images"], s["style_volume"]
             available = list(s["channels"])
             ids = {int(v): f"train_{int(v)}" for v in np.unique(volume)}
+            intensity = IntensityRange.from_dict(s["intensity"])
         else:
             bank = style_bank(ctx.style, p)
             images, volume, available = bank.images, bank.volume, bank.channels
             ids = {int(v): ctx.style[int(v)].id for v in np.unique(volume)}
+            intensity = bank.intensity
         picks = ctx.channel_indices(available, "the style images")
-        return images, volume, {available[i]: i for i in picks}, ids
+        return images, volume, {available[i]: i for i in picks}, ids, intensity
 
     # ---- save / load -----------------------------------------------------------------------
     def save(self, path: Path) -> None:

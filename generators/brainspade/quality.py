@@ -19,6 +19,7 @@ import time
 
 from bench.data import open_dataset
 from bench.montage import save_montage
+from generators.intensity import to_unit
 from generators.protocol import SampleContext
 from generators.quality import (
     alignment_dice,
@@ -31,7 +32,6 @@ from generators.quality import (
     real_slices,
     write_results,
 )
-from generators.slicebank import scale_intensities
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
     style = open_dataset(args.style)
     flair = generator.sample(args.samples // 4, SampleContext(seed=1, device=device, style=style))
     save_montage(flair, args.out / "styled_siteC.png")
-    reference = style.replace([scale_intensities(c) for c in style])
+    reference = style.replace([to_unit(c) for c in style])
     styled = {"generated_siteC_style": class_means(flair),
               "real_siteC": class_means(reference)}
     for c, channel in enumerate(samples.channels):

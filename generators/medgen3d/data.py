@@ -2,9 +2,10 @@
 
 The sequence axis (``axis``; 2 is axial for the phantom and for RAS-oriented NIfTI) is moved to
 the front and volumes are resampled to ``depth`` slices of ``size`` x ``size`` pixels: labels by
-nearest neighbour, images trilinearly. Images are divided per case and channel by the 99th
-percentile of the labelled voxels (as the other generators do), clipped to [0, 1] and mapped
-to [-1, 1].
+their one-hot maps, images themselves, trilinearly at the same voxel centres, so that masks stay
+on their images. Images are put in the unit range
+of :mod:`generators.intensity` (as the other generators do; nothing clipped) and mapped to
+[-1, 1]; ``intensity`` maps samples back to the data's units.
 
 **Mask encoding for diffusion.** As in the paper, a mask is one channel per slice holding one
 discrete value per region: label k of K is 2k / (K - 1) - 1, evenly spaced in [-1, 1]. The
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 
 from bench.case import CaseSet
 from bench.errors import DataError
-from generators.slicebank import scale_intensities
+from generators.intensity import IntensityRange, dataset_range, to_unit
 
 
 @dataclass
@@ -33,6 +34,7 @@ class VolumeBank:
     channels: list[str]
     spacing: tuple[float, ...]  # of the first training case, for the samples
     shape: tuple[int, ...]  # its spatial shape, which samples are brought back to
+    intensity: IntensityRange  # unit range -> the training data's units
 
 
 def to_grid(array: np.ndarray | torch.Tensor, axis: int, depth: int, size: int,
@@ -40,17 +42,27 @@ def to_grid(array: np.ndarray | torch.Tensor, axis: int, depth: int, size: int,
     """(C, X, Y, Z) → (C, depth, size, size) with ``axis`` first; ``mode``: nearest|trilinear."""
     x = torch.as_tensor(np.asarray(array), dtype=torch.float32)
     x = x.movedim(axis + 1, 1)
-    kwargs = {} if mode == "nearest" else {"align_corners": False}
-    return F.interpolate(x[None], size=(depth, size, size), mode=mode, **kwargs)[0]
+    return _resample(x, (depth, size, size), mode)
 
 
 def from_grid(grid: torch.Tensor, axis: int, shape: tuple[int, ...], mode: str) -> torch.Tensor:
     """The inverse of :func:`to_grid`: (C, depth, size, size) → (C, *shape)."""
     moved = list(shape)
     moved.insert(0, moved.pop(axis))
-    kwargs = {} if mode == "nearest" else {"align_corners": False}
-    x = F.interpolate(grid[None].float(), size=tuple(moved), mode=mode, **kwargs)[0]
-    return x.movedim(1, axis + 1)
+    return _resample(grid.float(), tuple(moved), mode).movedim(1, axis + 1)
+
+
+def _resample(x: torch.Tensor, size: tuple[int, ...], mode: str) -> torch.Tensor:
+    """Images trilinearly; label maps (``nearest``: one channel of label values) as one-hot
+    maps resampled trilinearly, then the most likely label. Both sample at the same voxel
+    centres, so masks stay on their images. (Torch's legacy ``nearest`` floors the scaled
+    index instead: masks landed up to a voxel off their images.)"""
+    if mode != "nearest":
+        return F.interpolate(x[None], size=size, mode=mode, align_corners=False)[0]
+    labels = x[0].round().long()
+    onehot = F.one_hot(labels, int(labels.max()) + 1).movedim(-1, 0).float()
+    soft = F.interpolate(onehot[None], size=size, mode="trilinear", align_corners=False)[0]
+    return soft.argmax(0, keepdim=True).float()
 
 
 def volume_bank(cases: CaseSet, depth: int, size: int, axis: int) -> VolumeBank:
@@ -60,13 +72,11 @@ def volume_bank(cases: CaseSet, depth: int, size: int, axis: int) -> VolumeBank:
         raise DataError("generator 'medgen3d': no training volumes")
     labels, images = [], []
     for case in cases:
-        scaled = scale_intensities(case).image
-        images.append(to_grid(np.clip(scaled, 0.0, 1.0) * 2.0 - 1.0, axis, depth, size,
-                              "trilinear"))
+        images.append(to_grid(to_unit(case).image * 2.0 - 1.0, axis, depth, size, "trilinear"))
         labels.append(to_grid(case.label[None], axis, depth, size, "nearest")[0].long())
     return VolumeBank(torch.stack(labels), torch.stack(images), max(cases.labels) + 1,
                       dict(cases.labels), list(cases.channels), tuple(cases[0].spacing),
-                      tuple(cases[0].spatial_shape))
+                      tuple(cases[0].spatial_shape), dataset_range(cases))
 
 
 def encode(labels: torch.Tensor, n_labels: int) -> torch.Tensor:

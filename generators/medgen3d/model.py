@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bench.case import Case, CaseSet
 from bench.errors import ConfigError, DataError
+from generators.intensity import IntensityRange
 from generators.medgen3d import masks as mk
 from generators.medgen3d import refiner as rf
 from generators.medgen3d import sequence as sq
@@ -141,7 +142,8 @@ PRESETS = {
 
 class MedGen3D:
     name: ClassVar[str] = "medgen3d"
-    version: ClassVar[str] = "1"
+    # 2: masks resampled at voxel centres (on their images); samples in the data's units
+    version: ClassVar[str] = "2"
     Params: ClassVar[type[BaseModel]] = MedGen3DParams
     presets: ClassVar[dict[str, dict]] = PRESETS
 
@@ -171,6 +173,9 @@ class MedGen3D:
         self.state = {"labels": bank.label_names, "channels": bank.channels,
                       "n_labels": bank.n_labels, "spacing": bank.spacing,
                       "shape": bank.shape, "training_volumes": len(bank.labels),
+                      "intensity": bank.intensity.to_dict(),
+                      # the refiner keeps its samples within the real images' range, no tighter
+                      "working_range": (float(bank.images.min()), float(bank.images.max())),
                       "steps": {"masks": p.mask_steps, "sequence": p.seq_steps,
                                 **{f"refiner{v}": p.refiner_steps for v in rf.VIEWS}}}
 
@@ -198,21 +203,28 @@ class MedGen3D:
         cases = []
         for i in range(n):
             label = from_grid(labels[i][None], p.axis, s["shape"], "nearest")[0]
-            image = from_grid(images[i], p.axis, s["shape"], "trilinear")
-            cases.append(Case(f"medgen3d_{i:05d}", image[picks].numpy().astype(np.float32),
+            image = self._data_units(from_grid(images[i], p.axis, s["shape"], "trilinear"),
+                                     picks)
+            cases.append(Case(f"medgen3d_{i:05d}", image,
                               label.numpy().astype(np.int16), tuple(s["spacing"]),
                               meta={"source": self.name}))
         return CaseSet(cases, dict(s["labels"]), [s["channels"][i] for i in picks], 3,
                        {"source": self.name, "refined": p.refine})
 
     def paint_grid(self, labels: torch.Tensor, device: str, refine: bool) -> torch.Tensor:
-        """Images in [0, 1] (N, C, D, H, W) for label volumes on the grid (N, D, H, W)."""
+        """Images in the unit range (N, C, D, H, W) for label volumes on the grid (N, D, H, W)."""
         p, s = self.params, self._fitted()
         images = sq.paint(self.nets["sequence"], labels, s["n_labels"], device, p.sample_batch)
         if refine:
             nets = [self.nets[f"refiner{v}"] for v in rf.VIEWS]
-            images = rf.refine(nets, images, labels, s["n_labels"], p, device)
+            images = rf.refine(nets, images, labels, s["n_labels"], p, device,
+                               tuple(s["working_range"]))
         return (images + 1.0) / 2.0
+
+    def _data_units(self, image: torch.Tensor, picks: list[int]) -> np.ndarray:
+        """(C, *s) unit-range image → the picked channels in the training data's units."""
+        intensity = IntensityRange.from_dict(self._fitted()["intensity"]).pick(picks)
+        return intensity.from_unit(image[picks]).numpy().astype(np.float32)
 
     def images_for(self, maps: CaseSet, ctx: SampleContext, refine: bool | None = None
                    ) -> CaseSet:
@@ -233,8 +245,8 @@ class MedGen3D:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(ctx.seed)
             images = self.paint_grid(grid, ctx.device, p.refine if refine is None else refine)
-        cases = [Case(c.id, from_grid(images[i], p.axis, c.spatial_shape, "trilinear")[picks]
-                      .numpy().astype(np.float32), c.label, c.spacing,
+        cases = [Case(c.id, self._data_units(from_grid(images[i], p.axis, c.spatial_shape,
+                                                       "trilinear"), picks), c.label, c.spacing,
                       meta={"source": self.name, "mask": c.id})
                  for i, c in enumerate(maps)]
         return CaseSet(cases, dict(maps.labels), [s["channels"][i] for i in picks], 3,

@@ -79,10 +79,12 @@ def train_refiner(net: SPADEDiffusionModelUNet, view: int, bank: VolumeBank, p,
 
 @torch.no_grad()
 def refine(nets: list[SPADEDiffusionModelUNet], images: torch.Tensor, labels: torch.Tensor,
-           n_labels: int, p, device: str) -> torch.Tensor:
-    """The mean over views of each view's refinement of (N, C, D, H, W) images in [-1, 1].
+           n_labels: int, p, device: str, bounds: tuple[float, float]) -> torch.Tensor:
+    """The mean over views of each view's refinement of (N, C, D, H, W) images.
 
-    Noise comes from torch's global generator: callers seed it.
+    Samples are kept within ``bounds``, the range of the real training images in the working
+    units (about [-1, 1], wider where real intensities lie beyond the 99th percentile: never a
+    range that would clip real data). Noise comes from torch's global generator: callers seed it.
     """
     scheduler = DDPMScheduler(**schedule(p.train_timesteps))
     steps = min(p.refine_steps, p.train_timesteps)
@@ -100,6 +102,6 @@ def refine(nets: list[SPADEDiffusionModelUNet], images: torch.Tensor, labels: to
             for t in range(steps - 1, -1, -1):
                 eps = net(x, torch.full((len(x),), t, device=device), seg)
                 x = scheduler.step(eps, t, x)[0]
-            out.append(x.clamp(-1.0, 1.0).cpu())
+            out.append(x.clamp(*bounds).cpu())
         refined += assemble(torch.cat(out), len(images), view)
     return refined / len(VIEWS)

@@ -11,7 +11,8 @@
 - ``mc-sg``: masks from M-SG, images from C-SG for them; ``fit`` trains both.
 
 Training data are 2D slices (``generators.slicebank``) resized or padded to ``resolution``,
-each image channel scaled so the foreground's 99th percentile is one, then mapped to [-1, 1].
+each image channel in the unit range of ``generators.intensity`` (nothing clipped), then mapped to
+[-1, 1]; samples are mapped back to the training data's units.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bench.case import Case, CaseSet
 from bench.errors import ConfigError, DataError
+from generators.intensity import IntensityRange
 from generators.protocol import FitContext, SampleContext
 from generators.slicebank import SliceBank, slice_bank
 from generators.stylegan2 import gan
@@ -114,7 +116,7 @@ class StyleGAN2Family:
     """Shared fit, sampling and storage; subclasses name the GANs they train (``kinds``)."""
 
     name: ClassVar[str]
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: samples in the data's units, never clipped
     kinds: ClassVar[tuple[gan.Kind, ...]]
     Params: ClassVar[type[BaseModel]] = StyleGAN2Params
     presets: ClassVar[dict[str, dict]] = PRESETS
@@ -145,7 +147,8 @@ class StyleGAN2Family:
         keep = np.random.default_rng(ctx.seed).permutation(len(bank))[:p.keep_masks]
         self.state = {
             "labels": bank.labels, "channels": bank.channels, "spacing": bank.spacing,
-            "steps": p.steps, "training_slices": len(bank),
+            "intensity": bank.intensity.to_dict(), "steps": p.steps,
+            "training_slices": len(bank),
             "masks": masks[keep].argmax(1).to(torch.uint8),
             "mask_ids": [f"train_{int(bank.volume[i])}" for i in keep],
         }
@@ -202,8 +205,9 @@ class StyleGAN2Family:
         return bank.pv.argmax(1).to(torch.uint8), [style[int(v)].id for v in bank.volume]
 
     def _images(self, raw: torch.Tensor, picks: list[int]) -> np.ndarray:
-        """Generated intensities back from [-1, 1] to the training scale, never negative."""
-        return ((raw[:, picks] + 1) / 2).clamp_min(0).numpy()
+        """Generated intensities from [-1, 1] back to the training data's units, unclipped."""
+        intensity = IntensityRange.from_dict(self.state["intensity"]).pick(picks)
+        return intensity.from_unit((raw[:, picks] + 1) / 2, channel_axis=1).numpy()
 
     def _paint(self, labels: torch.Tensor, ids: list[str], ctx: SampleContext,
                meta: list[dict]) -> CaseSet:
