@@ -302,6 +302,13 @@ def status(run_dir: Annotated[Path, typer.Argument(help="Run folder.")]) -> None
     for _, row in artifacts.iterrows():
         console.print(f"artifact {row.kind} {row.label}: built {row.builds}x, "
                       f"{(row.bytes or 0) / 1e6:.1f} MB", soft_wrap=True)
+    components = manifest.get("components", {})
+    for component in components.get("generators", []) + components.get("segmenters", []):
+        params = ", ".join(f"{k}={v}" for k, v in sorted(component["params"].items()))
+        console.print(f"{component['kind']} {component['name']} (preset "
+                      f"{component['preset'] or 'none'}, version {component['version']}, id "
+                      f"{component['identity']}): {params or 'no params'}", soft_wrap=True,
+                      markup=False)
 
 
 @app.command("fidelity")

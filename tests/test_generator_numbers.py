@@ -127,3 +127,14 @@ def test_spade_loss_balance_kl_sums_over_the_batch():
     reference = -0.5 * float(np.sum(1 - 0.2 - 0.25 - np.exp(-0.2)) * 8)  # SPADE's KLDLoss
     assert one == pytest.approx(reference, rel=1e-6)
     assert spade_kl(mu.repeat(4, 1), logvar.repeat(4, 1)).item() == pytest.approx(4 * one)
+
+
+def test_medgen3d_masks_on_the_phantoms_grid_match_the_tissue_their_images_show(phantom):
+    """On the real phantom: masks on the working grid against the argmax of the partial-volume
+    maps resampled like the images (Dice 0.56 and half a grid voxel off with the legacy
+    resampling at 32 x 32 x 32; 0.92 and < 0.01 voxel now)."""
+    from generators.medgen3d.quality import grid_alignment
+
+    figures = grid_alignment(phantom, axis=2, depth=32, size=32)
+    assert figures["dice"] > 0.85
+    assert figures["max_centroid_offset_voxels"] < 0.1

@@ -126,6 +126,8 @@ def test_status_reports_cells_and_artifact_builds(smoke_run, capsys):
     assert result.returncode == 0, result.stderr
     assert f"{SMOKE_CELLS}/{SMOKE_CELLS} cells done, 0 failed, 0 to do" in result.stdout
     assert "built 1x" in result.stdout
+    assert "segmenter unet2d (preset tiny, version" in result.stdout  # resolved params shown
+    assert "steps=4" in result.stdout and "generator phantom-oracle" in result.stdout
 
 
 def test_another_config_in_the_same_folder_is_refused(smoke_run):
