@@ -38,6 +38,14 @@ def phantom_dir(phantom, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def other_phantom_dir(tmp_path_factory) -> Path:
+    """Two subjects that none of the fixtures above contains: a test set or synthetic data
+    that the leakage guard lets through beside ``phantom3_dir``."""
+    return write_nnunet(make_phantom(PhantomConfig(subjects=2, seed=8)),
+                        tmp_path_factory.mktemp("other") / "other")
+
+
+@pytest.fixture(scope="session")
 def phantom3_dir(phantom, tmp_path_factory) -> Path:
     """Three subjects: enough for a train / validation / test split."""
     return write_nnunet(phantom, tmp_path_factory.mktemp("ds3") / "phantom3")

@@ -20,7 +20,7 @@ def test_phantom_export_checks_and_is_byte_identical_twice(tmp_path):
     assert _same_tree(first, second)
     check = run_cli("data", "check", str(first))
     assert check.returncode == 0, check.stderr
-    assert "2 cases" in check.stdout and "phantomA_s0_001" in check.stdout
+    assert "2 cases" in check.stdout and "phantomA_s5_001" in check.stdout
 
 
 def test_data_show_writes_a_png(phantom_dir, tmp_path):

@@ -13,10 +13,22 @@ from tests.test_bad_inputs import _assert_one_line_error
 TINY = ("--segmenter", "unet2d", "--preset", "tiny", "--device", "cpu", "--no-hd95")
 
 
-def test_train_writes_per_case_metrics_for_every_test_set(phantom3_dir, phantom_dir, tmp_path):
+def test_train_refuses_a_test_set_that_holds_training_cases(phantom3_dir, phantom_dir,
+                                                            tmp_path, capsys):
+    """``phantom_dir`` holds two of ``phantom3_dir``'s three subjects: at least one of them is
+    a training case whatever the split."""
+    result = call_cli(capsys, "train", "--data", str(phantom3_dir), *TINY, "--out",
+                      str(tmp_path / "run"), "--test", f"again={phantom_dir}")
+    _assert_one_line_error(result, "test set 'again' case")
+    assert "must never be seen in training" in result.stderr
+    assert not (tmp_path / "run" / "model").exists()
+
+
+def test_train_writes_per_case_metrics_for_every_test_set(phantom3_dir, other_phantom_dir,
+                                                          tmp_path):
     out = tmp_path / "run"
     result = run_cli("train", "--data", str(phantom3_dir), *TINY, "--out", str(out),
-                     "--test", f"again={phantom_dir}")
+                     "--test", f"again={other_phantom_dir}")
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(out / "metrics.csv")
     assert list(table.columns) == ["test_set", "case", "class", "metric", "value"]
@@ -32,10 +44,11 @@ def test_train_writes_per_case_metrics_for_every_test_set(phantom3_dir, phantom_
     assert (out / "model" / "model.json").exists()
 
 
-def test_train_with_synthetic_data_and_a_mixing_ratio(phantom3_dir, phantom_dir, tmp_path):
+def test_train_with_synthetic_data_and_a_mixing_ratio(phantom3_dir, other_phantom_dir,
+                                                     tmp_path):
     out = tmp_path / "run"
     result = run_cli("train", "--data", str(phantom3_dir), *TINY, "--out", str(out),
-                     "--strategy", "real+synthetic>real", "--synthetic", str(phantom_dir),
+                     "--strategy", "real+synthetic>real", "--synthetic", str(other_phantom_dir),
                      "--synthetic-fraction", "0.5", "--augment")
     assert result.returncode == 0, result.stderr
     assert {p.name for p in (out / "model").iterdir() if p.is_dir()} == {
