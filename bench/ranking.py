@@ -30,6 +30,7 @@ class RankStability:
         """Per method: its rank, how often it keeps it, and the 95% range of bootstrap ranks."""
         boot = self.bootstrap[self.full.index]
         return pd.DataFrame({
+            "mean_rank": self.case_ranks.mean()[self.full.index],
             "rank": self.full,
             "keeps_rank": (boot == self.full).mean(),
             "rank_median": boot.median(),

@@ -64,6 +64,12 @@ class FriedmanResult:
                 "dropped_blocks": self.dropped_blocks,
                 "critical_difference": self.critical_difference}
 
+    @staticmethod
+    def row_columns() -> list[str]:
+        return ["chi2_F", "chi2_F_p", "chi2_F_uncorrected", "chi2_F_uncorrected_p", "F_F",
+                "F_F_p", "F_F_uncorrected", "F_F_uncorrected_p", "ties_corrected", "blocks",
+                "methods", "dropped_blocks", "critical_difference"]
+
     def describe(self) -> str:
         """One sentence for Markdown, HTML and the terminal."""
         text = (f"Friedman over {self.blocks} cases and {self.methods} methods: "

@@ -152,7 +152,10 @@ def test_stats_command_on_a_users_own_table(tmp_path, capsys):
                       "patient", "--score-col", "dsc", "--baseline", "unet", "--out",
                       str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
-    assert "10 cases, 3 methods" in result.stdout
+    assert "10 cases and 3 methods" in result.stdout and "Iman–Davenport" in result.stdout
+    friedman = pd.read_csv(tmp_path / "out" / "friedman.csv").iloc[0]
+    # the three methods keep their order in all 10 cases: chi2_F = N (k - 1), F_F infinite
+    assert friedman["chi2_F"] == pytest.approx(20.0) and np.isinf(friedman["F_F"])
     ranks = pd.read_csv(tmp_path / "out" / "ranks.csv", index_col=0)["mean_rank"]
     assert list(ranks.index) == ["nnunet", "unet", "gan-aug"] and ranks["nnunet"] == 1.0
     signs = pd.read_csv(tmp_path / "out" / "signs.csv", index_col=0, dtype=str)
