@@ -96,6 +96,7 @@ class MatrixConfig(_Strict):
     seeds: list[int] = Field(default_factory=lambda: [0])
     metrics: list[str] = Field(default_factory=lambda: ["dice", "precision", "recall",
                                                         "accuracy", "hd95"])
+    nsd_tolerance: float | dict[str, float] = 1.0  # mm; per class name, "default" for others
     primary_metric: str = "dice"
     baseline: str | None = None  # a method label; default: the first real-only method
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
@@ -124,8 +125,9 @@ class MatrixConfig(_Strict):
 
     def key(self) -> str:
         """What the cells depend on; fidelity and report options do not change any cell."""
-        payload = json.dumps(self.model_dump(mode="json", exclude={"fidelity", "report"}),
-                             sort_keys=True)
+        unused = {"fidelity", "report"} | ({"nsd_tolerance"} if "nsd" not in self.metrics
+                                           else set())
+        payload = json.dumps(self.model_dump(mode="json", exclude=unused), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
