@@ -10,6 +10,7 @@ every ranking with its bootstrap stability (:mod:`bench.ranking`).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -245,11 +246,53 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
                                    options["resamples"], options["seed"])
     files |= _test_set_files(per_test, primary, alpha, out)
     files["cells.csv"] = _csv(cells, out / "cells.csv")
+    classes = per_class(table, metrics)
+    files["per_class.csv"] = _csv(classes, out / "per_class.csv")
+    files |= write_summaries(table, out / "summaries")
     files |= _figures(scores[primary], primary, artifacts, samples, out)
     files["leaderboard.md"] = _markdown(board, per_test, primary, baseline, config,
-                                        out / "leaderboard.md", summary, notes)
+                                        out / "leaderboard.md", summary, notes, classes)
     files["index.html"] = write_index(out / "index.html", board, per_test, files, config,
                                       primary, baseline, summary, notes)
+    return files
+
+
+def per_class(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """(method, test set, metric, class): mean and sd over cases of the seed-averaged scores."""
+    rows = table[table.metric.isin(metrics)]
+    per_case = rows.groupby(["method", "test_set", "metric", "class", "case"], sort=False) \
+        .value.mean()
+    return per_case.groupby(["method", "test_set", "metric", "class"], sort=False) \
+        .agg(["mean", "std", "count"]).rename(columns={"std": "sd", "count": "cases"}) \
+        .reset_index()
+
+
+def write_summaries(table: pd.DataFrame, folder: Path) -> dict[str, Path]:
+    """An nnU-Net v2 style ``summary.json`` per cell and test set
+    (``summaries/<cell>/<test set>/summary.json``): ``metric_per_case`` (``reference_file`` and
+    ``metrics`` per class), ``mean`` per class and ``foreground_mean`` over the classes. Classes
+    are keyed by name, metrics by nnU-Net's names where it has one (Dice) and ours otherwise.
+    Missing values (HD95 of an empty mask) are ``NaN``, as nnU-Net writes them."""
+    names = {"dice": "Dice"}
+    files = {}
+    for (cell, test_set), part in table.groupby(["cell", "test_set"], sort=False):
+        part = part.assign(metric=part.metric.map(lambda m: names.get(m, m)))
+        cases = []
+        for case, rows in part.groupby("case", sort=False):
+            metrics = {str(k): dict(zip(g.metric, g.value.astype(float), strict=True))
+                       for k, g in rows.groupby("class", sort=False)}
+            cases.append({"reference_file": str(case), "metrics": metrics})
+        mean = part.groupby(["class", "metric"], sort=False).value.mean()
+        summary = {
+            "metric_per_case": cases,
+            "mean": {str(k): mean.xs(k, level="class").to_dict()
+                     for k in part["class"].unique()},
+            "foreground_mean": mean.groupby(level="metric", sort=False).mean().to_dict(),
+        }
+        path = folder / file_part(cell) / file_part(test_set) / "summary.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary, indent=1))
+        files[f"summaries/{file_part(cell)}/{file_part(test_set)}/summary.json"] = path
     return files
 
 
@@ -318,7 +361,7 @@ def interval_text(row, column: str, digits: int = 3) -> str:
 
 
 def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: pd.DataFrame,
-              notes: dict[str, str]) -> Path:
+              notes: dict[str, str], classes: pd.DataFrame) -> Path:
     means = [c for c in board.columns if c.endswith(f":{primary}_mean")]
     resamples = config.get("report", {}).get("resamples", 1000)
     has_stability = "keeps_rank" in board.columns
@@ -348,9 +391,26 @@ def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: 
                       f"rankings and the full one = {np.nanmedian(tau):.3f}."]
         if "paired" in result:
             lines += _baseline_markdown(result["paired"], baseline)
+    lines += per_class_markdown(classes, primary)
     lines += fidelity_markdown(fidelity, notes)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def per_class_markdown(classes: pd.DataFrame, metric: str) -> list[str]:
+    """Per class and test set, the mean of ``metric`` over cases (only with several classes)."""
+    part = classes[classes.metric == metric]
+    if part["class"].nunique() < 2:
+        return []
+    wide = part.pivot_table(index="method", columns=["test_set", "class"], values="mean",
+                            sort=False)
+    header = [md(f"{t}:{c}") for t, c in wide.columns]
+    lines = ["", f"## Per class ({md(metric)}, mean over cases)", "",
+             "| method | " + " | ".join(header) + " |", "|---|" + "---|" * len(header)]
+    for method, row in wide.iterrows():
+        lines.append(f"| {md(method)} | " + " | ".join(
+            "–" if pd.isna(v) else f"{v:.3f}" for v in row) + " |")
+    return lines
 
 
 def _baseline_markdown(paired: pd.DataFrame, baseline: str) -> list[str]:

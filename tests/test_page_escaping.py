@@ -43,7 +43,7 @@ def test_defect3_markdown_keeps_its_tables_and_holds_no_raw_html(hostile_board):
     text = hostile_board["leaderboard.md"].read_text()
     assert "<img" not in text and "<svg" not in text
     tables = [block.splitlines() for block in text.split("\n\n") if block.startswith("|")]
-    assert len(tables) == 4  # leaderboard, baseline per test set (2), generated samples
+    assert len(tables) == 5  # leaderboard, baseline per test set (2), per class, samples
     assert any("m\\|sg" in row for table in tables for row in table)
     for rows in tables:
         cells = {len(re.findall(r"(?<!\\)\|", r)) for r in rows}  # unescaped pipes per row
@@ -53,4 +53,5 @@ def test_defect3_markdown_keeps_its_tables_and_holds_no_raw_html(hostile_board):
 def test_defect3_file_names_stay_inside_the_leaderboard_folder(hostile_board):
     folder = hostile_board["index.html"].parent
     for path in hostile_board.values():
-        assert path.parent == folder and re.fullmatch(r"[A-Za-z0-9_.-]+", path.name), path
+        parts = path.relative_to(folder).parts  # raises if outside
+        assert all(re.fullmatch(r"[A-Za-z0-9_.-]+", p) and p != ".." for p in parts), path
