@@ -166,6 +166,10 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
     parts.append(_figure(files.get(f"{file_part(primary)}_vs_count.png"),
                          f"{esc(primary)} against the number of synthetic samples, per test set; "
                          "bands: 95% confidence over cases; dashed: real-only methods."))
+    parts.append(_figure(files.get("fidelity_utility.png"),
+                         "Does fidelity predict utility? Each synthetic method's gain over the "
+                         "baseline against its sample set's fidelity metric; Spearman's ρ with a "
+                         "95% bootstrap interval over methods."))
     parts.append(_figure(files.get("samples.png"),
                          "Sample grid: the first samples of each generator, masks overlaid."))
     links = " · ".join(f"<a href='{esc(p.name)}'>{esc(p.name)}</a>"

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bench import stats
+from bench.correlation import fidelity_utility, utility_points
 from bench.errors import DataError
 from bench.markup import file_part, md
 from bench.ranking import RankStability, rank_stability
@@ -209,6 +210,7 @@ def default_baseline(table: pd.DataFrame) -> str | None:
 
 def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     """Everything a leaderboard folder holds; returns the files by role."""
+    from bench import plots
     from bench.html import write_index
 
     run_dir, out = Path(run_dir), Path(out)
@@ -250,8 +252,16 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     files["per_class.csv"] = _csv(classes, out / "per_class.csv")
     files |= write_summaries(table, out / "summaries")
     files |= _figures(scores[primary], primary, artifacts, samples, out)
+    points = utility_points(board, primary, baseline)
+    correlations = fidelity_utility(points, options["resamples"], options["seed"])
+    if len(correlations):
+        files["fidelity_utility.csv"] = _csv(correlations, out / "fidelity_utility.csv")
+        if correlations.spearman.notna().any():
+            files["fidelity_utility.png"] = plots.fidelity_utility(
+                points, correlations, primary, out / "fidelity_utility.png")
     files["leaderboard.md"] = _markdown(board, per_test, primary, baseline, config,
-                                        out / "leaderboard.md", summary, notes, classes)
+                                        out / "leaderboard.md", summary, notes, classes,
+                                        correlations)
     files["index.html"] = write_index(out / "index.html", board, per_test, files, config,
                                       primary, baseline, summary, notes)
     return files
@@ -361,7 +371,7 @@ def interval_text(row, column: str, digits: int = 3) -> str:
 
 
 def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: pd.DataFrame,
-              notes: dict[str, str], classes: pd.DataFrame) -> Path:
+              notes: dict[str, str], classes: pd.DataFrame, correlations: pd.DataFrame) -> Path:
     means = [c for c in board.columns if c.endswith(f":{primary}_mean")]
     resamples = config.get("report", {}).get("resamples", 1000)
     has_stability = "keeps_rank" in board.columns
@@ -392,9 +402,27 @@ def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: 
         if "paired" in result:
             lines += _baseline_markdown(result["paired"], baseline)
     lines += per_class_markdown(classes, primary)
+    lines += correlation_markdown(correlations, primary)
     lines += fidelity_markdown(fidelity, notes)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def correlation_markdown(correlations: pd.DataFrame, primary: str) -> list[str]:
+    part = correlations.dropna(subset=["spearman"]) if len(correlations) else correlations
+    if part.empty:
+        return []
+    lines = ["", "## Does fidelity predict utility?", "",
+             f"Spearman's ρ between each fidelity metric of a sample set and the {md(primary)} "
+             "gain over the baseline of the methods trained on it, with a 95% bootstrap interval "
+             "over the methods. Lower-is-better metrics (FID, KID, FD) predict utility when ρ "
+             "is negative.", "", "| metric | test set | methods | ρ | 95% interval | p |",
+             "|---|---|---|---|---|---|"]
+    for _, r in part.iterrows():
+        interval = "–" if pd.isna(r.ci_low) else f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
+        lines.append(f"| {md(r.metric)} | {md(r.test_set)} | {r.points} | {r.spearman:+.3f} | "
+                     f"{interval} | {r.p_value:.3g} |")
+    return lines
 
 
 def per_class_markdown(classes: pd.DataFrame, metric: str) -> list[str]:

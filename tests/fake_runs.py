@@ -43,8 +43,9 @@ def write_fake_run(run_dir: Path, generators: dict[str, float], test_sets=("held
                             rows.append((test_set, f"case{c}", metric, klass, value))
             table = pd.DataFrame(rows, columns=["test_set", "case", "metric", "class", "value"])
             store.commit_cell(cell, table, time.time(), "cpu")
-    for label in generators:
+    for label, gain in generators.items():  # FD falls as the gain rises
         store.record_fidelity(f"fit-{abs(hash(label)):x}", label, 0, 10,
-                              [SimpleNamespace(metric="fd_indomain", value=1.5, note=None)])
+                              [SimpleNamespace(metric="fd_indomain", value=2.0 - 10 * gain,
+                                               note=None)])
     store.close()
     return Path(run_dir)
