@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench.case import CaseSet
 from bench.config import GeneratorSpec
+from bench.cost import measure
 from bench.data import load_dataset, write_nnunet
 from bench.errors import ConfigError, validated
 from bench.experiment import check_compatible
@@ -56,8 +57,9 @@ def ensure_fit(spec: GeneratorSpec, train: CaseSet, seed: int, root: Path, store
     folder = root / "fits" / key
     if (folder / "done.json").exists():
         return folder
-    fit_into(build_generator(spec), train, folder, seed, device, log=log)
-    _finish(folder, {"generator": spec.display, "key": key})
+    with measure(device) as cost:
+        fit_into(build_generator(spec), train, folder, seed, device, log=log)
+    _finish(folder, {"generator": spec.display, "key": key, "cost": cost})
     store.record_artifact(key, "fit", folder, spec.display)
     return folder
 
@@ -86,14 +88,15 @@ def ensure_samples(spec: GeneratorSpec, fit_folder: Path, count: int, ctx: Sampl
     if folder.exists():
         shutil.rmtree(folder)
     generator = get_generator(spec.name).load(fit_folder / "model")
-    cases = generator.sample(count, ctx)
+    with measure(ctx.device) as cost:
+        cases = generator.sample(count, ctx)
     if len(cases) != count:
         raise RuntimeError(f"generator '{spec.name}' returned {len(cases)} samples, not {count}")
     check_compatible(real, cases, f"generator '{spec.display}' samples", same_labels=True)
     # ids that sort in sampling order, so that a prefix of the folder is a prefix of the samples
     renamed = [dataclasses.replace(c, id=f"sample_{i:05d}") for i, c in enumerate(cases)]
     write_nnunet(cases.replace(renamed), folder / "dataset", name=f"{spec.display} samples")
-    _finish(folder, {"generator": spec.display, "key": key, "count": count})
+    _finish(folder, {"generator": spec.display, "key": key, "count": count, "cost": cost})
     store.record_artifact(key, "samples", folder, f"{spec.display} n={count}")
     return folder
 

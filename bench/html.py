@@ -182,6 +182,8 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
 
 def _board_spec(table_id: str, board: pd.DataFrame, test_set: str, result: dict, primary: str,
                 lower_is_better: set[str]) -> dict:
+    from bench.report import COST_COLUMNS
+
     """What the script needs to draw one test set's table: column groups, columns, and per row
     the display text, the sort keys, the filter values and the best-in-column flags."""
     columns: list[dict] = []
@@ -210,6 +212,9 @@ def _board_spec(table_id: str, board: pd.DataFrame, test_set: str, result: dict,
                                            for k, label, better in BASELINE_COLUMNS])
     group("fidelity", [{"key": c, "label": c.split(":", 1)[1], "better": None}
                        for c in board.columns if c.startswith("fidelity:")])
+    group("cost", [{"key": c, "label": c.split(":", 1)[1], "better": None,
+                    "title": COST_COLUMNS.get(c, c)}
+                   for c in board.columns if c.startswith("cost:")])
     best = {i: _best(board[c["key"]], c["better"]) for i, c in enumerate(columns)
             if c["better"]}
     rows = []
@@ -246,7 +251,8 @@ def _display(row: pd.Series, column: dict) -> str:
     if column["key"] == "rank":
         return f"{value:.3f}"
     if isinstance(value, float) and not float(value).is_integer():
-        return f"{value:.4g}" if column["key"].startswith("fidelity:") else f"{value:.3f}"
+        return f"{value:.4g}" if column["key"].startswith(("fidelity:", "cost:")) \
+            else f"{value:.3f}"
     return str(int(value)) if isinstance(value, float) else str(value)
 
 

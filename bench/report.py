@@ -134,6 +134,51 @@ def add_fidelity(board: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     return board
 
 
+COST_COLUMNS = {"cost:train_s": "training seconds per cell (mean over seeds)",
+                "cost:fit_s": "generator fit seconds (mean over seeds)",
+                "cost:s_per_sample": "generator seconds per sample",
+                "cost:peak_mb": "peak host memory of the fit, MiB (resident set)",
+                "cost:peak_gpu_mb": "peak GPU memory of the fit, MiB (CUDA only)"}
+
+
+def add_cost(board: pd.DataFrame, cells: pd.DataFrame, artifacts: pd.DataFrame
+             ) -> pd.DataFrame:
+    """Cost columns: each cell's training seconds, and its generator's fit seconds, seconds per
+    sample and peak memory (from the ``cost`` that each fit's and sample set's ``done.json``
+    holds; a folder written before costs were recorded leaves them empty)."""
+    board = board.copy()
+    done = cells[cells.status == "done"]
+    board["cost:train_s"] = board.method.map(done.groupby("method").seconds.mean())
+    fits, per_sample = {}, {}
+    for _, artifact in artifacts.iterrows() if len(artifacts) else ():
+        info = _done_info(Path(artifact.path))
+        cost, label = info.get("cost") or {}, info.get("generator", artifact.label)
+        if artifact.kind == "fit" and cost:
+            fits.setdefault(label, []).append(cost)
+        elif artifact.kind == "samples" and cost.get("seconds") and info.get("count"):
+            per_sample.setdefault(label, []).append(cost["seconds"] / info["count"])
+
+    def mean_of(label, key):
+        values = [c.get(key) for c in fits.get(label, []) if c.get(key) is not None]
+        return float(np.mean(values)) if values else np.nan
+
+    board["cost:fit_s"] = [mean_of(g, "seconds") for g in board.generator]
+    board["cost:s_per_sample"] = [float(np.mean(per_sample[g])) if g in per_sample else np.nan
+                                  for g in board.generator]
+    board["cost:peak_mb"] = [mean_of(g, "peak_rss_mb") for g in board.generator]
+    gpu = [mean_of(g, "peak_gpu_mb") for g in board.generator]
+    if not all(np.isnan(gpu)):
+        board["cost:peak_gpu_mb"] = gpu
+    return board
+
+
+def _done_info(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "done.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def overall_wide(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Blocks = every (test set, case), higher is better."""
     scores = scores.assign(block=scores.test_set + "/" + scores.case.astype(str))
@@ -241,6 +286,7 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     notes = unavailable_notes(fidelity) if len(fidelity) else {}
     board = add_fidelity(leaderboard(table, per_seed, primary, options["resamples"],
                                      options["seed"]), summary)
+    board = add_cost(board, cells, artifacts)
     files["leaderboard.csv"] = _csv(board, out / "leaderboard.csv")
     if len(fidelity):
         files["fidelity.csv"] = _csv(fidelity, out / "fidelity.csv")
@@ -401,11 +447,26 @@ def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: 
                       f"rankings and the full one = {np.nanmedian(tau):.3f}."]
         if "paired" in result:
             lines += _baseline_markdown(result["paired"], baseline)
+    lines += cost_markdown(board)
     lines += per_class_markdown(classes, primary)
     lines += correlation_markdown(correlations, primary)
     lines += fidelity_markdown(fidelity, notes)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def cost_markdown(board: pd.DataFrame) -> list[str]:
+    columns = [c for c in COST_COLUMNS if c in board.columns and board[c].notna().any()]
+    if not columns:
+        return []
+    lines = ["", "## Cost", "", "| method | " + " | ".join(c.split(":", 1)[1] for c in columns)
+             + " |", "|---|" + "---|" * len(columns)]
+    for _, row in board.iterrows():
+        lines.append(f"| {md(row.method)} | " + " | ".join(
+            "–" if pd.isna(row[c]) else f"{row[c]:.4g}" for c in columns) + " |")
+    lines += [""] + [f"- {c.split(':', 1)[1]}: {text}" for c, text in COST_COLUMNS.items()
+                     if c in columns]
+    return lines
 
 
 def correlation_markdown(correlations: pd.DataFrame, primary: str) -> list[str]:

@@ -43,7 +43,8 @@ def test_defect3_markdown_keeps_its_tables_and_holds_no_raw_html(hostile_board):
     text = hostile_board["leaderboard.md"].read_text()
     assert "<img" not in text and "<svg" not in text
     tables = [block.splitlines() for block in text.split("\n\n") if block.startswith("|")]
-    assert len(tables) == 5  # leaderboard, baseline per test set (2), per class, samples
+    # leaderboard, baseline per test set (2), cost, per class, fidelity-utility, samples
+    assert len(tables) == 7
     assert any("m\\|sg" in row for table in tables for row in table)
     for rows in tables:
         cells = {len(re.findall(r"(?<!\\)\|", r)) for r in rows}  # unescaped pipes per row
