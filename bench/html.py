@@ -248,8 +248,8 @@ def _display(row: pd.Series, column: dict) -> str:
         return "–"
     if column["key"] == "keeps_rank":
         return f"{value:.0%}"
-    if column["key"] == "rank":
-        return f"{value:.3f}"
+    if column["key"] == "rank" or column["key"].startswith("vs:"):
+        return f"{value:+.3f}" if column["key"] == "vs:cliffs_delta" else f"{value:.3f}"
     if isinstance(value, float) and not float(value).is_integer():
         return f"{value:.4g}" if column["key"].startswith(("fidelity:", "cost:")) \
             else f"{value:.3f}"
