@@ -11,6 +11,7 @@ every ranking with its bootstrap stability (:mod:`bench.ranking`).
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -52,8 +53,9 @@ def mean_intervals(per_seed: pd.DataFrame, resamples: int, seed: int) -> pd.Data
     """(method, test_set) → mean, 95% interval (bootstrap over cases and seeds) and sd over
     cases of the seed-averaged scores."""
     rows = []
-    rng = np.random.default_rng(seed)
     for (method, test_set), part in per_seed.groupby(["method", "test_set"], sort=False):
+        # a stream per (method, test set): adding a method leaves the others' intervals as they were
+        rng = np.random.default_rng([seed, zlib.crc32(f"{method}\0{test_set}".encode())])
         grid = part.pivot_table(index="case", columns="seed", values="value", aggfunc="mean",
                                 dropna=False)
         mean, low, high = bootstrap_mean_interval(grid.to_numpy(), rng, resamples)

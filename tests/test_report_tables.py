@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -64,3 +65,14 @@ def test_leaderboard_intervals_contain_their_means(report):
                                for s in ("mean", "ci_low", "ci_high"))
             assert ((low <= mean) & (mean <= high) & (low < high)).all()
     assert board.keeps_rank.between(0, 1).all()
+
+
+def test_a_methods_interval_does_not_depend_on_the_other_methods():
+    from bench.report import mean_intervals
+
+    rng = np.random.default_rng(0)
+    rows = [{"method": m, "test_set": "t", "case": c, "seed": s, "value": rng.uniform()}
+            for m in ("a", "b") for c in range(6) for s in (0, 1)]
+    both = mean_intervals(pd.DataFrame(rows), 500, 0)
+    alone = mean_intervals(pd.DataFrame([r for r in rows if r["method"] == "b"]), 500, 0)
+    assert both.loc[("b", "t")].to_dict() == alone.loc[("b", "t")].to_dict()
