@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench.case import CaseSet
 from bench.config import GeneratorSpec
+from bench.cost import measure
 from bench.data import load_dataset, write_nnunet
 from bench.experiment import check_compatible
 from bench.resolve import Component, resolve
@@ -47,8 +48,10 @@ def ensure_fit(generator: Component, train: CaseSet, seed: int, root: Path, stor
     folder = root / "fits" / key
     if (folder / "done.json").exists():
         return folder
-    fit_into(generator.build(), train, folder, seed, device, log=log)
-    _finish(folder, {"generator": generator.label, "key": key, **generator.describe()})
+    with measure(device) as cost:
+        fit_into(generator.build(), train, folder, seed, device, log=log)
+    _finish(folder, {"generator": generator.label, "key": key, "cost": cost,
+                     **generator.describe()})
     store.record_artifact(key, "fit", folder, generator.label)
     return folder
 
@@ -76,7 +79,9 @@ def ensure_samples(generator: Component, fit_folder: Path, count: int, ctx: Samp
         return folder
     if folder.exists():
         shutil.rmtree(folder)
-    cases = get_generator(generator.name).load(fit_folder / "model").sample(count, ctx)
+    loaded = get_generator(generator.name).load(fit_folder / "model")
+    with measure(ctx.device) as cost:
+        cases = loaded.sample(count, ctx)
     if len(cases) != count:
         raise RuntimeError(f"generator '{generator.label}' returned {len(cases)} samples, "
                            f"not {count}")
@@ -84,7 +89,7 @@ def ensure_samples(generator: Component, fit_folder: Path, count: int, ctx: Samp
     # ids that sort in sampling order, so that a prefix of the folder is a prefix of the samples
     renamed = [dataclasses.replace(c, id=f"sample_{i:05d}") for i, c in enumerate(cases)]
     write_nnunet(cases.replace(renamed), folder / "dataset", name=f"{generator.label} samples")
-    _finish(folder, {"generator": generator.label, "key": key, "count": count})
+    _finish(folder, {"generator": generator.label, "key": key, "count": count, "cost": cost})
     store.record_artifact(key, "samples", folder, f"{generator.label} n={count}")
     return folder
 

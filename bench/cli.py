@@ -393,10 +393,7 @@ def stats_command(
     result = stats.friedman(wide, alpha)
     p = stats.nemenyi(wide)
     signs = stats.sign_table(wide, p, alpha)
-    console.print(f"Friedman: chi2 = {result.statistic:.4f}, p = {result.p_value:.4g} "
-                  f"({result.blocks} cases, {result.methods} methods, "
-                  f"{result.dropped_blocks} incomplete cases dropped); "
-                  f"Nemenyi CD = {result.critical_difference:.3f}")
+    console.print(f"{result.describe()} {result.dropped_blocks} incomplete cases dropped.")
     console.print("mean ranks (1 = best):")
     for method, rank in result.mean_ranks.items():
         console.print(f"  {rank:6.3f}  {method}")
@@ -407,6 +404,7 @@ def stats_command(
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         p.to_csv(out / "nemenyi.csv")
+        pd.DataFrame([result.as_row()]).to_csv(out / "friedman.csv", index=False)
         signs.to_csv(out / "signs.csv")
         result.mean_ranks.rename("mean_rank").to_csv(out / "ranks.csv")
         if paired is not None:

@@ -59,6 +59,15 @@ class FidelityConfig(_Strict):
     seed: int = 0
 
 
+class ReportConfig(_Strict):
+    """How the leaderboard states its uncertainty (see :mod:`bench.uncertainty`); changes no
+    cell, so a finished run can be reported again with other values."""
+
+    resamples: int = Field(1000, ge=100)  # bootstrap resamples for intervals and rankings
+    rope: float = Field(0.01, ge=0.0)  # practical equivalence, in the primary metric's units
+    seed: int = 0
+
+
 class GeneratorSpec(_Strict):
     name: str
     preset: str | None = None
@@ -90,6 +99,7 @@ class MatrixConfig(_Strict):
     seeds: list[int] = Field(default_factory=lambda: [0])
     metrics: list[str] = Field(default_factory=lambda: ["dice", "precision", "recall",
                                                         "accuracy", "hd95"])
+    nsd_tolerance: float | dict[str, float] = 1.0  # mm; per class name, "default" for others
     primary_metric: str = "dice"
     baseline: str | None = None  # a method label; default: the first real-only method
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
@@ -97,6 +107,7 @@ class MatrixConfig(_Strict):
     sample_seed: int = 0
     lesion_fraction: float | None = Field(None, ge=0.0, le=1.0)
     fidelity: FidelityConfig = Field(default_factory=FidelityConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     @field_validator("counts")
     @classmethod
@@ -116,8 +127,10 @@ class MatrixConfig(_Strict):
         return value
 
     def key(self) -> str:
-        """What the cells depend on; fidelity options do not change any cell."""
-        payload = json.dumps(self.model_dump(mode="json", exclude={"fidelity"}), sort_keys=True)
+        """What the cells depend on; fidelity and report options do not change any cell."""
+        unused = {"fidelity", "report"} | ({"nsd_tolerance"} if "nsd" not in self.metrics
+                                           else set())
+        payload = json.dumps(self.model_dump(mode="json", exclude=unused), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -30,6 +30,7 @@ class Experiment:
     seed: int = 0
     device: str = "cpu"
     hd95: bool = True
+    nsd: float | dict[str, float] | None = None  # NSD tolerance in mm; None: no NSD
 
 
 def build_segmenter(name: str, preset: str | None = None, params: dict | None = None):
@@ -92,6 +93,6 @@ def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, C
     ctx = TrainContext(workdir=workdir, data=data, device=exp.device, seed=exp.seed,
                        augment=exp.strategy.augment, **kwargs)
     model = segmenter.train(list(exp.strategy.stages), ctx)
-    tables = [evaluate(cases, segmenter.predict(model, cases, exp.device), name, hd95=exp.hd95)
-              for name, cases in tests.items()]
+    tables = [evaluate(cases, segmenter.predict(model, cases, exp.device), name, hd95=exp.hd95,
+                       nsd=exp.nsd) for name, cases in tests.items()]
     return pd.concat(tables, ignore_index=True)

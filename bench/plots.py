@@ -74,6 +74,79 @@ def sign_heatmap(signs: pd.DataFrame, out: Path) -> Path:
     return _save(fig, out)
 
 
+def rank_blobs(stability, out: Path) -> Path:
+    """challengeR's blob plot: per method (in full-data order, top to bottom) the share of
+    bootstrap resamples at each rank as a disc's area; × marks the rank on all cases, the bar
+    the 95% range of the bootstrap ranks."""
+    freq = stability.rank_frequencies()
+    summary = stability.summary()
+    methods = list(summary.sort_values("rank", kind="stable").index)
+    k = len(methods)
+    fig, ax = plt.subplots(figsize=(3 + 0.45 * k, 1.2 + 0.4 * k))
+    for y, method in enumerate(methods):
+        shares = freq.loc[method]
+        ax.scatter(shares.index, np.full(k, y), s=shares.to_numpy() * 350, color="C0",
+                   alpha=0.6, linewidths=0)
+        ax.hlines(y, summary.loc[method, "rank_low"], summary.loc[method, "rank_high"],
+                  color="0.4", linewidth=1)
+        ax.scatter([summary.loc[method, "rank"]], [y], marker="x", color="k", s=30)
+    ax.set_yticks(range(k), [_short(m) for m in methods], fontsize=7)
+    ax.set_xticks(range(1, k + 1))
+    ax.set_xlim(0.4, k + 0.6)
+    ax.set_ylim(k - 0.4, -0.6)
+    ax.set_xlabel("rank (1 = best)")
+    ax.set_title(f"ranks over {len(stability.bootstrap)} bootstrap resamples of the cases; "
+                 f"median Kendall's τ {np.nanmedian(stability.tau):.2f}", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def rank_heatmap(stability, out: Path) -> Path:
+    """challengeR's ranking heatmap: how often each method takes each rank over the test cases
+    (ranks within a case; a method that is first in half the cases shows 50% in column 1)."""
+    ranks = stability.case_ranks.round().astype(int)
+    methods = list(stability.summary().sort_values("rank", kind="stable").index)
+    k = len(methods)
+    share = pd.DataFrame({m: ranks[m].value_counts(normalize=True).reindex(range(1, k + 1),
+                                                                            fill_value=0.0)
+                          for m in methods}).T
+    fig, ax = plt.subplots(figsize=(2 + 0.5 * k, 1.2 + 0.35 * k))
+    sns.heatmap(share, annot=True, fmt=".0%", cmap="Blues", vmin=0, vmax=1, cbar=False,
+                linewidths=0.5, ax=ax, annot_kws={"fontsize": 7})
+    ax.set_yticks(np.arange(k) + 0.5, [_short(m) for m in methods], fontsize=7, rotation=0)
+    ax.set_xlabel("rank within a test case")
+    ax.set_title(f"share of {len(ranks)} test cases at each rank", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def fidelity_utility(points: pd.DataFrame, correlations: pd.DataFrame, primary: str, out: Path
+                     ) -> Path:
+    """Per fidelity metric: each synthetic method's gain over the baseline against the metric of
+    its sample set, one colour per test set, with Spearman's ρ and its 95% interval."""
+    metrics = list(dict.fromkeys(correlations.dropna(subset=["spearman"]).metric))
+    fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(4 * max(1, len(metrics)), 3.4),
+                             squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=False):
+        for i, (test_set, part) in enumerate(points.groupby("test_set", sort=False)):
+            r = correlations[(correlations.metric == metric)
+                             & (correlations.test_set == test_set)].iloc[0]
+            ax.scatter(part[metric], part.gain, color=f"C{i}", s=18,
+                       label=f"{_short(test_set, 16)}: ρ {r.spearman:+.2f} "
+                             f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]")
+        ax.axhline(0, color="0.6", linewidth=0.8)
+        ax.set_xlabel(metric)
+        ax.set_ylabel(f"{primary} gain over the baseline")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _short(label: str, width: int = 40) -> str:
+    label = str(label)
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
 def sample_grid(sample_sets: pd.DataFrame, per_set: int, out: Path) -> Path:
     """The first samples of each sample artifact with their masks."""
     from bench.data import load_dataset

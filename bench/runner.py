@@ -139,7 +139,8 @@ def run_cell(job: CellJob) -> pd.DataFrame:
             sets["target_val"] = data.target_val
         seg = job.cell.segmenter
         exp = Experiment(seg.name, job.cell.strategy, None, seg.params, job.cell.seed,
-                         job.device, hd95="hd95" in config.metrics)
+                         job.device, hd95="hd95" in config.metrics,
+                         nsd=config.nsd_tolerance if "nsd" in config.metrics else None)
         table = run_experiment(exp, sets, data.tests, folder / "model", log=log)
         table = table[table.metric.isin(config.metrics)]
         log.info("done: %d rows", len(table))

@@ -84,3 +84,20 @@ def test_a_config_naming_a_missing_generator_says_which(capsys, tmp_path):
 
 def test_unknown_preset_suggests_one(capsys):
     _assert_one_line_error(call_cli(capsys, "run", "--preset", "smok"), "did you mean 'smoke'")
+
+
+def test_nsd_tolerance_is_part_of_the_cell_key_only_when_nsd_is_measured():
+    demo = load_preset("demo")
+    data = demo.model_dump(mode="json")
+    without = {**data, "nsd_tolerance": 3.0}
+    assert load_config(without).key() == demo.key()  # no NSD: old run folders keep their key
+    with_nsd = {**data, "metrics": [*data["metrics"], "nsd"]}
+    assert load_config(with_nsd).key() != load_config({**with_nsd, "nsd_tolerance": 3.0}).key()
+    per_class = load_config({**with_nsd, "nsd_tolerance": {"wm": 1.0, "default": 2.0}})
+    assert per_class.nsd_tolerance == {"wm": 1.0, "default": 2.0}
+
+
+def test_report_options_do_not_change_the_cell_key():
+    demo = load_preset("demo")
+    data = demo.model_dump(mode="json")
+    assert load_config({**data, "report": {"resamples": 200, "rope": 0.02}}).key() == demo.key()

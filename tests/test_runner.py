@@ -219,12 +219,14 @@ def test_report_writes_every_file(board):
     assert EXPECTED_FILES <= names
     for test_set in ("heldout", "siteB"):
         for kind in ("nemenyi_{}.csv", "signs_{}.csv", "paired_{}.csv", "cd_{}.png",
-                     "signs_{}.png"):
+                     "signs_{}.png", "stability_{}.csv", "rank_blobs_{}.png",
+                     "rank_heatmap_{}.png"):
             assert kind.format(test_set) in names
     table = pd.read_csv(board / "leaderboard.csv")
     assert len(table) == SMOKE_CELLS
     assert list(table["rank"]) == sorted(table["rank"])
-    for column in ("heldout:dice_mean", "siteB:hd95_sd", "generator", "count", "strategy"):
+    for column in ("heldout:dice_mean", "siteB:hd95_sd", "heldout:dice_ci_low",
+                   "siteB:dice_ci_high", "keeps_rank", "generator", "count", "strategy"):
         assert column in table.columns
     text = pd.read_csv(board / "leaderboard.csv", dtype=str, keep_default_na=False)
     synthetic, real = text[text["count"] != "0"], text[text["count"] == "0"]

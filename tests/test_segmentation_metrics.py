@@ -67,3 +67,42 @@ def test_evaluate_gives_the_long_table():
 def test_shape_mismatch_is_refused():
     with pytest.raises(ValueError, match="shape"):
         case_metrics(np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8), LABELS)
+
+
+def _shifted_squares():
+    """A 10 x 10 square and the same square one row lower: 36 boundary pixels each, 18 of
+    each boundary on the other (counted by hand: the two side columns, 8 + 8, and 2 corners)."""
+    truth = np.zeros((20, 20), np.uint8)
+    truth[5:15, 5:15] = 1
+    return np.roll(truth, 1, axis=0), truth
+
+
+def test_nsd_by_hand_at_zero_tolerance():
+    pred, truth = _shifted_squares()
+    got = _values(case_metrics(pred, truth, LABELS, hd95=False, nsd=0.0), "a")
+    assert got["nsd"] == pytest.approx(36 / 72)
+
+
+def test_nsd_is_spacing_aware():
+    """One row is 1 mm: every boundary pixel is within 1 mm of the other boundary. One row is
+    2 mm: of each boundary, the 16 side pixels, the 2 shared corners and the 2 pixels next to
+    them (1 mm across) are within 1 mm, i.e. 20 of 36 (by hand); all are within 2 mm."""
+    pred, truth = _shifted_squares()
+    assert _values(case_metrics(pred, truth, LABELS, (1.0, 1.0), hd95=False, nsd=1.0),
+                   "a")["nsd"] == pytest.approx(1.0)
+    assert _values(case_metrics(pred, truth, LABELS, (2.0, 1.0), hd95=False, nsd=1.0),
+                   "a")["nsd"] == pytest.approx(40 / 72)
+    assert _values(case_metrics(pred, truth, LABELS, (2.0, 1.0), hd95=False, nsd=2.0),
+                   "a")["nsd"] == pytest.approx(1.0)
+
+
+def test_nsd_tolerance_per_class_and_empty_masks():
+    pred, truth = _shifted_squares()
+    pred, truth = pred * 2, truth.copy()  # class b predicted where class a is true
+    truth[0:2, 0:2] = 2
+    rows = case_metrics(pred, truth, LABELS, hd95=False, nsd={"a": 0.0, "b": 5.0})
+    assert _values(rows, "a")["nsd"] == 0.0  # present in truth only
+    assert _values(rows, "b")["nsd"] < 1.0
+    both_empty = case_metrics(np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8), LABELS,
+                              hd95=False, nsd=1.0)
+    assert {r["value"] for r in both_empty if r["metric"] == "nsd"} == {1.0}

@@ -19,8 +19,60 @@ def test_friedman_matches_the_textbook_formula():
     result = stats.friedman(_ordered())
     assert result.statistic == pytest.approx(8.0)
     assert result.p_value == pytest.approx(np.exp(-4.0))  # chi2 with 2 d.o.f.
+    assert np.isinf(result.iman_davenport) and result.iman_davenport_p == 0.0  # full agreement
     assert list(result.mean_ranks.index) == ["A", "B", "C"]
     assert list(result.mean_ranks) == [1.0, 2.0, 3.0]
+
+
+# Demšar (2006), "Statistical comparisons of classifiers over multiple data sets", JMLR 7:1-30,
+# Table 6: AUC of C4.5 with and without curtailment (m) and confidence (cf) tuning, 14 data sets.
+# The table prints 0.975 twice for "voting", but ranks them 2 and 3 (from unrounded AUCs); the
+# mean ranks and chi2_F of the text follow those ranks, so 0.9749 breaks the tie the same way.
+DEMSAR_TABLE_6 = pd.DataFrame(
+    [[0.763, 0.768, 0.771, 0.798], [0.599, 0.591, 0.590, 0.569], [0.954, 0.971, 0.968, 0.967],
+     [0.628, 0.661, 0.654, 0.657], [0.882, 0.888, 0.886, 0.898], [0.936, 0.931, 0.916, 0.931],
+     [0.661, 0.668, 0.609, 0.685], [0.583, 0.583, 0.563, 0.625], [0.775, 0.838, 0.866, 0.875],
+     [1.000, 1.000, 1.000, 1.000], [0.940, 0.962, 0.965, 0.962], [0.619, 0.666, 0.614, 0.669],
+     [0.972, 0.981, 0.975, 0.9749], [0.957, 0.978, 0.946, 0.970]],
+    columns=["C4.5", "C4.5+m", "C4.5+cf", "C4.5+m+cf"])
+
+
+def test_friedman_reproduces_demsar_2006_worked_example():
+    """Section 3.2.2 of Demšar (2006): mean ranks 3.143, 2.000, 2.893, 1.964, chi2_F = 9.28 and
+    F_F = 3.69 (the paper's numbers are the uncorrected ones: they use mean ranks alone)."""
+    result = stats.friedman(DEMSAR_TABLE_6)
+    ranks = result.mean_ranks[DEMSAR_TABLE_6.columns]
+    np.testing.assert_allclose(ranks, [3.143, 2.000, 2.893, 1.964], atol=5e-4)
+    assert result.statistic_uncorrected == pytest.approx(9.28, abs=5e-3)
+    assert result.iman_davenport_uncorrected == pytest.approx(3.69, abs=5e-3)
+    # F(3, 39) critical value at 0.05 is 2.85 (Demšar): F_F = 3.69 rejects, so p < 0.05
+    assert result.iman_davenport_p_uncorrected < 0.05
+    assert result.p_value_uncorrected == pytest.approx(stats.stats.chi2.sf(9.28, 3), rel=2e-3)
+    # the table has ties (mushroom: all four 1.000, and others): the correction raises chi2_F
+    assert result.ties and result.statistic > result.statistic_uncorrected
+
+
+def test_tie_corrected_friedman_equals_scipy():
+    from scipy.stats import friedmanchisquare
+
+    reference = friedmanchisquare(*[DEMSAR_TABLE_6[c] for c in DEMSAR_TABLE_6.columns])
+    result = stats.friedman(DEMSAR_TABLE_6)
+    assert result.statistic == pytest.approx(reference.statistic, rel=1e-12)
+    assert result.p_value == pytest.approx(reference.pvalue, rel=1e-12)
+    assert result.iman_davenport == pytest.approx(
+        13 * reference.statistic / (14 * 3 - reference.statistic), rel=1e-12)
+
+
+def test_friedman_without_ties_has_one_value():
+    wide = pd.DataFrame({"A": [0.9, 0.8, 0.7, 0.9], "B": [0.8, 0.9, 0.6, 0.7],
+                         "C": [0.7, 0.6, 0.8, 0.8]})
+    result = stats.friedman(wide)
+    # rank sums 6, 9, 9 (hand-ranked): 12/(4*3*4) * (36 + 81 + 81) - 3*4*4 = 1.5
+    assert result.statistic == pytest.approx(1.5)
+    assert not result.ties
+    assert result.statistic == result.statistic_uncorrected
+    assert result.iman_davenport == result.iman_davenport_uncorrected
+    assert "no ties" in result.describe()
 
 
 def test_critical_difference_matches_demsar_table():
@@ -100,7 +152,10 @@ def test_stats_command_on_a_users_own_table(tmp_path, capsys):
                       "patient", "--score-col", "dsc", "--baseline", "unet", "--out",
                       str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
-    assert "10 cases, 3 methods" in result.stdout
+    assert "10 cases and 3 methods" in result.stdout and "Iman–Davenport" in result.stdout
+    friedman = pd.read_csv(tmp_path / "out" / "friedman.csv").iloc[0]
+    # the three methods keep their order in all 10 cases: chi2_F = N (k - 1), F_F infinite
+    assert friedman["chi2_F"] == pytest.approx(20.0) and np.isinf(friedman["F_F"])
     ranks = pd.read_csv(tmp_path / "out" / "ranks.csv", index_col=0)["mean_rank"]
     assert list(ranks.index) == ["nnunet", "unet", "gan-aug"] and ranks["nnunet"] == 1.0
     signs = pd.read_csv(tmp_path / "out" / "signs.csv", index_col=0, dtype=str)
