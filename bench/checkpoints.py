@@ -10,6 +10,7 @@ damaged file is one line naming it instead of a traceback.
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -26,11 +27,12 @@ def load_checkpoint(path: Path, device: str = "cpu"):
     except FileNotFoundError:
         raise
     except pickle.UnpicklingError as exc:
-        reason = str(exc).strip().splitlines()[-1][:160] if str(exc).strip() else "not a pickle"
-        raise DataError(f"{path}: refused to load: not a plain checkpoint of tensors and numbers "
-                        f"({reason}); only load checkpoints you trust") from None
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        reason = found.group(1) if found else "an object that is not a tensor or number"
+        raise DataError(f"{path}: refused to load: it refers to Python code ({reason}), not only "
+                        "tensors and numbers; synth2seg never writes such checkpoints") from None
     except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as exc:
-        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        reason = str(exc).splitlines()[0].split(". ")[0][:160] if str(exc) else type(exc).__name__
         raise DataError(f"{path}: unreadable or truncated checkpoint ({reason})") from None
 
 

@@ -199,6 +199,64 @@ def test_a_real_only_model_that_cannot_be_loaded_is_a_note_not_a_crash(smoke_run
     assert reference is None and "--force" in note
 
 
+def _real_cell(config):
+    return next(c for c in expand(config) if c.count == 0)
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def test_damaged_cell_weights_are_found_and_the_cell_trained_again(smoke_run, tmp_path):
+    run_dir = tmp_path / "damaged"
+    shutil.copytree(smoke_run, run_dir)
+    config = load_preset("smoke")
+    real = _real_cell(config)
+    before, cells = _rows(run_dir), _store(run_dir)[0].set_index("key")
+    _truncate(run_dir / "cells" / real.key / "model" / "stage0_real" / "best.pt")
+    Runner(config, run_dir).run()
+    after = _store(run_dir)[0].set_index("key")
+    assert after.started[real.key] > cells.started[real.key], "the damaged cell was reused"
+    others = after.index != real.key
+    assert (after.started[others] == cells.started[others]).all()
+    pd.testing.assert_frame_equal(_rows(run_dir), before)
+
+
+def test_fidelity_with_truncated_real_only_weights_is_a_note(smoke_run, tmp_path, capsys):
+    from tests.conftest import call_cli
+
+    run_dir = tmp_path / "truncated"
+    shutil.copytree(smoke_run, run_dir)
+    real = _real_cell(load_preset("smoke"))
+    _truncate(run_dir / "cells" / real.key / "model" / "stage0_real" / "best.pt")
+    result = call_cli(capsys, "fidelity", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    store = Store(run_dir / "results.sqlite")
+    try:
+        notes = store.fidelity().note.dropna()
+    finally:
+        store.close()
+    assert notes.str.contains("best.pt changed since it was finished").any()
+
+
+def test_force_keeps_finished_rows_until_their_replacement_exists(smoke_run, tmp_path,
+                                                                  monkeypatch):
+    import bench.runner
+
+    run_dir = tmp_path / "forced-failing"
+    shutil.copytree(smoke_run, run_dir)
+    before = _rows(run_dir)
+
+    def broken(job):
+        raise RuntimeError("out of memory")
+    monkeypatch.setattr(bench.runner, "run_cell", broken)
+    Runner(load_preset("smoke"), run_dir, force=True).run()
+    cells = _store(run_dir)[0]
+    assert set(cells.status) == {"done"}
+    pd.testing.assert_frame_equal(_rows(run_dir), before)
+
+
 EXPECTED_FILES = {"leaderboard.csv", "leaderboard.md", "index.html", "friedman.csv", "cells.csv",
                   "dice_vs_count.png", "samples.png", "fidelity.csv"}
 
