@@ -300,12 +300,14 @@ class Runner:
         return None, "no finished real-only cell to take the segmenter from: add strategy 'real'"
 
     def _intact(self, done: set[str]) -> set[str]:
-        """Finished cells whose weights still match their hashes; a damaged cell's weights are
-        removed, so that it trains afresh."""
+        """Finished cells whose weights are still whole (sizes as recorded: cheap for a large
+        run; the fidelity reference is checked by hash); a damaged cell's weights are removed,
+        so that it trains afresh."""
         intact = set()
         for key in done:
             folder = self.run_dir / "cells" / key
-            reason = damage(folder / "model", folder / SEAL) if (folder / SEAL).exists() else None
+            reason = damage(folder / "model", folder / SEAL, quick=True) \
+                if (folder / SEAL).exists() else None
             if reason is None:
                 intact.add(key)
                 continue

@@ -272,3 +272,47 @@ def test_an_intact_artifact_is_not_rebuilt(phantom, tmp_path):
     ensure_samples(spec, fit, 2, SampleContext(), tmp_path, store, phantom)
     assert list(store.artifacts().builds) == [1, 1]
     store.close()
+
+
+# ---- 8. unwritable outputs --------------------------------------------------------------------
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_up_front(capsys, tmp_path, monkeypatch):
+    """Tests run as root, which writes anywhere: the permission answer is simulated."""
+    import bench.outputs
+
+    monkeypatch.setattr(bench.outputs.os, "access", lambda path, mode: False)
+    result = call_cli(capsys, "data", "phantom", "--out", str(tmp_path / "ro" / "ds"))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == f"error: --out {tmp_path / 'ro' / 'ds'}: {tmp_path} is not " \
+                                    "writable"
+
+
+def test_a_permission_error_while_writing_is_one_line_naming_the_file(capsys, phantom_dir,
+                                                                     tmp_path, monkeypatch):
+    import bench.montage
+
+    def denied(cases, out, max_cases=8):
+        raise PermissionError(13, "Permission denied", str(out))
+    monkeypatch.setattr(bench.montage, "save_montage", denied)
+    out = tmp_path / "show.png"
+    result = call_cli(capsys, "data", "show", str(phantom_dir), "--out", str(out))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {out}: Permission denied"
+
+
+def test_a_changed_byte_is_found_by_hash_and_a_truncation_by_size(tmp_path):
+    from bench.digest import damage, seal
+
+    folder = tmp_path / "artifact"
+    folder.mkdir()
+    (folder / "w.bin").write_bytes(bytes(range(200)))
+    seal(folder, tmp_path / "record.json")
+    assert damage(folder, tmp_path / "record.json") is None
+    (folder / "w.bin").write_bytes(bytes([1]) + bytes(range(1, 200)))  # same size
+    assert damage(folder, tmp_path / "record.json", quick=True) is None
+    assert "changed" in damage(folder, tmp_path / "record.json")
+    (folder / "w.bin").write_bytes(bytes(100))
+    assert "(size)" in damage(folder, tmp_path / "record.json", quick=True)
+    (folder / "w.bin").unlink()
+    assert "missing" in damage(folder, tmp_path / "record.json", quick=True)
