@@ -190,6 +190,7 @@ def test_a_real_only_model_that_cannot_be_loaded_is_a_note_not_a_crash(smoke_run
     config = load_preset("smoke")
     real = next(c for c in expand(config) if c.count == 0)
     (run_dir / "cells" / real.key / "model" / "model.json").write_text("{}")
+    (run_dir / "cells" / real.key / "sealed.json").unlink()  # older versions kept no hashes
     store = Store(run_dir / "results.sqlite")
     try:
         reference, note = Runner(config, run_dir).real_only_reference(expand(config), store,
