@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from bench.case import CaseSet
 from bench.config import GeneratorSpec
 from bench.cost import measure
 from bench.data import load_dataset, write_nnunet
+from bench.digest import damage, seal
 from bench.experiment import check_compatible
 from bench.resolve import Component, resolve
 from bench.split import fingerprint
@@ -46,7 +48,7 @@ def ensure_fit(generator: Component, train: CaseSet, seed: int, root: Path, stor
     """The folder of a fitted generator, fitting it only when no finished fit exists."""
     key = fit_key(generator, train, seed)
     folder = root / "fits" / key
-    if (folder / "done.json").exists():
+    if _finished(folder):
         return folder
     with measure(device) as cost:
         fit_into(generator.build(), train, folder, seed, device, log=log)
@@ -75,7 +77,7 @@ def ensure_samples(generator: Component, fit_folder: Path, count: int, ctx: Samp
     """
     key = sample_key(fit_folder.name, count, ctx)
     folder = root / "samples" / key
-    if (folder / "done.json").exists():
+    if _finished(folder):
         return folder
     if folder.exists():
         shutil.rmtree(folder)
@@ -101,9 +103,20 @@ def load_samples(folder: Path, count: int) -> CaseSet:
 
 def _finish(folder: Path, info: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "done.json.tmp"
-    tmp.write_text(json.dumps(info, indent=1))
-    tmp.replace(folder / "done.json")
+    seal(folder, folder / "done.json", info)
+
+
+def _finished(folder: Path) -> bool:
+    """A finished artifact whose files still match their recorded hashes; a damaged one is
+    removed here so that it is rebuilt from scratch (its key says it will be the same)."""
+    if not (folder / "done.json").exists():
+        return False
+    reason = damage(folder, folder / "done.json")
+    if reason is None:
+        return True
+    logging.getLogger("synth2seg").warning("rebuilding %s: %s", folder, reason)
+    shutil.rmtree(folder)
+    return False
 
 
 def _hash(payload: dict) -> str:

@@ -6,6 +6,7 @@ see :mod:`bench.errors`.
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import time
@@ -42,18 +43,22 @@ def data_phantom(
     seed: int = 0,
     resolution: Annotated[float, typer.Option(help="Isotropic voxel size in mm.")] = 2.0,
     channels: Annotated[str | None, typer.Option(help="Comma-separated: T1,T2,FLAIR.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a dataset synth2seg wrote there.")
+                         ] = False,
 ) -> None:
     """Build the embedded brain phantom and write it as an nnU-Net v2 raw dataset."""
     from bench.data import write_nnunet
     from bench.data.phantom import PhantomConfig, make_phantom
+    from bench.outputs import claim_output
     from bench.summary import print_summary
 
     fields = {"subjects": subjects, "site": site, "lesions": lesions, "seed": seed,
               "resolution": resolution,
               "channels": tuple(channels.split(",")) if channels else None}
     config = validated(PhantomConfig, fields, "phantom option")
+    claim_output(out, overwrite)
     cases = make_phantom(config)
-    write_nnunet(cases, out, name=f"phantom_site{site}")
+    write_nnunet(cases, out, name=f"phantom_site{site}", overwrite=True)
     print_summary(cases, console, title=f"phantom site {site} -> {out}")
 
 
@@ -74,8 +79,10 @@ def data_show(
 ) -> None:
     """Write a montage of images with their label overlays."""
     from bench.data import load_dataset
-    from bench.montage import save_montage
+    from bench.montage import FORMATS, save_montage
+    from bench.outputs import check_out_file
 
+    check_out_file(out, FORMATS)
     save_montage(load_dataset(path), out, max_cases=cases)
     console.print(f"wrote {out}")
 
@@ -114,11 +121,13 @@ def train(
     """Train one segmenter with one strategy and measure it on real test sets."""
     from bench.data import open_dataset
     from bench.devices import resolve_device
-    from bench.experiment import Experiment, run_experiment
+    from bench.experiment import Experiment, check_experiment, run_experiment
+    from bench.outputs import check_out_dir
     from bench.split import split_cases
     from bench.strategies import parse_strategy
     from bench.summary import print_metrics
 
+    check_out_dir(out)
     exp = Experiment(segmenter, parse_strategy(strategy, augment, synthetic_fraction), preset,
                      parse_overrides(set_ or []), seed, resolve_device(device), hd95)
     parts = split_cases(open_dataset(data), {"real": 1.0 - test_fraction - val_fraction,
@@ -138,6 +147,7 @@ def train(
         tests[name or Path(where).name] = open_dataset(where)
     if not tests:
         raise UserError("no test set: give --test DIR or a --test-fraction above 0")
+    check_experiment(exp, sets, tests)  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     (out / "split.json").write_text(json.dumps({k: v.ids for k, v in parts.items()}, indent=1))
     table = run_experiment(exp, sets, tests, out / "model")
@@ -166,7 +176,9 @@ def generator_fit(
     from bench.data import open_dataset
     from bench.devices import resolve_device
     from bench.generate import fit_generator
+    from bench.outputs import check_out_dir
 
+    check_out_dir(out)
     spec = GeneratorSpec(name=name, preset=preset, params=parse_overrides(set_ or []))
     cases = open_dataset(data)
     with Progress(console=console, transient=True) as progress:
@@ -194,14 +206,18 @@ def generator_sample(
         min=0.0, max=1.0, help="Fraction of samples that carry a lesion.")] = None,
     seed: int = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    overwrite: Annotated[bool, typer.Option(help="Replace a dataset synth2seg wrote there.")
+                         ] = False,
 ) -> None:
     """Sample a synthetic dataset that 'synth2seg data check' accepts."""
     from bench.data import open_dataset
     from bench.devices import resolve_device
     from bench.generate import sample_generator
+    from bench.outputs import claim_output
     from bench.summary import print_summary
     from generators.protocol import SampleContext
 
+    claim_output(out, overwrite)
     ctx = SampleContext(seed=seed, device=resolve_device(device),
                         style=open_dataset(style, labelled=False) if style else None,
                         lesion_ratio=lesion_fraction)
@@ -236,10 +252,12 @@ def run(
     weights_dir: Annotated[Path | None, typer.Option(help=WEIGHTS_HELP)] = None,
 ) -> None:
     """Run a benchmark matrix; re-running the same folder resumes it."""
+    from bench.outputs import check_out_dir
     from bench.runner import Runner
 
     matrix = _matrix(config, preset, set_ or [])
     folder = out or Path("runs") / matrix.name
+    check_out_dir(folder)
     cells = Runner(matrix, folder, workers=workers, force=force, executor=executor,
                    address=address, console=console, weights_dir=weights_dir).run()
     _print_cells(cells)
@@ -261,8 +279,11 @@ def _matrix(config: Path | None, preset: str | None, overrides: list[str]):
     for key, value in parse_overrides(overrides).items():
         node = data
         *parents, leaf = key.split(".")
-        for part in parents:
+        for depth, part in enumerate(parents):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UserError(f"--set {key}: '{'.'.join(parents[:depth + 1])}' is a single "
+                                "value, not a group of fields")
         node[leaf] = value
     return load_config(data, where=f"preset '{preset}'" if preset else str(config))
 
@@ -350,9 +371,12 @@ def report(
                                                   "(default leaderboards/NAME).")] = None,
 ) -> None:
     """Write the leaderboard: CSV, Markdown, statistics, plots and index.html."""
+    from bench.outputs import check_out_dir
     from bench.report import write_report
     from bench.store import Store
 
+    if out is not None:
+        check_out_dir(out)
     if out is None:
         if not (run_dir / "results.sqlite").exists():
             raise UserError(f"{run_dir}: not a run folder (no results.sqlite)")
@@ -360,6 +384,7 @@ def report(
         name = store.manifest().get("config", {}).get("name", run_dir.name)
         store.close()
         out = Path("leaderboards") / name
+        check_out_dir(out)
     files = write_report(run_dir, out)
     print((out / "leaderboard.md").read_text())
     console.print(f"wrote {len(files)} files to {out}; open {out / 'index.html'}")
@@ -380,7 +405,12 @@ def stats_command(
     import pandas as pd
 
     from bench import stats
+    from bench.outputs import check_out_dir
 
+    if not 0.0 < alpha < 1.0:
+        raise UserError(f"--alpha {alpha}: expected a significance level between 0 and 1")
+    if out is not None:
+        check_out_dir(out)
     if not scores.is_file():
         raise UserError(f"{scores}: file not found")
     try:
@@ -437,9 +467,12 @@ def demo(
 ) -> None:
     """The main job: the `demo` matrix on the embedded phantom, then its leaderboard."""
     from bench.config import load_preset
+    from bench.outputs import check_out_dir
     from bench.report import write_report
     from bench.runner import Runner
 
+    check_out_dir(out)
+    check_out_dir(leaderboard, "--leaderboard")
     started = time.time()
     cells = Runner(load_preset("demo"), out, workers=workers, console=console).run()
     _print_cells(cells)
@@ -449,11 +482,21 @@ def demo(
                   f"({time.time() - started:.0f} s in all)")
 
 
+# a path the user gave cannot be written: their environment, not a bug of synth2seg
+_ENVIRONMENT = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT,
+                errno.ENOTDIR, errno.EISDIR}
+
+
 def main() -> None:
     try:
         app()
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT or exc.filename is None:
+            raise
+        print(f"error: {exc.filename}: {exc.strerror}", file=sys.stderr)
         sys.exit(2)
 
 

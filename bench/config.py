@@ -26,7 +26,11 @@ def parse_overrides(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set '{item}': expected key=value")
-        params[key.strip()] = yaml.safe_load(value)
+        try:
+            params[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set '{item}': the value is not valid YAML (quote text, "
+                              "write lists as [a, b])") from None
     return params
 
 PRESETS = Path(__file__).parent / "presets"
@@ -124,6 +128,15 @@ class MatrixConfig(_Strict):
         unknown = [m for m in value if m not in METRICS]
         if unknown:
             raise ValueError(f"unknown metric '{unknown[0]}' (known: {', '.join(METRICS)})")
+        return value
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _measured_primary(cls, value, info):
+        measured = info.data.get("metrics")
+        if measured is not None and value not in measured:
+            raise ValueError(f"'{value}' is not among the measured metrics "
+                             f"({', '.join(measured)})")
         return value
 
     def key(self) -> str:

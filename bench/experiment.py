@@ -74,6 +74,19 @@ def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, C
 
     Returns the long per-case table of :func:`metrics.segmentation.evaluate` for every test set.
     """
+    segmenter = check_experiment(exp, data, tests)
+    kwargs = {"log": log} if log is not None else {}
+    ctx = TrainContext(workdir=workdir, data=data, device=exp.device, seed=exp.seed,
+                       augment=exp.strategy.augment, **kwargs)
+    model = segmenter.train(list(exp.strategy.stages), ctx)
+    tables = [evaluate(cases, segmenter.predict(model, cases, exp.device), name, hd95=exp.hd95,
+                       nsd=exp.nsd) for name, cases in tests.items()]
+    return pd.concat(tables, ignore_index=True)
+
+
+def check_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, CaseSet]):
+    """Every check that needs no training, so a mistake is refused before anything is written;
+    returns the segmenter."""
     segmenter = build_segmenter(exp.segmenter, exp.preset, exp.params)
     real = data["real"]
     if exp.strategy.needs_synthetic and "synthetic" not in data:
@@ -89,10 +102,4 @@ def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, C
         check_compatible(real, cases, f"test set '{name}'", same_labels=False)
     check_spatial(segmenter, {**data, **tests})
     check_no_leakage(data, tests)
-    kwargs = {"log": log} if log is not None else {}
-    ctx = TrainContext(workdir=workdir, data=data, device=exp.device, seed=exp.seed,
-                       augment=exp.strategy.augment, **kwargs)
-    model = segmenter.train(list(exp.strategy.stages), ctx)
-    tables = [evaluate(cases, segmenter.predict(model, cases, exp.device), name, hd95=exp.hd95,
-                       nsd=exp.nsd) for name, cases in tests.items()]
-    return pd.concat(tables, ignore_index=True)
+    return segmenter

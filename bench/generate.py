@@ -31,17 +31,36 @@ def fit_generator(spec: GeneratorSpec, data: CaseSet, out: Path, seed: int, devi
     generator = build_generator(spec)
     info = {"name": spec.name, "preset": spec.preset, "params": spec.params, "seed": seed,
             "version": getattr(generator, "version", "0"), "data": fingerprint(data)}
-    out.mkdir(parents=True, exist_ok=True)
     path = out / INFO
-    if path.exists():
-        old = json.loads(path.read_text())
+    if path.exists() and _has_progress(out):
+        old = _read_info(out)
         if old != info:
             changed = sorted(k for k in info if old.get(k) != info[k])
             raise ConfigError(f"{out} holds another fit (different {', '.join(changed)}); "
                               "choose another --out")
-    else:
-        path.write_text(json.dumps(info, indent=1))
+    elif not path.exists() and out.is_dir() and any(out.iterdir()):
+        raise ConfigError(f"{out}: folder is not empty and holds no synth2seg fit; choose a new "
+                          "or empty --out")
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(info, indent=1))
     return fit_into(generator, data, out, seed, device, progress, log)
+
+
+def _has_progress(out: Path) -> bool:
+    """Checkpoints or a saved model: what a different fit must not resume or replace. A folder
+    whose fit stopped before its first checkpoint (e.g. refused data) is taken over."""
+    return (out / "model").exists() or any((out / "work").glob("*.pt"))
+
+
+def _read_info(folder: Path) -> dict:
+    try:
+        info = json.loads((folder / INFO).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{folder / INFO}: unreadable ({str(exc).splitlines()[0]}); "
+                          "it is written by 'synth2seg generator fit'") from None
+    if not isinstance(info, dict) or not isinstance(info.get("name"), str):
+        raise ConfigError(f"{folder / INFO}: expected an object with the generator 'name'")
+    return info
 
 
 def load_generator(folder: Path):
@@ -50,12 +69,11 @@ def load_generator(folder: Path):
     if not path.exists() or not (folder / "model").exists():
         raise ConfigError(f"{folder}: not a fitted generator (run 'synth2seg generator fit' "
                           "first)")
-    info = json.loads(path.read_text())
-    return get_generator(info["name"]).load(folder / "model")
+    return get_generator(_read_info(folder)["name"]).load(folder / "model")
 
 
 def sample_generator(folder: Path, n: int, ctx: SampleContext, out: Path) -> CaseSet:
     """``n`` samples of a fitted generator, written to ``out`` as an nnU-Net v2 raw dataset."""
     cases = load_generator(folder).sample(n, ctx)
-    write_nnunet(cases, out, name=f"{folder.name} samples")
+    write_nnunet(cases, out, name=f"{folder.name} samples", overwrite=True)  # out is claimed
     return cases

@@ -12,6 +12,8 @@ import numpy as np  # noqa: E402
 
 from bench.case import CaseSet  # noqa: E402
 
+FORMATS = (".png", ".jpg", ".jpeg", ".pdf", ".svg")  # what ``data show --out`` may write
+
 
 def save_montage(cases: CaseSet, out: Path, max_cases: int = 8) -> Path:
     """For each case: every channel (middle slice of the most labelled axial slab) and overlay."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -27,17 +28,20 @@ from bench.case import CaseSet
 from bench.config import MatrixConfig
 from bench.data import open_dataset
 from bench.devices import resolve_device
-from bench.errors import ConfigError, UserError
+from bench.digest import damage, seal
+from bench.errors import ConfigError, DataError, UserError
 from bench.experiment import Experiment, check_compatible, run_experiment
 from bench.fidelity import FidelityJudge, FidelityOptions, Reference
 from bench.leakage import check_no_leakage
 from bench.matrix import Cell, expand
 from bench.resolve import resolve_config
+from bench.runlock import RunLock
 from bench.split import split_cases
 from bench.store import Store
 from generators.protocol import SampleContext
 
 STORE = "results.sqlite"
+SEAL = "sealed.json"  # in a cell folder: the hashes of the weights its rows came from
 
 
 @dataclass
@@ -143,6 +147,7 @@ def run_cell(job: CellJob) -> pd.DataFrame:
                          nsd=config.nsd_tolerance if "nsd" in config.metrics else None)
         table = run_experiment(exp, sets, data.tests, folder / "model", log=log)
         table = table[table.metric.isin(config.metrics)]
+        seal(folder / "model", folder / SEAL)  # the weights these rows came from
         log.info("done: %d rows", len(table))
         return table
     finally:
@@ -166,17 +171,22 @@ class Runner:
         config = self.config
         cells = expand(config)
         device = resolve_device(config.device)
-        store = self._open_store(device)
+        data = prepare_data(config)  # config, data and split are checked before any write
+        with RunLock(self.run_dir):
+            return self._run(cells, data, device)
+
+    def _run(self, cells: list[Cell], data: RunData, device: str) -> pd.DataFrame:
+        config = self.config
+        store = self._open_store(device, cells)
         try:
-            data = prepare_data(config)
             samples = self._prepare_generators(cells, data, store, device)
-            done = store.done_cells()
-            todo = [c for c in cells if c.key not in done]
+            done = self._intact(store.done_cells())
+            todo = [c for c in cells if c.key not in done or self.force]
             self.console.print(f"[bold]{config.name}[/]: {len(cells)} cells, "
                                f"{len(cells) - len(todo)} already done, device {device}")
             jobs = [CellJob(config.model_dump(mode="json"), c, str(self.run_dir),
                             samples.get((c.generator.identity, c.seed)), device) for c in todo]
-            self._execute(jobs, store, len(cells) - len(todo), len(cells))
+            self._execute(jobs, store, len(cells) - len(todo), len(cells), keep=done)
             if config.fidelity.enabled and samples:
                 self._measure_fidelity(cells, data, store, device, samples, redo=False)
             return store.cells()
@@ -189,9 +199,13 @@ class Runner:
         device = resolve_device(self.config.device)
         if not (self.run_dir / STORE).exists():
             raise ConfigError(f"{self.run_dir}: not a run folder (no {STORE})")
-        store = self._open_store(device)
+        data = prepare_data(self.config)
+        with RunLock(self.run_dir):
+            return self._fidelity(cells, data, device)
+
+    def _fidelity(self, cells: list[Cell], data: RunData, device: str) -> pd.DataFrame:
+        store = self._open_store(device, cells)
         try:
-            data = prepare_data(self.config)
             samples = self._prepare_generators(cells, data, store, device)
             self._measure_fidelity(cells, data, store, device, samples, redo=True)
             return store.fidelity()
@@ -199,13 +213,14 @@ class Runner:
             store.close()
 
     # ---------------------------------------------------------------------------------------
-    def _open_store(self, device: str) -> Store:
+    def _open_store(self, device: str, cells: list[Cell]) -> Store:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         store = Store(self.run_dir / STORE)
         previous = store.manifest().get("config_hash")
-        if self.force:
-            store.forget_cells()
-        elif previous is not None and previous != self.config.key():
+        holds_results = len(store.cells()) > 0 or len(store.artifacts()) > 0
+        if self.force:  # cells of this matrix are replaced one by one, as their redo finishes
+            store.forget_cells(keep={c.key for c in cells})
+        elif previous is not None and previous != self.config.key() and holds_results:
             store.close()
             raise ConfigError(f"{self.run_dir}: this run folder holds results of another config "
                               "(use another --out, or --force to start its cells afresh)")
@@ -290,9 +305,14 @@ class Runner:
             seg = cell.segmenter.build()
             if hasattr(seg, "network"):
                 folder = self.run_dir / "cells" / cell.key / "model"
+                reason = damage(folder, folder.parent / SEAL) \
+                    if (folder.parent / SEAL).exists() else None
+                if reason is not None:
+                    return None, f"{reason}: run 'synth2seg run' on this folder to retrain it"
                 try:
                     model = seg.load(folder)
-                except (FileNotFoundError, KeyError):
+                    seg.network(model)  # damaged weights show here, as a note
+                except (FileNotFoundError, KeyError, DataError):
                     return None, (f"{folder} holds no loadable model (written by an older "
                                   "version?): redo that cell with --force")
                 return Reference(seg, model, f"{cell.method} (seed {cell.seed})", device), None
@@ -301,7 +321,24 @@ class Runner:
                           "add a MONAI segmenter with strategy 'real'")
         return None, "no finished real-only cell to take the segmenter from: add strategy 'real'"
 
-    def _execute(self, jobs: list[CellJob], store: Store, done: int, total: int) -> None:
+    def _intact(self, done: set[str]) -> set[str]:
+        """Finished cells whose weights are still whole (sizes as recorded: cheap for a large
+        run; the fidelity reference is checked by hash); a damaged cell's weights are removed,
+        so that it trains afresh."""
+        intact = set()
+        for key in done:
+            folder = self.run_dir / "cells" / key
+            reason = damage(folder / "model", folder / SEAL, quick=True) \
+                if (folder / SEAL).exists() else None
+            if reason is None:
+                intact.add(key)
+                continue
+            self.console.print(f"[yellow]cell {key}[/]: {reason}; training it again")
+            shutil.rmtree(folder / "model", ignore_errors=True)
+        return intact
+
+    def _execute(self, jobs: list[CellJob], store: Store, done: int, total: int,
+                 keep: set[str] = frozenset()) -> None:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn())
         failures = []
@@ -310,7 +347,9 @@ class Runner:
             for job, started, result in self._results(jobs, progress, task):
                 if isinstance(result, UserError):
                     raise result
-                if isinstance(result, BaseException):
+                if isinstance(result, BaseException) and job.cell.key in keep:
+                    failures.append((job.cell, result))  # its finished rows stay
+                elif isinstance(result, BaseException):
                     store.fail_cell(job.cell, f"{type(result).__name__}: {result}", started,
                                     job.device)
                     failures.append((job.cell, result))

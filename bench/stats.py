@@ -92,6 +92,13 @@ def wide_scores(table: pd.DataFrame, method_col: str, case_col: str, score_col: 
         if col not in table.columns:
             raise DataError(f"score table: column '{col}' is missing (columns: "
                             f"{', '.join(map(str, table.columns))})")
+    values = pd.to_numeric(table[score_col], errors="coerce")
+    bad = values.isna() & table[score_col].notna()
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise DataError(f"score table: column '{score_col}' must hold numbers; row {row + 1} "
+                        f"holds {table[score_col].iloc[row]!r}")
+    table = table.assign(**{score_col: values})
     wide = table.pivot_table(index=case_col, columns=method_col, values=score_col,
                              aggfunc="mean")
     wide.columns = [str(c) for c in wide.columns]

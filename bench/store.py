@@ -98,10 +98,12 @@ class Store:
                 (*_describe(cell), status, started, finished, finished - started, device, error))
             self.db.executemany("INSERT INTO case_metrics VALUES (?, ?, ?, ?, ?, ?)", records)
 
-    def forget_cells(self) -> None:
+    def forget_cells(self, keep: set[str] = frozenset()) -> None:
+        """Drop every cell (and its rows) except those in ``keep``."""
         with self.db:
-            self.db.execute("DELETE FROM case_metrics")
-            self.db.execute("DELETE FROM cells")
+            stale = [(k,) for (k,) in self.db.execute("SELECT key FROM cells") if k not in keep]
+            self.db.executemany("DELETE FROM case_metrics WHERE cell = ?", stale)
+            self.db.executemany("DELETE FROM cells WHERE key = ?", stale)
 
     def cells(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM cells ORDER BY rowid", self.db)

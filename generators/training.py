@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from bench.checkpoints import load_checkpoint, plain
 from generators.protocol import FitContext
 
 
@@ -52,7 +53,7 @@ def run_stage(stage: Stage, step_fn: Callable[[int, np.random.Generator], dict[s
     path = ctx.workdir / f"{stage.name}.pt"
     start, curve = 0, []
     if path.exists():
-        state = torch.load(path, map_location=ctx.device, weights_only=False)
+        state = load_checkpoint(path, ctx.device)
         for name, module in stage.modules.items():
             module.load_state_dict(state["modules"][name])
         for group, kind in ((stage.optimisers, "optimisers"), (stage.schedulers, "schedulers")):
@@ -90,7 +91,7 @@ def run_stage(stage: Stage, step_fn: Callable[[int, np.random.Generator], dict[s
 def _save(path: Path, stage: Stage, step: int, curve: list[dict]) -> None:
     state = {
         "step": step,
-        "curve": curve,
+        "curve": plain(curve),
         "modules": {k: m.state_dict() for k, m in stage.modules.items()},
         "optimisers": {k: o.state_dict() for k, o in stage.optimisers.items()},
         "schedulers": {k: s.state_dict() for k, s in stage.schedulers.items()},

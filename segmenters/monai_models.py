@@ -19,6 +19,7 @@ from monai.networks.nets import UNETR, SwinUNETR, UNet
 from pydantic import BaseModel, ConfigDict, Field
 
 from bench.case import CaseSet
+from bench.checkpoints import load_checkpoint
 from bench.errors import ConfigError
 from bench.slices import fit_slices, restore
 from bench.strategies import Stage
@@ -99,7 +100,7 @@ class MonaiSegmenter:
 
     def network(self, model: TrainedModel, device: str = "cpu") -> torch.nn.Module:
         net = self.build(model.info["in_channels"], model.info["n_classes"])
-        net.load_state_dict(torch.load(model.path, map_location=device, weights_only=True))
+        net.load_state_dict(load_checkpoint(model.path, device))
         return net.to(device).eval()
 
     def predict(self, model: TrainedModel, cases: CaseSet, device: str = "cpu") -> list:

@@ -148,7 +148,7 @@ def _write_dataset(data: dict[str, CaseSet], folder: Path) -> dict[str, list[str
         names[role] = [c.id for c in renamed]
         cases += renamed
     merged = CaseSet(cases, dict(reference.labels), list(reference.channels), 3)
-    write_nnunet(merged, folder, name="synth2seg")
+    write_nnunet(merged, folder, name="synth2seg", overwrite=True)
     return names
 
 

@@ -20,6 +20,8 @@ from monai.losses import DiceCELoss
 from monai.metrics import DiceMetric
 from monai.transforms import RandSpatialCropd, SpatialPadd
 
+from bench.checkpoints import load_checkpoint
+
 
 @dataclass
 class Loop:
@@ -45,12 +47,12 @@ def train_network(net: torch.nn.Module, items: list[dict], weights: np.ndarray |
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     step, best_score = 0, -np.inf
     if last.exists():
-        state = torch.load(last, map_location=device, weights_only=False)
+        state = load_checkpoint(last, device)
         net.load_state_dict(state["net"])
         optimiser.load_state_dict(state["optimiser"])
         step, best_score = state["step"], state["best_score"]
     elif init is not None:
-        net.load_state_dict(torch.load(init, map_location=device, weights_only=True))
+        net.load_state_dict(load_checkpoint(init, device))
     cuda = device.startswith("cuda")
     while step < loop.steps:
         net.train()
@@ -68,7 +70,7 @@ def train_network(net: torch.nn.Module, items: list[dict], weights: np.ndarray |
                 _save(net.state_dict(), best)
         if step % loop.checkpoint_every == 0 or step == loop.steps:
             _save({"net": net.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
-                   "best_score": best_score}, last)
+                   "best_score": float(best_score)}, last)
     if not best.exists():  # no validation data, or no steps: the last weights are the result
         _save(net.state_dict(), best)
     return best

@@ -39,8 +39,9 @@ def test_unlabelled_style_folder_is_accepted(capsys, phantom3_dir, tmp_path):
 
 def test_a_folder_holding_another_fit_is_refused(capsys, phantom3_dir, tmp_path):
     folder = tmp_path / "g"
-    folder.mkdir()
+    (folder / "work").mkdir(parents=True)
     (folder / "generator.json").write_text(json.dumps({"name": "brainspade", "preset": "demo"}))
+    (folder / "work" / "vae.pt").write_bytes(b"a checkpoint of that fit")
     result = call_cli(capsys, "generator", "fit", "brainspade", "--data", str(phantom3_dir),
                       "--preset", "tiny", "--out", str(folder))
     assert result.returncode == 2

@@ -4,9 +4,11 @@ import json
 
 import nibabel as nib
 import numpy as np
+import pytest
 
 from bench.case import Case, CaseSet
 from bench.data import load_dataset, write_nnunet
+from bench.errors import DataError
 
 
 def test_nnunet_round_trip_keeps_everything(phantom, tmp_path):
@@ -35,8 +37,14 @@ def test_nnunet_layout_is_what_nnunet_expects(phantom, tmp_path):
 
 def test_rewriting_removes_cases_of_the_earlier_export(phantom, tmp_path):
     write_nnunet(phantom, tmp_path / "ds")
-    back = load_dataset(write_nnunet(phantom.subset([0]), tmp_path / "ds"))
+    back = load_dataset(write_nnunet(phantom.subset([0]), tmp_path / "ds", overwrite=True))
     assert back.ids == [phantom[0].id]
+
+
+def test_writing_into_a_non_empty_folder_is_refused_without_overwrite(phantom, tmp_path):
+    write_nnunet(phantom.subset([0]), tmp_path / "ds")
+    with pytest.raises(DataError, match="not empty"):
+        write_nnunet(phantom.subset([0]), tmp_path / "ds")
 
 
 def test_2d_cases_are_stored_as_volumes_of_depth_one(tmp_path):

@@ -14,7 +14,7 @@ def _ctx(tmp_path, phantom, **kwargs):
 
 
 def _weights(path):
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)
     return state.get("net", state)
 
 
@@ -62,7 +62,7 @@ def test_interrupted_training_resumes_to_the_same_weights(phantom, tmp_path):
     a = _weights(tmp_path / "full" / "stage0_real" / "last.pt")
     b = _weights(tmp_path / "resumed" / "stage0_real" / "last.pt")
     assert torch.load(tmp_path / "resumed" / "stage0_real" / "last.pt",
-                      weights_only=False)["step"] == 4
+                      weights_only=True)["step"] == 4
     for key in a:
         torch.testing.assert_close(a[key], b[key])
 
@@ -74,7 +74,7 @@ def test_epochs_count_passes_over_the_stage_data(phantom, tmp_path):
     ctx = TrainContext(tmp_path, {"real": phantom.subset([0])}, seed=0)
     segmenter.train(list(parse_strategy("real").stages), ctx)
     n = len(phantom.subset([0]).slices(axis=2, min_foreground=0.5))
-    state = torch.load(tmp_path / "stage0_real" / "last.pt", weights_only=False)
+    state = torch.load(tmp_path / "stage0_real" / "last.pt", weights_only=True)
     assert state["step"] == -(-2 * n // 32)
 
 

@@ -194,6 +194,7 @@ def test_a_real_only_model_that_cannot_be_loaded_is_a_note_not_a_crash(smoke_run
     config = load_preset("smoke")
     real = next(c for c in expand(config) if c.count == 0)
     (run_dir / "cells" / real.key / "model" / "model.json").write_text("{}")
+    (run_dir / "cells" / real.key / "sealed.json").unlink()  # older versions kept no hashes
     store = Store(run_dir / "results.sqlite")
     try:
         reference, note = Runner(config, run_dir).real_only_reference(expand(config), store,
@@ -201,6 +202,80 @@ def test_a_real_only_model_that_cannot_be_loaded_is_a_note_not_a_crash(smoke_run
     finally:
         store.close()
     assert reference is None and "--force" in note
+
+
+def _real_cell(config):
+    return next(c for c in expand(config) if c.count == 0)
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One real-only cell of one training step: enough to damage and redo quickly."""
+    from bench.config import load_config
+
+    config = load_config({"name": "tiny", "dataset": "phantom:A:3",
+                          "split": {"val": 0.34, "test": 0.34},
+                          "segmenters": [{"name": "unet2d", "preset": "tiny",
+                                          "params": {"steps": 2, "batch": 1, "val_every": 1}}],
+                          "metrics": ["dice"], "device": "cpu", "fidelity": {"enabled": False}})
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    Runner(config, run_dir).run()
+    return config, run_dir
+
+
+def test_damaged_cell_weights_are_found_and_the_cell_trained_again(tiny_run, tmp_path):
+    config, finished = tiny_run
+    run_dir = tmp_path / "damaged"
+    shutil.copytree(finished, run_dir)
+    real = _real_cell(config)
+    before, cells = _rows(run_dir), _store(run_dir)[0].set_index("key")
+    best = run_dir / "cells" / real.key / "model" / "stage0_real" / "best.pt"
+    size = best.stat().st_size
+    _truncate(best)
+    Runner(config, run_dir).run()
+    after = _store(run_dir)[0].set_index("key")
+    assert after.started[real.key] > cells.started[real.key], "the damaged cell was reused"
+    assert best.stat().st_size == size
+    pd.testing.assert_frame_equal(_rows(run_dir), before)
+
+
+def test_fidelity_with_truncated_real_only_weights_is_a_note(smoke_run, tmp_path, capsys):
+    from tests.conftest import call_cli
+
+    run_dir = tmp_path / "truncated"
+    shutil.copytree(smoke_run, run_dir)
+    real = _real_cell(load_preset("smoke"))
+    _truncate(run_dir / "cells" / real.key / "model" / "stage0_real" / "best.pt")
+    result = call_cli(capsys, "fidelity", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    store = Store(run_dir / "results.sqlite")
+    try:
+        notes = store.fidelity().note.dropna()
+    finally:
+        store.close()
+    assert notes.str.contains("best.pt changed since it was finished").any()
+
+
+def test_force_keeps_finished_rows_until_their_replacement_exists(tiny_run, tmp_path,
+                                                                  monkeypatch):
+    import bench.runner
+
+    config, finished = tiny_run
+    run_dir = tmp_path / "forced-failing"
+    shutil.copytree(finished, run_dir)
+    before = _rows(run_dir)
+
+    def broken(job):
+        raise RuntimeError("out of memory")
+    monkeypatch.setattr(bench.runner, "run_cell", broken)
+    Runner(config, run_dir, force=True).run()
+    assert set(_store(run_dir)[0].status) == {"done"}
+    pd.testing.assert_frame_equal(_rows(run_dir), before)
 
 
 EXPECTED_FILES = {"leaderboard.csv", "leaderboard.md", "index.html", "friedman.csv", "cells.csv",

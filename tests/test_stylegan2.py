@@ -239,7 +239,7 @@ def test_interrupted_fit_resumes_to_the_uninterrupted_result(phantom, tmp_path):
     with pytest.raises(Stop):
         interrupted.fit(phantom, FitContext(workdir=tmp_path / "run", seed=0,
                                             progress=stop_in_c_sg))
-    assert torch.load(tmp_path / "run" / "c-sg.pt", weights_only=False)["step"] == 2
+    assert torch.load(tmp_path / "run" / "c-sg.pt", weights_only=True)["step"] == 2
     seen = []
     resumed = tiny("mc-sg")
     resumed.fit(phantom, FitContext(workdir=tmp_path / "run", seed=0,

@@ -24,11 +24,20 @@ def load_dataset(path: Path | str, labelled: bool = True) -> CaseSet:
         raise DataError(f"{root}: not a folder (expected an nnU-Net v2 or MSD dataset)")
     meta = read_json(root / "dataset.json")
     if is_nnunet(meta):
-        return read_nnunet(root, meta, labelled)
+        return _has_foreground(read_nnunet(root, meta, labelled), root)
     if is_msd(meta):
-        return read_msd(root, meta)
+        return _has_foreground(read_msd(root, meta), root)
     raise DataError(f"{root / 'dataset.json'}: neither nnU-Net v2 ('channel_names') nor MSD "
                     "('modality' and 'training') layout")
+
+
+def _has_foreground(cases: CaseSet, root: Path) -> CaseSet:
+    """A labelled set whose every label map is background would train and score to Dice 0."""
+    labels = [c.label for c in cases if c.label is not None]
+    if labels and not any(label.any() for label in labels):
+        raise DataError(f"{root}: every label map is all background (0); expected labelled "
+                        "structures")
+    return cases
 
 
 def open_dataset(spec: str | Path, labelled: bool = True) -> CaseSet:

@@ -36,12 +36,28 @@ def read_msd(root: Path, meta: dict) -> CaseSet:
     entries = meta["training"]
     if not isinstance(entries, list) or not entries:
         raise DataError(f"{where}: empty dataset ('training' lists no cases)")
-    cases = []
+    cases, seen = [], {}
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or "image" not in entry or "label" not in entry:
             raise DataError(f"{where}: training[{i}] must have 'image' and 'label'")
-        cases.append(_case(root, entry, channels, labels))
+        for key in ("image", "label"):
+            _inside(root, entry[key], f"{where}: training[{i}].{key}")
+        case = _case(root, entry, channels, labels)
+        if case.id in seen:
+            raise DataError(f"{where}: training[{i}] repeats case '{case.id}' of "
+                            f"training[{seen[case.id]}]; case ids must be unique")
+        seen[case.id] = i
+        cases.append(case)
     return CaseSet(cases, labels, channels, 3, {"source": str(root)})
+
+
+def _inside(root: Path, value, where: str) -> None:
+    """Paths in dataset.json stay inside the dataset folder (no ``..``, no absolute paths)."""
+    if not isinstance(value, str) or not value:
+        raise DataError(f"{where}: expected a path relative to the dataset folder, got "
+                        f"{value!r}")
+    if not (root / value).resolve().is_relative_to(root.resolve()):
+        raise DataError(f"{where}: {value!r} points outside the dataset folder {root}")
 
 
 def _labels(labels, where: Path) -> dict[int, str]:

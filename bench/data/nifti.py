@@ -34,6 +34,10 @@ def read_volume(path: Path, what: str) -> Volume:
     except Exception as exc:  # nibabel and gzip raise many types for damaged files
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{path}: unreadable or truncated NIfTI ({reason})") from None
+    if not (np.issubdtype(data.dtype, np.floating) or np.issubdtype(data.dtype, np.integer)
+            or data.dtype == np.bool_):
+        raise DataError(f"{path}: voxels of type {data.dtype} ({what}); expected real numbers "
+                        "(complex or RGB volumes are not images synth2seg can read)")
     return Volume(path, data, np.asarray(img.affine, dtype=np.float64))
 
 

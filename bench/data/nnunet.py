@@ -25,6 +25,7 @@ from bench.data.nifti import (
     write_volume,
 )
 from bench.errors import DataError
+from bench.outputs import mark_output
 
 REQUIRED = ("channel_names", "labels", "numTraining", "file_ending")
 ENDINGS = (".nii.gz", ".nii")
@@ -134,9 +135,18 @@ def _squeeze_2d(cases: CaseSet) -> CaseSet:
     return CaseSet(flat, cases.labels, cases.channels, 2, cases.meta)
 
 
-def write_nnunet(cases: CaseSet, root: Path, name: str = "synth2seg") -> Path:
-    """Write ``cases`` as an nnU-Net v2 raw dataset; 2D cases become volumes of depth one."""
+def write_nnunet(cases: CaseSet, root: Path, name: str = "synth2seg",
+                 overwrite: bool = False) -> Path:
+    """Write ``cases`` as an nnU-Net v2 raw dataset; 2D cases become volumes of depth one.
+
+    A non-empty ``root`` is refused unless ``overwrite``; callers that take a user's folder
+    check it with :func:`bench.outputs.claim_output` first, so a user's own files are never
+    deleted. The folder is marked as synth2seg's output before anything is written.
+    """
     root = Path(root)
+    if not overwrite and root.is_dir() and any(root.iterdir()):
+        raise DataError(f"{root}: folder is not empty; refusing to write a dataset into it")
+    mark_output(root)
     for sub in ("imagesTr", "labelsTr", "pvTr"):
         folder = root / sub
         if folder.is_dir():  # a rewrite must not leave cases of an earlier export behind

@@ -20,6 +20,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bench.case import Case, CaseSet
+from bench.checkpoints import load_checkpoint, plain
 from bench.errors import ConfigError, DataError
 from generators import perceptual
 from generators.brainspade import images as img
@@ -317,7 +318,7 @@ class BrainSPADE:
     def save(self, path: Path) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        torch.save({"params": self.params.model_dump(mode="json"), "state": self.state,
+        torch.save({"params": self.params.model_dump(mode="json"), "state": plain(self.state),
                     "nets": {k: v.state_dict() for k, v in self.nets.items()}},
                    path / "brainspade.pt")
         info = {k: v for k, v in self.state.items() if k not in ("style_images", "style_volume")}
@@ -327,9 +328,10 @@ class BrainSPADE:
 
     @classmethod
     def load(cls, path: Path) -> BrainSPADE:
-        blob = torch.load(Path(path) / "brainspade.pt", map_location="cpu", weights_only=False)
+        blob = load_checkpoint(Path(path) / "brainspade.pt")
         model = cls(BrainSPADEParams(**blob["params"]))
         model.state = blob["state"]
+        model.state["style_volume"] = np.asarray(model.state["style_volume"])  # saved as tensor
         p, s = model.params, model.state
         n_labels = max(s["labels"]) + 1
         model.nets = {

@@ -21,6 +21,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bench.case import Case, CaseSet
+from bench.checkpoints import load_checkpoint, plain
 from bench.errors import ConfigError, DataError
 from generators.intensity import IntensityRange
 from generators.medgen3d import masks as mk
@@ -261,7 +262,7 @@ class MedGen3D:
     def save(self, path: Path) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        torch.save({"params": self.params.model_dump(mode="json"), "state": self.state,
+        torch.save({"params": self.params.model_dump(mode="json"), "state": plain(self.state),
                     "nets": {k: v.state_dict() for k, v in self.nets.items()}},
                    path / "medgen3d.pt")
         (path / "meta.json").write_text(json.dumps(self.state, indent=1, default=str))
@@ -270,7 +271,7 @@ class MedGen3D:
 
     @classmethod
     def load(cls, path: Path) -> MedGen3D:
-        blob = torch.load(Path(path) / "medgen3d.pt", map_location="cpu", weights_only=False)
+        blob = load_checkpoint(Path(path) / "medgen3d.pt")
         model = cls(MedGen3DParams(**blob["params"]))
         model.state = blob["state"]
         model.state["labels"] = {int(k): v for k, v in model.state["labels"].items()}

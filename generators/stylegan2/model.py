@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bench.case import Case, CaseSet
+from bench.checkpoints import load_checkpoint, plain
 from bench.errors import ConfigError, DataError
 from generators.intensity import IntensityRange
 from generators.protocol import FitContext, SampleContext
@@ -238,7 +239,7 @@ class StyleGAN2Family:
     def save(self, path: Path) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        torch.save({"params": self.params.model_dump(mode="json"), "state": self.state,
+        torch.save({"params": self.params.model_dump(mode="json"), "state": plain(self.state),
                     "nets": {k: v.state_dict() for k, v in self.nets.items()}},
                    path / "stylegan2.pt")
         info = {k: v for k, v in self.state.items() if k not in ("masks", "mask_ids")}
@@ -249,7 +250,7 @@ class StyleGAN2Family:
 
     @classmethod
     def load(cls, path: Path):
-        blob = torch.load(Path(path) / "stylegan2.pt", map_location="cpu", weights_only=False)
+        blob = load_checkpoint(Path(path) / "stylegan2.pt")
         model = cls(StyleGAN2Params(**blob["params"]))
         model.state = blob["state"]
         n_labels = max(model.state["labels"]) + 1
