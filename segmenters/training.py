@@ -3,7 +3,8 @@
 Step-based: each step draws a batch with a generator seeded by (seed, step), so an interrupted
 run that resumes from ``last.pt`` continues exactly as if it had never stopped, augmentation
 included. DiceCE loss and Adam as in the papers; bf16 autocast on CUDA; periodic validation keeps
-the best weights in ``best.pt``.
+the best weights in ``best.pt``. Batches come from ``segmenters.batches`` (on the device or on the
+host, the same draws either way).
 """
 
 from __future__ import annotations
