@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-gpu bench lint clean
+.PHONY: demo test test-slow test-gpu bench bench-gpu lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test-gpu: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest bench/benchmarks -m "" --benchmark-only
+
+# Segmenter throughput and MFU, generator step times and sampling at the paper sizes; each
+# benchmark skips (with its reason) where CUDA is absent.
+bench-gpu: $(STAMP)
+	$(BIN)/python -m pytest bench/benchmarks -m gpu --benchmark-only -rs -s
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

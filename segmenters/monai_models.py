@@ -23,7 +23,7 @@ from bench.checkpoints import load_checkpoint
 from bench.errors import ConfigError
 from bench.slices import fit_slices, restore
 from bench.strategies import Stage
-from segmenters.augment import augmentation
+from segmenters.augment import BatchAugment, augmentation
 from segmenters.protocol import TrainContext, TrainedModel, preset_params
 from segmenters.training import Loop, infer, train_network
 
@@ -47,6 +47,13 @@ class NetParams(BaseModel):
     # 2D: how slices reach ``patch``. "pad" keeps the voxel size, so predictions map back to the
     # volume exactly; "resize" suits data whose slices differ much in shape.
     fit: Literal["pad", "resize"] = "pad"
+    # Speed, not results. "device" keeps the training data on the training device and augments
+    # whole batches there; "host" augments sample by sample with MONAI on the CPU (the path of
+    # results made before these options existed). Both draw the same batches (segmenters/batches).
+    data: Literal["device", "host"] = "device"
+    bf16: bool = True  # autocast to bfloat16 on CUDA
+    channels_last: bool = False
+    compile: bool = False  # torch.compile the network for training
 
 
 class MonaiSegmenter:
@@ -81,8 +88,12 @@ class MonaiSegmenter:
                 else p.steps
             if p.epochs is not None:
                 steps = -(-p.epochs * len(items) // p.batch)
-            loop = Loop(steps, p.batch, p.lr, p.val_every, p.checkpoint_every, p.patch)
-            augment = augmentation(self.spatial_dims, ctx.seed) if ctx.augment else None
+            loop = Loop(steps, p.batch, p.lr, p.val_every, p.checkpoint_every, p.patch,
+                        p.data, p.bf16, p.channels_last, p.compile)
+            augment = None
+            if ctx.augment:
+                augment = BatchAugment(self.spatial_dims) if p.data == "device" \
+                    else augmentation(self.spatial_dims, ctx.seed, p.patch)
             previous = train_network(
                 net, items, weights, val, loop, ctx.workdir / f"stage{i}_{stage.data}",
                 ctx.device, ctx.seed + i, augment, previous if stage.finetune else None,

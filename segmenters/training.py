@@ -3,7 +3,8 @@
 Step-based: each step draws a batch with a generator seeded by (seed, step), so an interrupted
 run that resumes from ``last.pt`` continues exactly as if it had never stopped, augmentation
 included. DiceCE loss and Adam as in the papers; bf16 autocast on CUDA; periodic validation keeps
-the best weights in ``best.pt``.
+the best weights in ``best.pt``. Batches come from ``segmenters.batches`` (on the device or on the
+host, the same draws either way).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import torch
 from monai.inferers import sliding_window_inference
 from monai.losses import DiceCELoss
 from monai.metrics import DiceMetric
-from monai.transforms import RandSpatialCropd, SpatialPadd
 
 from bench.checkpoints import load_checkpoint
+from segmenters.batches import DeviceBatches, host_batch
 
 
 @dataclass
@@ -31,6 +32,10 @@ class Loop:
     val_every: int
     checkpoint_every: int
     patch: tuple[int, ...]
+    data: str = "device"  # "device": batches drawn where the net trains; "host": MONAI on the CPU
+    bf16: bool = True  # autocast on CUDA
+    channels_last: bool = False
+    compile: bool = False
 
 
 def train_network(net: torch.nn.Module, items: list[dict], weights: np.ndarray | None,
@@ -53,12 +58,15 @@ def train_network(net: torch.nn.Module, items: list[dict], weights: np.ndarray |
         step, best_score = state["step"], state["best_score"]
     elif init is not None:
         net.load_state_dict(load_checkpoint(init, device))
+    model, layout = _fast(net, loop)
+    draw = _drawer(items, weights, loop, seed, device, augment)
     cuda = device.startswith("cuda")
     while step < loop.steps:
         net.train()
-        image, label = _batch(items, weights, loop, seed, step, augment)
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda):
-            loss = loss_fn(net(image.to(device)), label.to(device))
+        image, label = draw(step)
+        image = image.to(device).contiguous(memory_format=layout)
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda and loop.bf16):
+            loss = loss_fn(model(image), label.to(device))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -76,28 +84,21 @@ def train_network(net: torch.nn.Module, items: list[dict], weights: np.ndarray |
     return best
 
 
-def _batch(items, weights, loop: Loop, seed: int, step: int, augment):
-    rng = np.random.default_rng([seed, step])
-    picks = rng.choice(len(items), size=loop.batch, p=weights)
-    if augment is not None:
-        augment.set_random_state(seed=int(rng.integers(2**31)))
-    crop = None
-    if len(loop.patch) == 3:
-        crop = [SpatialPadd(("image", "label"), loop.patch),
-                RandSpatialCropd(("image", "label"), loop.patch, random_size=False)]
-        crop[1].set_random_state(seed=int(rng.integers(2**31)))
-    samples = []
-    for i in picks:
-        sample = {"image": torch.as_tensor(items[i]["image"]),
-                  "label": torch.as_tensor(items[i]["label"])}
-        for transform in crop or ():
-            sample = transform(sample)
-        if augment is not None:
-            sample = augment(sample)
-        samples.append(sample)
-    image = torch.stack([torch.as_tensor(s["image"]).float() for s in samples])
-    label = torch.stack([torch.as_tensor(s["label"]).round().long() for s in samples])
-    return image.as_subclass(torch.Tensor), label.as_subclass(torch.Tensor)
+def _drawer(items, weights, loop: Loop, seed: int, device: str, augment):
+    """The step -> batch function of ``loop.data``; ``augment`` suits it (see monai_models)."""
+    if loop.data == "device":
+        return DeviceBatches(items, weights, loop.batch, loop.patch, seed, device, augment).draw
+    return lambda step: host_batch(items, weights, loop.batch, loop.patch, seed, step, augment)
+
+
+def _fast(net: torch.nn.Module, loop: Loop):
+    """The module to call and the batches' memory layout: channels-last and ``torch.compile``
+    change speed, not the weights (``net`` keeps its parameters and state-dict keys)."""
+    layout = torch.contiguous_format
+    if loop.channels_last:
+        layout = torch.channels_last if len(loop.patch) == 2 else torch.channels_last_3d
+        net.to(memory_format=layout)
+    return (torch.compile(net) if loop.compile else net), layout
 
 
 @torch.no_grad()
