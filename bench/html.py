@@ -54,8 +54,8 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 
 def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str, Path],
                 config: dict, primary: str, baseline: str | None,
-                fidelity: pd.DataFrame | None = None, notes: dict[str, str] | None = None
-                ) -> Path:
+                fidelity: pd.DataFrame | None = None, notes: dict[str, str] | None = None,
+                protocol: pd.DataFrame | None = None) -> Path:
     records = json.loads(board.to_json(orient="records"))
     payload = json.dumps({"columns": list(board.columns), "rows": records})
     name = html.escape(str(config.get("name", "leaderboard")))
@@ -83,6 +83,8 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
                          f"<a href='paired_{html.escape(test_set)}.csv'>CSV</a></p>")
     if fidelity is not None and not fidelity.empty:
         parts += _fidelity_html(fidelity, notes or {})
+        if protocol is not None and len(protocol):
+            parts += _protocol_html(protocol)
     parts.append("<h2>Figures</h2>")
     for key in (f"{primary}_vs_count.png", "samples.png"):
         if key in files:
@@ -114,6 +116,16 @@ def _fidelity_html(summary: pd.DataFrame, notes: dict[str, str]) -> list[str]:
                         for m, n in notes.items())
         parts.append(f"<p class='note'>Unavailable (n/a):</p><ul class='note'>{items}</ul>")
     return parts
+
+
+def _protocol_html(protocol: pd.DataFrame) -> list[str]:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in protocol.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in protocol.itertuples(index=False))
+    return ["<p class='note'>How the distribution metrics were measured (n: real/synthetic "
+            "images compared, over views; floor n: images per real half):</p>",
+            f"<table id='fidelity-protocol'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{rows}</tbody></table>"]
 
 
 def _safe_json(text: str) -> str:

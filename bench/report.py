@@ -69,6 +69,39 @@ def fidelity_summary(fidelity: pd.DataFrame) -> pd.DataFrame:
     return values[order]
 
 
+def protocol_summary(fidelity: pd.DataFrame) -> pd.DataFrame:
+    """One row per (generator, count, extractor): how its distribution metrics were measured.
+
+    ``n`` is real/synthetic images compared (summed over views); ``floor n`` is per half.
+    """
+    from bench.fidelity import EXTRACTORS
+
+    columns = ["generator", "count", "extractor", "weights_sha256", "preprocessing", "views",
+               "n", "floor n"]
+    if fidelity.empty or "extractor" not in fidelity.columns:
+        return pd.DataFrame(columns=columns)
+    fd = {n.fd for n in EXTRACTORS.values()}
+    rows = []
+    for (generator, count, extractor), part in fidelity[fidelity.extractor.notna()].groupby(
+            ["generator", "count", "extractor"], sort=False):
+        main = part[part.metric.isin(fd)]
+        floor = part[part.metric.str.endswith("_floor")]
+        if main.empty:
+            continue
+        first = main.iloc[0]
+        rows.append([generator, count, extractor, first.weights_sha256 or "-",
+                     first.preprocessing, first.views, _sides(main), _sides(floor, True)])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _sides(rows: pd.DataFrame, floor: bool = False) -> str:
+    """``real/synthetic`` image counts (one number for a floor: per half), over seeds."""
+    if rows.empty or rows.n_real.isna().all():
+        return "-"
+    pairs = sorted({(int(r), int(f)) for r, f in zip(rows.n_real, rows.n_fake, strict=True)})
+    return ", ".join(str(r) if floor else f"{r}/{f}" for r, f in pairs)
+
+
 def unavailable_notes(fidelity: pd.DataFrame) -> dict[str, str]:
     """Per metric without any value, why (the first note recorded)."""
     missing = fidelity[fidelity.value.isna()]
@@ -187,10 +220,11 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     sample_sets = artifacts[artifacts.kind == "samples"] if not artifacts.empty else artifacts
     if len(sample_sets):
         files["samples.png"] = plots.sample_grid(sample_sets, samples, out / "samples.png")
+    protocol = protocol_summary(fidelity)
     files["leaderboard.md"] = _markdown(board, per_test, primary, baseline, config,
-                                        out / "leaderboard.md", summary, notes)
+                                        out / "leaderboard.md", summary, notes, protocol)
     files["index.html"] = write_index(out / "index.html", board, per_test, files, config,
-                                      primary, baseline, summary, notes)
+                                      primary, baseline, summary, notes, protocol)
     return files
 
 
@@ -200,7 +234,7 @@ def _csv(frame: pd.DataFrame, path: Path, index: bool = False) -> Path:
 
 
 def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: pd.DataFrame,
-              notes: dict[str, str]) -> Path:
+              notes: dict[str, str], protocol: pd.DataFrame | None = None) -> Path:
     columns = ["rank", "method", "seeds"] + [c for c in board.columns
                                              if c.endswith(f":{primary}_mean")]
     lines = [f"# {config.get('name', 'leaderboard')}", "",
@@ -233,12 +267,13 @@ def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: 
             for _, r in result["paired"].iterrows():
                 lines.append(f"| {r.method} | {r.cases} | {r.mean_difference:+.4f} | "
                              f"{r.t_test_p:.3g} | {r.wilcoxon_p:.3g} |")
-    lines += fidelity_markdown(fidelity, notes)
+    lines += fidelity_markdown(fidelity, notes, protocol)
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def fidelity_markdown(summary: pd.DataFrame, notes: dict[str, str]) -> list[str]:
+def fidelity_markdown(summary: pd.DataFrame, notes: dict[str, str],
+                      protocol: pd.DataFrame | None = None) -> list[str]:
     from bench.fidelity import METRICS
 
     if summary.empty:
@@ -253,4 +288,11 @@ def fidelity_markdown(summary: pd.DataFrame, notes: dict[str, str]) -> list[str]
     if notes:
         lines += ["", f"Unavailable ({UNAVAILABLE}):", ""]
         lines += [f"- `{m}`: {note}" for m, note in notes.items()]
+    if protocol is not None and len(protocol):
+        lines += ["", "How the distribution metrics were measured (n: real/synthetic images "
+                      "compared, over views; floor n: images per real half):", "",
+                  "| " + " | ".join(protocol.columns) + " |",
+                  "|" + "---|" * len(protocol.columns)]
+        lines += ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |"
+                  for row in protocol.itertuples(index=False)]
     return lines

@@ -16,9 +16,10 @@ from bench.data.phantom import PhantomConfig, make_phantom
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory):
     """Tests never read or write the user's phantom cache, nor see weights in their torch hub
-    cache (which would turn on Inception and LPIPS: CI machines have none)."""
+    cache (which would turn on Inception and LPIPS: CI machines have none), nor download."""
     os.environ["SYNTH2SEG_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     os.environ["TORCH_HOME"] = str(tmp_path_factory.mktemp("torch-home"))
+    os.environ["SYNTH2SEG_OFFLINE"] = "1"  # tests that fetch serve their files from file://
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +71,17 @@ def call_cli(capsys, *args: str) -> subprocess.CompletedProcess:
         sys.argv = argv
     out = capsys.readouterr()
     return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+
+def pin_weights(monkeypatch, key: str, path: Path):
+    """Point ``metrics.weights.WEIGHTS[key]`` at a local file (a ``file://`` URL) and pin its
+    SHA-256, as the real entry pins the published file's: tests fetch and verify random weights
+    of the real architectures, never the internet."""
+    import dataclasses
+
+    from metrics.weights import WEIGHTS, sha256_of
+
+    weight = dataclasses.replace(WEIGHTS[key], url=Path(path).resolve().as_uri(),
+                                 sha256=sha256_of(path), member=None)
+    monkeypatch.setitem(WEIGHTS, key, weight)
+    return weight

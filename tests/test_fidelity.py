@@ -18,7 +18,7 @@ from torch import nn
 
 from bench.case import CaseSet
 from bench.experiment import build_segmenter
-from bench.fidelity import METRICS, FidelityJudge, FidelityOptions, Reference
+from bench.fidelity import FidelityJudge, FidelityOptions, Reference, metric_names
 from bench.strategies import Stage
 from metrics.distribution import frechet_distance, kernel_distance
 from metrics.diversity import ALEXNET_FILE, MSSSIM, LPIPSDistance, mean_pairwise, random_pairs
@@ -32,6 +32,7 @@ from metrics.features import (
 from metrics.memorisation import memorisation, thumbnails
 from metrics.segmentation import evaluate
 from segmenters.protocol import TrainContext
+from tests.conftest import pin_weights
 
 
 def _features(seed: int, n: int = 300, d: int = 6, shift: float = 0.0) -> np.ndarray:
@@ -112,6 +113,7 @@ def test_inception_features_come_from_a_weights_file_without_download(tmp_path, 
         torch.manual_seed(0)
         random_net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
     torch.save(random_net.state_dict(), tmp_path / INCEPTION_FILE)
+    pin_weights(monkeypatch, "inception", tmp_path / INCEPTION_FILE)
     monkeypatch.setattr(fe, "load_state_dict_from_url", no_download)
     inception = InceptionFeatures.find(tmp_path)
     assert torch.equal(inception.net.Mixed_7c.branch1x1.conv.weight,
@@ -130,12 +132,13 @@ def test_missing_weights_say_which_file_and_where(tmp_path):
         LPIPSDistance.find(tmp_path)
 
 
-def test_lpips_loads_the_alexnet_trunk_from_torchvision_names(tmp_path):
+def test_lpips_loads_the_alexnet_trunk_from_torchvision_names(tmp_path, monkeypatch):
     from torchvision.models import alexnet
 
     torch.manual_seed(0)
     state = alexnet(weights=None).state_dict()
     torch.save(state, tmp_path / ALEXNET_FILE)
+    pin_weights(monkeypatch, "alexnet", tmp_path / ALEXNET_FILE)
     distance = LPIPSDistance.find(tmp_path)
     trunk = distance.model.net
     assert torch.equal(trunk.slice1[0].weight, state["features.0.weight"])
@@ -178,7 +181,8 @@ def test_memorisation_flags_verbatim_copies_and_not_new_samples():
 class RandomFeatures(nn.Module):
     """A stand-in for Inception in tests: a fixed random convolution, globally pooled."""
 
-    name, per_channel = "inception", True
+    name, per_channel, spatial_dims = "inception", True, 2
+    label, sha256, preprocessing = "random convolution", None, "none"
 
     def __init__(self):
         super().__init__()
@@ -224,8 +228,11 @@ def _distorted(cases: CaseSet, seed: int) -> CaseSet:
 
 def test_judge_identical_set_gives_zero_distances_and_full_memorisation(phantom, judge):
     rows = judge.measure(phantom.subset([0, 1]), [2])[2]
-    assert [r.metric for r in rows] == list(METRICS)
+    assert [r.metric for r in rows] == metric_names()
     values = _values(rows)
+    for tag in ("inception", "indomain"):  # the same images: inside each other's manifold
+        for metric in ("precision", "recall", "coverage"):
+            assert values[f"{metric}_{tag}"] == 1.0, (metric, tag)
     for metric in ("fid", "fd_indomain"):
         assert abs(values[metric]) < 1e-6, metric
     for metric in ("kid", "kid_indomain"):  # unbiased: slightly below zero for one set twice
