@@ -89,7 +89,8 @@ def protocol_summary(fidelity: pd.DataFrame) -> pd.DataFrame:
         if main.empty:
             continue
         first = main.iloc[0]
-        rows.append([generator, count, extractor, first.weights_sha256 or "-",
+        sha = first.weights_sha256 if pd.notna(first.weights_sha256) else "-"
+        rows.append([generator, count, extractor, sha,
                      first.preprocessing, first.views, _sides(main), _sides(floor, True)])
     return pd.DataFrame(rows, columns=columns)
 

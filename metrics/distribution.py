@@ -50,6 +50,8 @@ def kernel_distance(real: np.ndarray, fake: np.ndarray, subsets: int = 100,
 
     real, fake = _pair(real, fake, minimum=2)
     size = min(subset_size, len(real), len(fake))
+    if size == len(real) == len(fake):  # every subset is the whole of both sets: one is exact
+        subsets = 1
     with warnings.catch_warnings():  # "will save all extracted features": they are given
         warnings.simplefilter("ignore", UserWarning)
         metric = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=subsets,

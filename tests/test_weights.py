@@ -19,14 +19,6 @@ from metrics.weights import WEIGHTS, Unavailable, WeightFile, WeightsError, ensu
 
 
 @pytest.fixture
-def hub(tmp_path, monkeypatch):
-    """An empty torch hub cache, network access allowed (the suite runs offline otherwise)."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-    monkeypatch.delenv(weights.OFFLINE_ENV, raising=False)
-    return tmp_path / "torch-home" / "hub" / "checkpoints"
-
-
-@pytest.fixture
 def published(tmp_path) -> tuple[WeightFile, bytes]:
     """A 'published' file two chunks and a bit long, served from file://, its hash pinned."""
     payload = bytes(range(256)) * (2 * weights.CHUNK // 256 + 7)
