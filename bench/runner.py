@@ -256,9 +256,12 @@ class Runner:
             rows = judge.measure(load_samples(Path(folder), max(wanted)), wanted)
             for count, part in rows.items():
                 store.record_fidelity(Path(folder).name, label, seed, count, part)
+            missing: dict[str, list[str]] = {}  # one line per reason
             for row in rows[max(wanted)]:
                 if row.value is None:
-                    self.console.print(f"  [yellow]{row.metric} unavailable[/]: {row.note}")
+                    missing.setdefault(row.note, []).append(row.metric)
+            for note, metrics in missing.items():
+                self.console.print(f"  [yellow]{', '.join(metrics)} unavailable[/]: {note}")
 
     def real_only_reference(self, cells: list[Cell], store: Store, device: str
                    ) -> tuple[Reference | None, str | None]:

@@ -85,3 +85,14 @@ def test_a_config_naming_a_missing_generator_says_which(capsys, tmp_path):
 
 def test_unknown_preset_suggests_one(capsys):
     _assert_one_line_error(call_cli(capsys, "run", "--preset", "smok"), "did you mean 'smoke'")
+
+
+def test_fidelity_extractors_and_planes_are_checked_by_name():
+    config = load_config({"name": "x", "fidelity": {"extractors": ["radimagenet", "medicalnet"],
+                                                    "planes": ["axial"], "offline": True}})
+    assert config.fidelity.extractors == ["radimagenet", "medicalnet"] and config.fidelity.offline
+    assert load_config({"name": "x"}).fidelity.extractors == ["inception", "in-domain"]
+    with pytest.raises(ConfigError, match="fidelity.extractors.0"):
+        load_config({"name": "x", "fidelity": {"extractors": ["radimagenett"]}})
+    with pytest.raises(ConfigError, match="fidelity.planes"):
+        load_config({"name": "x", "fidelity": {"planes": []}})
