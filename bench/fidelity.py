@@ -355,6 +355,8 @@ class FidelityJudge:
         for name, view in fake.items():
             pool = pools[name]
             view = view.subset(o.max_images, o.seed)
+            if len(view.images) == 0:  # the first n samples have no slice in this plane
+                continue
             chosen = pool.choose(o.max_images, o.seed)
             half_a, half_b = pool.halves(o.seed)
             m = min(len(view.images), len(half_a), len(half_b))
