@@ -25,8 +25,11 @@ data_app = typer.Typer(help="Datasets: build the embedded phantom, check and sho
                        no_args_is_help=True)
 app.add_typer(data_app, name="data")
 console = Console()
-WEIGHTS_HELP = ("Folder with downloaded metric weights (Inception for FID/KID, AlexNet for LPIPS);"
-                " the torch hub cache is searched too. Nothing is downloaded.")
+WEIGHTS_HELP = ("Folder with metric weights (Inception, RadImageNet, MedicalNet, AlexNet for "
+                "LPIPS); the torch hub cache is searched too, and missing files are fetched "
+                "there and verified unless --offline.")
+OFFLINE_HELP = ("Never fetch metric weights (also SYNTH2SEG_OFFLINE=1 or fidelity.offline); "
+                "metrics whose weights are missing are n/a with the reason.")
 
 
 generator_app = typer.Typer(help="Generators: fit on real data, sample synthetic datasets.",
@@ -250,6 +253,7 @@ def run(
     address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
     force: Annotated[bool, typer.Option(help="Redo every cell (artifacts are kept).")] = False,
     weights_dir: Annotated[Path | None, typer.Option(help=WEIGHTS_HELP)] = None,
+    offline: Annotated[bool, typer.Option("--offline", help=OFFLINE_HELP)] = False,
 ) -> None:
     """Run a benchmark matrix; re-running the same folder resumes it."""
     from bench.outputs import check_out_dir
@@ -259,7 +263,8 @@ def run(
     folder = out or Path("runs") / matrix.name
     check_out_dir(folder)
     cells = Runner(matrix, folder, workers=workers, force=force, executor=executor,
-                   address=address, console=console, weights_dir=weights_dir).run()
+                   address=address, console=console, weights_dir=weights_dir,
+                   offline=offline).run()
     _print_cells(cells)
     failed = int((cells.status == "failed").sum())
     console.print(f"run folder: {folder}; next: synth2seg report {folder}")
@@ -336,6 +341,7 @@ def status(run_dir: Annotated[Path, typer.Argument(help="Run folder.")]) -> None
 def fidelity_command(
     run_dir: Annotated[Path, typer.Argument(help="Run folder.")],
     weights_dir: Annotated[Path | None, typer.Option(help=WEIGHTS_HELP)] = None,
+    offline: Annotated[bool, typer.Option("--offline", help=OFFLINE_HELP)] = False,
 ) -> None:
     """(Re)measure a run's generated samples: FID/KID, diversity, alignment, memorisation."""
     from rich.table import Table
@@ -353,7 +359,8 @@ def fidelity_command(
     finally:
         store.close()
     matrix = load_config(manifest["config"], where=str(run_dir))
-    rows = Runner(matrix, run_dir, console=console, weights_dir=weights_dir).fidelity()
+    rows = Runner(matrix, run_dir, console=console, weights_dir=weights_dir,
+                  offline=offline).fidelity()
     summary = fidelity_summary(rows)
     if summary.empty:
         console.print("no generated samples in this run")

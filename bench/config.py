@@ -10,7 +10,7 @@ import difflib
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 import yaml
@@ -57,6 +57,13 @@ class FidelityConfig(_Strict):
 
     enabled: bool = True
     weights_dir: str | None = None  # Inception / AlexNet weights; also --weights-dir
+    # feature spaces for FD/KID/PRDC and their real-vs-real floors (see README, "Fidelity")
+    extractors: list[Literal["inception", "radimagenet", "medicalnet", "in-domain"]] = Field(
+        default_factory=lambda: ["inception", "in-domain"], min_length=1)
+    planes: list[Literal["axial", "coronal", "sagittal"]] = Field(  # 2D features of volumes
+        default_factory=lambda: ["axial", "coronal", "sagittal"], min_length=1)
+    nearest_k: int = Field(5, ge=1)  # k of precision / recall / density / coverage
+    offline: bool = False  # never fetch weights (also --offline, SYNTH2SEG_OFFLINE=1)
     max_images: int = Field(1000, ge=2)  # per view and side
     pairs: int = Field(100, ge=1)  # random pairs for the diversity means
     near_copy: float = Field(1 / 3, gt=0.0)  # memorisation threshold (x held-out's distance)

@@ -127,8 +127,8 @@ IDENTITY = [("rank", "mean rank", "low"), ("keeps_rank", "keeps rank", "high"),
 
 def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str, Path],
                 config: dict, primary: str, baseline: str | None,
-                fidelity: pd.DataFrame | None = None, notes: dict[str, str] | None = None
-                ) -> Path:
+                fidelity: pd.DataFrame | None = None, notes: dict[str, str] | None = None,
+                protocol: pd.DataFrame | None = None) -> Path:
     from bench.report import LOWER_IS_BETTER
 
     tests = list(dict.fromkeys(c.split(":", 1)[0] for c in board.columns
@@ -162,6 +162,8 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
                  "</script>")
     if fidelity is not None and not fidelity.empty:
         parts += _fidelity_html(fidelity, notes or {})
+        if protocol is not None and len(protocol):
+            parts += _protocol_html(protocol)
     parts.append("<h2>Figures</h2>")
     parts.append(_figure(files.get(f"{file_part(primary)}_vs_count.png"),
                          f"{esc(primary)} against the number of synthetic samples, per test set; "
@@ -333,6 +335,16 @@ def _fidelity_html(summary: pd.DataFrame, notes: dict[str, str]) -> list[str]:
         items = "".join(f"<li><code>{esc(m)}</code>: {esc(n)}</li>" for m, n in notes.items())
         parts.append(f"<p class='note'>Unavailable (n/a):</p><ul class='note'>{items}</ul>")
     return parts
+
+
+def _protocol_html(protocol: pd.DataFrame) -> list[str]:
+    head = "".join(f"<th>{esc(c)}</th>" for c in protocol.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>"
+                   for row in protocol.itertuples(index=False))
+    return ["<p class='note'>How the distribution metrics were measured (n: real/synthetic "
+            "images compared, over views; floor n: images per real half):</p>",
+            f"<table id='fidelity-protocol'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{rows}</tbody></table>"]
 
 
 def _script_json(value) -> str:

@@ -118,6 +118,40 @@ def fidelity_summary(fidelity: pd.DataFrame) -> pd.DataFrame:
     return values[order]
 
 
+def protocol_summary(fidelity: pd.DataFrame) -> pd.DataFrame:
+    """One row per (generator, count, extractor): how its distribution metrics were measured.
+
+    ``n`` is real/synthetic images compared (summed over views); ``floor n`` is per half.
+    """
+    from bench.fidelity import EXTRACTORS
+
+    columns = ["generator", "count", "extractor", "weights_sha256", "preprocessing", "views",
+               "n", "floor n"]
+    if fidelity.empty or "extractor" not in fidelity.columns:
+        return pd.DataFrame(columns=columns)
+    fd = {n.fd for n in EXTRACTORS.values()}
+    rows = []
+    for (generator, count, extractor), part in fidelity[fidelity.extractor.notna()].groupby(
+            ["generator", "count", "extractor"], sort=False):
+        main = part[part.metric.isin(fd)]
+        floor = part[part.metric.str.endswith("_floor")]
+        if main.empty:
+            continue
+        first = main.iloc[0]
+        sha = first.weights_sha256 if pd.notna(first.weights_sha256) else "-"
+        rows.append([generator, count, extractor, sha,
+                     first.preprocessing, first.views, _sides(main), _sides(floor, True)])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _sides(rows: pd.DataFrame, floor: bool = False) -> str:
+    """``real/synthetic`` image counts (one number for a floor: per half), over seeds."""
+    if rows.empty or rows.n_real.isna().all():
+        return "-"
+    pairs = sorted({(int(r), int(f)) for r, f in zip(rows.n_real, rows.n_fake, strict=True)})
+    return ", ".join(str(r) if floor else f"{r}/{f}" for r, f in pairs)
+
+
 def unavailable_notes(fidelity: pd.DataFrame) -> dict[str, str]:
     """Per metric without any value, why (the first note recorded)."""
     missing = fidelity[fidelity.value.isna()]
@@ -308,11 +342,12 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
         if correlations.spearman.notna().any():
             files["fidelity_utility.png"] = plots.fidelity_utility(
                 points, correlations, primary, out / "fidelity_utility.png")
+    protocol = protocol_summary(fidelity)
     files["leaderboard.md"] = _markdown(board, per_test, primary, baseline, config,
                                         out / "leaderboard.md", summary, notes, classes,
-                                        correlations)
+                                        correlations, protocol)
     files["index.html"] = write_index(out / "index.html", board, per_test, files, config,
-                                      primary, baseline, summary, notes)
+                                      primary, baseline, summary, notes, protocol)
     return files
 
 
@@ -420,7 +455,8 @@ def interval_text(row, column: str, digits: int = 3) -> str:
 
 
 def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: pd.DataFrame,
-              notes: dict[str, str], classes: pd.DataFrame, correlations: pd.DataFrame) -> Path:
+              notes: dict[str, str], classes: pd.DataFrame, correlations: pd.DataFrame,
+              protocol: pd.DataFrame | None = None) -> Path:
     means = [c for c in board.columns if c.endswith(f":{primary}_mean")]
     resamples = config.get("report", {}).get("resamples", 1000)
     has_stability = "keeps_rank" in board.columns
@@ -453,7 +489,7 @@ def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: 
     lines += cost_markdown(board)
     lines += per_class_markdown(classes, primary)
     lines += correlation_markdown(correlations, primary)
-    lines += fidelity_markdown(fidelity, notes)
+    lines += fidelity_markdown(fidelity, notes, protocol)
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -519,7 +555,8 @@ def _baseline_markdown(paired: pd.DataFrame, baseline: str) -> list[str]:
     return lines
 
 
-def fidelity_markdown(summary: pd.DataFrame, notes: dict[str, str]) -> list[str]:
+def fidelity_markdown(summary: pd.DataFrame, notes: dict[str, str],
+                      protocol: pd.DataFrame | None = None) -> list[str]:
     from bench.fidelity import METRICS
 
     if summary.empty:
@@ -534,4 +571,11 @@ def fidelity_markdown(summary: pd.DataFrame, notes: dict[str, str]) -> list[str]
     if notes:
         lines += ["", f"Unavailable ({UNAVAILABLE}):", ""]
         lines += [f"- {md(m)}: {md(note)}" for m, note in notes.items()]
+    if protocol is not None and len(protocol):
+        lines += ["", "How the distribution metrics were measured (n: real/synthetic images "
+                      "compared, over views; floor n: images per real half):", "",
+                  "| " + " | ".join(md(c) for c in protocol.columns) + " |",
+                  "|" + "---|" * len(protocol.columns)]
+        lines += ["| " + " | ".join(md(str(v)) for v in row) + " |"
+                  for row in protocol.itertuples(index=False)]
     return lines

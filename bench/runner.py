@@ -158,9 +158,11 @@ def run_cell(job: CellJob) -> pd.DataFrame:
 class Runner:
     def __init__(self, config: MatrixConfig, run_dir: Path, *, workers: int = 1,
                  force: bool = False, executor: str = "local", address: str | None = None,
-                 console: Console | None = None, weights_dir: Path | None = None):
+                 console: Console | None = None, weights_dir: Path | None = None,
+                 offline: bool = False):
         self.config, self.run_dir = config, Path(run_dir)
         self.weights_dir = weights_dir or config.fidelity.weights_dir
+        self.offline = offline or config.fidelity.offline
         self.workers, self.force, self.executor, self.address = workers, force, executor, address
         self.console = console or Console()
         if executor not in ("local", "ray"):
@@ -280,7 +282,9 @@ class Runner:
         f = self.config.fidelity
         options = FidelityOptions(weights_dir=self.weights_dir, max_images=f.max_images,
                                   pairs=f.pairs, near_copy=f.near_copy, seed=f.seed,
-                                  device=device)
+                                  device=device, extractors=tuple(f.extractors),
+                                  planes=tuple(f.planes), nearest_k=f.nearest_k,
+                                  offline=self.offline)
         reference, note = self.real_only_reference(cells, store, device)
         heldout = data.parts["test"] if len(data.parts["test"]) else data.parts["val"]
         judge = FidelityJudge(data.parts["real"], heldout, options, reference, note)
@@ -290,9 +294,12 @@ class Runner:
             rows = judge.measure(load_samples(Path(folder), max(wanted)), wanted)
             for count, part in rows.items():
                 store.record_fidelity(Path(folder).name, label, seed, count, part)
+            missing: dict[str, list[str]] = {}  # one line per reason
             for row in rows[max(wanted)]:
                 if row.value is None:
-                    self.console.print(f"  [yellow]{row.metric} unavailable[/]: {row.note}")
+                    missing.setdefault(row.note, []).append(row.metric)
+            for note, metrics in missing.items():
+                self.console.print(f"  [yellow]{', '.join(metrics)} unavailable[/]: {note}")
 
     def real_only_reference(self, cells: list[Cell], store: Store, device: str
                    ) -> tuple[Reference | None, str | None]:

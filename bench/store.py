@@ -28,11 +28,16 @@ CREATE INDEX IF NOT EXISTS case_metrics_cell ON case_metrics(cell);
 CREATE TABLE IF NOT EXISTS fidelity (
     generator_key TEXT NOT NULL, generator TEXT NOT NULL, seed INTEGER NOT NULL,
     count INTEGER NOT NULL, metric TEXT NOT NULL, value REAL, note TEXT,
-    PRIMARY KEY (generator_key, count, metric));
+    extractor TEXT, weights_sha256 TEXT, preprocessing TEXT, views TEXT, n_real INTEGER,
+    n_fake INTEGER, PRIMARY KEY (generator_key, count, metric));
 CREATE TABLE IF NOT EXISTS artifacts (
     key TEXT PRIMARY KEY, kind TEXT NOT NULL, path TEXT NOT NULL, bytes INTEGER,
     builds INTEGER NOT NULL DEFAULT 0, label TEXT);
 """
+
+
+PROTOCOL_COLUMNS = {"extractor": "TEXT", "weights_sha256": "TEXT", "preprocessing": "TEXT",
+                    "views": "TEXT", "n_real": "INTEGER", "n_fake": "INTEGER"}
 
 
 class Store:
@@ -44,6 +49,7 @@ class Store:
         self._drop_old_fidelity()
         self.db.executescript(SCHEMA)
         self._add_method_id()
+        self._add_protocol_columns()
 
     def _drop_old_fidelity(self) -> None:
         """Stores written before fidelity was measured have an empty table of another shape."""
@@ -58,6 +64,14 @@ class Store:
         if "method_id" not in columns:
             with self.db:
                 self.db.execute("ALTER TABLE cells ADD COLUMN method_id TEXT")
+
+    def _add_protocol_columns(self) -> None:
+        """Stores written before fidelity rows recorded their protocol get its (empty) columns."""
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(fidelity)")}
+        with self.db:
+            for name, kind in PROTOCOL_COLUMNS.items():
+                if name not in columns:
+                    self.db.execute(f"ALTER TABLE fidelity ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self.db.close()
@@ -132,13 +146,15 @@ class Store:
     # fidelity -----------------------------------------------------------------------------
     def record_fidelity(self, generator_key: str, generator: str, seed: int, count: int,
                         rows) -> None:
-        """One sample set's rows (``metric``, ``value``, ``note``) at one count, together."""
+        """One sample set's rows (``metric``, ``value``, ``note``, protocol) at one count."""
         with self.db:
             self.db.execute("DELETE FROM fidelity WHERE generator_key = ? AND count = ?",
                             (generator_key, count))
-            self.db.executemany("INSERT INTO fidelity VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                [(generator_key, generator, seed, count, r.metric,
-                                  _float(r.value), r.note) for r in rows])
+            self.db.executemany(
+                "INSERT INTO fidelity (generator_key, generator, seed, count, metric, value, note, "
+                f"{', '.join(PROTOCOL_COLUMNS)}) VALUES ({', '.join('?' * 13)})",
+                [(generator_key, generator, seed, count, r.metric, _float(r.value), r.note,
+                  *(getattr(r, name) for name in PROTOCOL_COLUMNS)) for r in rows])
 
     def fidelity_counts(self, generator_key: str) -> set[int]:
         rows = self.db.execute("SELECT DISTINCT count FROM fidelity WHERE generator_key = ?",

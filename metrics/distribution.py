@@ -1,12 +1,15 @@
-"""Distances between two sets of feature vectors: the Fréchet distance (FID) and KID.
+"""Distances between two sets of feature vectors: the Fréchet distance (FID), KID, and
+precision / recall / density / coverage (Naeem et al. 2020).
 
-Both are torchmetrics' implementations, fed with features extracted elsewhere through a
+FID and KID are torchmetrics' implementations, fed with features extracted elsewhere through a
 pass-through "feature extractor", so that one extraction serves every metric and any feature
 space (Inception, an in-domain encoder, a test's fixed vectors) goes through the same code.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 
 import numpy as np
@@ -47,6 +50,8 @@ def kernel_distance(real: np.ndarray, fake: np.ndarray, subsets: int = 100,
 
     real, fake = _pair(real, fake, minimum=2)
     size = min(subset_size, len(real), len(fake))
+    if size == len(real) == len(fake):  # every subset is the whole of both sets: one is exact
+        subsets = 1
     with warnings.catch_warnings():  # "will save all extracted features": they are given
         warnings.simplefilter("ignore", UserWarning)
         metric = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=subsets,
@@ -57,6 +62,22 @@ def kernel_distance(real: np.ndarray, fake: np.ndarray, subsets: int = 100,
         torch.manual_seed(seed)
         mean, sd = metric.compute()
     return float(mean), float(sd)
+
+
+def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray,
+                                      nearest_k: int = 5) -> dict[str, float]:
+    """The ``prdc`` package's (Naeem et al.'s own) estimates on k-nearest-neighbour balls.
+
+    Precision and density: how much of the fake set falls inside the real manifold (fidelity);
+    recall and coverage: how much of the real manifold the fake set reaches (diversity). Each
+    set needs more than ``nearest_k`` vectors.
+    """
+    from prdc import compute_prdc
+
+    real, fake = _pair(real, fake, minimum=nearest_k + 1)
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints the set sizes
+        values = compute_prdc(real.numpy(), fake.numpy(), nearest_k)
+    return {name: float(value) for name, value in values.items()}
 
 
 def _pair(real: np.ndarray, fake: np.ndarray, minimum: int) -> tuple[torch.Tensor, torch.Tensor]:

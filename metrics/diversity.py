@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metrics.features import find_weights
+from metrics.weights import WEIGHTS, WeightFile, ensure
 
-ALEXNET_FILE = "alexnet-owt-7be5be79.pth"  # torchvision's ImageNet AlexNet, LPIPS' default trunk
+ALEXNET_FILE = WEIGHTS["alexnet"].filename  # torchvision's ImageNet AlexNet, LPIPS' default trunk
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al. 2003
 MS_SSIM_KERNEL = 11
 
@@ -51,23 +51,28 @@ def mean_pairwise(distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class LPIPSDistance:
     """LPIPS v0.1 (the ``lpips`` package), AlexNet trunk, grey images replicated to RGB."""
 
-    def __init__(self, model: torch.nn.Module, device: str = "cpu"):
-        self.model, self.device = model.to(device).eval(), device
+    def __init__(self, model: torch.nn.Module, device: str = "cpu", sha256: str | None = None):
+        self.model, self.device, self.sha256 = model.to(device).eval(), device, sha256
 
     @classmethod
-    def find(cls, weights_dir: Path | str | None, device: str = "cpu") -> LPIPSDistance:
-        """The calibrated LPIPS; the trunk's ImageNet weights are read from disk, never fetched.
+    def find(cls, weights_dir: Path | str | None, device: str = "cpu", offline: bool = False,
+             weight: WeightFile | None = None) -> LPIPSDistance:
+        """The calibrated LPIPS; the trunk's ImageNet weights come from :func:`ensure`.
 
         The linear calibration layers ship inside the ``lpips`` package.
         """
+        path, digest = ensure(weight or WEIGHTS["alexnet"], weights_dir, offline)
+        return cls.load(path, device, digest)
+
+    @classmethod
+    def load(cls, path: Path, device: str = "cpu", sha256: str | None = None) -> LPIPSDistance:
         import lpips
 
-        path = find_weights(ALEXNET_FILE, weights_dir, "LPIPS (AlexNet)")
         with warnings.catch_warnings():  # lpips still calls torchvision with `pretrained=`
             warnings.simplefilter("ignore", UserWarning)
             model = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False)
         _load_trunk(model.net, torch.load(path, map_location="cpu", weights_only=True))
-        return cls(model, device)
+        return cls(model, device, sha256)
 
     def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         rgb = [x.to(self.device).repeat(1, 3, 1, 1) for x in (a, b)]

@@ -1,22 +1,27 @@
-"""Feature extractors for the distribution metrics, and where their weights come from.
+"""Feature extractors for the distribution metrics, each with the protocol it must be reported with.
 
-Every extractor takes images as a float tensor (N, C, H, W) scaled to [0, 1] and returns (N, D)
-features. Two kinds:
+Every extractor takes images as a float tensor (N, C, *spatial) scaled to [0, 1] and returns
+(N, D) features, and says what a reader needs to reproduce its numbers: ``label`` (network and
+layer), ``sha256`` (of the weights used), ``preprocessing`` and ``spatial_dims`` (2: slices, 3:
+volumes). ``per_channel`` extractors see one grey channel at a time.
 
-- :class:`InceptionFeatures`: the standard FID/KID features (Inception v3 pool3, 2048-d), in
-  torch-fidelity's port that torchmetrics and the FID literature use: uint8 input, bilinear
-  resize to 299 x 299 the TensorFlow way. A medical channel is a grey image, replicated to RGB;
-  ``per_channel`` tells the caller to measure channels one at a time.
+- :class:`InceptionFeatures`: the standard FID/KID features (Inception v3 pool3, 2048-d) in
+  torch-fidelity's port that torchmetrics and the FID literature use.
+- :class:`RadImageNetFeatures`: ResNet-50 trained on RadImageNet (Mei et al. 2022), globally
+  pooled 2048-d, the 2D medical convention (MONAI's generative tutorials; MAISI's 2.5D FID).
+- :class:`MedicalNetFeatures`: MedicalNet's 3D ResNet-10 (Chen et al. 2019), globally pooled
+  512-d, the 3D medical convention.
 - :class:`EncoderFeatures`: the *in-domain* features, which need no downloaded weights: the
   globally averaged bottleneck of a segmentation network trained on the real data of the same
   run. Its distances are not comparable with Inception FIDs or across runs.
 
-Weights are only ever read from disk (a folder the user names, then the torch hub cache); a
-missing file raises :class:`Unavailable` with the file's name and where to put it.
+Weights come from :mod:`metrics.weights` (found on disk, else fetched and verified, unless
+offline); a missing file raises :class:`Unavailable` with the file's name and what to do.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -24,51 +29,111 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's, as torchmetrics
+from metrics.weights import WEIGHTS, Unavailable, WeightFile, ensure
 
+INCEPTION_FILE = WEIGHTS["inception"].filename  # torch-fidelity's, as torchmetrics
+SCALING = "per channel [min, 99.5th percentile] -> [0, 1]"
 
-class Unavailable(Exception):
-    """A metric cannot be computed here; the message says why and what to do, in one line."""
-
-
-def weight_dirs(weights_dir: Path | str | None) -> list[Path]:
-    dirs = [Path(weights_dir)] if weights_dir else []
-    return [*dirs, Path(torch.hub.get_dir()) / "checkpoints"]
-
-
-def find_weights(filename: str, weights_dir: Path | str | None, what: str) -> Path:
-    """The first ``filename`` among :func:`weight_dirs`; never downloads."""
-    dirs = weight_dirs(weights_dir)
-    for folder in dirs:
-        if (folder / filename).is_file():
-            return folder / filename
-    where = " or ".join(str(d) for d in dirs)
-    raise Unavailable(f"{what} weights {filename} not found in {where}: copy the file there "
-                      "from a machine with internet, or pass --weights-dir")
+__all__ = ["INCEPTION_FILE", "EncoderFeatures", "InceptionFeatures", "MedicalNetFeatures",
+           "RadImageNetFeatures", "Unavailable", "extract"]
 
 
 class InceptionFeatures:
     name = "inception"
-    per_channel = True
+    label = "Inception v3 pool3 2048-d (torch-fidelity port)"
+    per_channel, spatial_dims = True, 2
+    preprocessing = (f"{SCALING}; uint8; grey replicated to RGB; bilinear resize to 299x299 "
+                     "the TensorFlow way")
 
-    def __init__(self, weights: Path, device: str = "cpu"):
+    def __init__(self, weights: Path, device: str = "cpu", sha256: str | None = None):
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-        self.device = device
+        self.device, self.sha256 = device, sha256
         self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
                                                feature_extractor_weights_path=str(weights))
         self.net.to(device)
 
     @classmethod
-    def find(cls, weights_dir: Path | str | None, device: str = "cpu") -> InceptionFeatures:
-        return cls(find_weights(INCEPTION_FILE, weights_dir, "Inception (FID/KID)"), device)
+    def find(cls, weights_dir: Path | str | None, device: str = "cpu", offline: bool = False,
+             weight: WeightFile | None = None) -> InceptionFeatures:
+        path, digest = ensure(weight or WEIGHTS["inception"], weights_dir, offline)
+        return cls(path, device, digest)
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        if images.shape[1] != 1:
-            raise ValueError(f"Inception features take one grey channel, got {images.shape[1]}")
+        _grey(images, "Inception")
         pixels = (images.clamp(0, 1) * 255).round().to(torch.uint8).repeat(1, 3, 1, 1)
         return self.net(pixels.to(self.device))[0].cpu()
+
+
+class RadImageNetFeatures:
+    """RadImageNet's official PyTorch ResNet-50 (torchvision layout, saved as ``backbone.*``).
+
+    Input as in RadImageNet's own example: [0, 1] mapped to [-1, 1], 224 x 224, three equal
+    channels (so RGB or BGR order does not matter for grey images).
+    """
+
+    name = "radimagenet"
+    label = "RadImageNet ResNet-50 layer4, global average 2048-d"
+    per_channel, spatial_dims = True, 2
+    size = 224
+    preprocessing = (f"{SCALING}; x -> 2x - 1; grey replicated to 3 channels; bilinear resize "
+                     "to 224x224")
+
+    def __init__(self, state: dict, device: str = "cpu", sha256: str | None = None):
+        from torchvision.models import resnet50
+
+        trunk = nn.Sequential(*list(resnet50(weights=None).children())[:-2])
+        trunk.load_state_dict({k.removeprefix("backbone."): v for k, v in state.items()},
+                              strict=True)
+        self.net, self.device, self.sha256 = trunk.to(device).eval(), device, sha256
+
+    @classmethod
+    def find(cls, weights_dir: Path | str | None, device: str = "cpu", offline: bool = False,
+             weight: WeightFile | None = None) -> RadImageNetFeatures:
+        path, digest = ensure(weight or WEIGHTS["radimagenet"], weights_dir, offline)
+        return cls(torch.load(path, map_location="cpu", weights_only=True), device, digest)
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        _grey(images, "RadImageNet")
+        x = (2 * images.float().clamp(0, 1) - 1).repeat(1, 3, 1, 1)
+        x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return self.net(x.to(self.device)).mean((2, 3)).cpu()
+
+
+class MedicalNetFeatures:
+    """MedicalNet ResNet-10 on whole volumes, z-scored per volume as MONAI's tutorials do."""
+
+    name = "medicalnet"
+    label = "MedicalNet 3D ResNet-10 (23 datasets) layer4, global average 512-d"
+    per_channel, spatial_dims = True, 3
+    preprocessing = (f"{SCALING}; z-score over the whole volume; the real data's grid, no "
+                     "resize")
+
+    def __init__(self, checkpoint: dict, device: str = "cpu", sha256: str | None = None):
+        from metrics.medicalnet import load_medicalnet
+
+        self.net, self.device, self.sha256 = load_medicalnet(checkpoint).to(device), device, sha256
+
+    @classmethod
+    def find(cls, weights_dir: Path | str | None, device: str = "cpu", offline: bool = False,
+             weight: WeightFile | None = None) -> MedicalNetFeatures:
+        path, digest = ensure(weight or WEIGHTS["medicalnet"], weights_dir, offline)
+        return cls(torch.load(path, map_location="cpu", weights_only=True), device, digest)
+
+    @torch.no_grad()
+    def __call__(self, volumes: torch.Tensor) -> torch.Tensor:
+        _grey(volumes, "MedicalNet")
+        x = volumes.float()
+        dims = tuple(range(1, x.ndim))
+        x = (x - x.mean(dims, keepdim=True)) / (x.std(dims, keepdim=True) + 1e-6)
+        return self.net(x.to(self.device)).flatten(2).mean(2).cpu()
+
+
+def _grey(images: torch.Tensor, what: str) -> None:
+    if images.shape[1] != 1:
+        raise ValueError(f"{what} features take one grey channel, got {images.shape[1]}")
 
 
 class EncoderFeatures:
@@ -82,9 +147,15 @@ class EncoderFeatures:
 
     name = "in-domain"
     per_channel = False
+    preprocessing = (f"{SCALING}; z-score over non-background pixels; resize to the segmenter's "
+                     "patch")
 
-    def __init__(self, net: nn.Module, patch: tuple[int, ...], device: str = "cpu"):
+    def __init__(self, net: nn.Module, patch: tuple[int, ...], device: str = "cpu",
+                 label: str = "segmentation network"):
         self.net, self.patch, self.device = net.to(device).eval(), tuple(patch), device
+        self.spatial_dims = len(self.patch)
+        self.label = f"bottleneck of the real-only {label}, global average"
+        self.sha256 = state_sha256(net)
         self._convs = [m for m in net.modules()
                        if isinstance(m, nn.Conv2d | nn.Conv3d)]
         if not self._convs:
@@ -107,6 +178,15 @@ class EncoderFeatures:
         smallest = min(o[0, 0].numel() for o in outputs)
         bottleneck = [o for o in outputs if o[0, 0].numel() == smallest][-1]
         return bottleneck.flatten(2).mean(2).cpu()
+
+
+def state_sha256(net: nn.Module) -> str:
+    """A hash of a network's parameters and buffers, names included, to identify a trained model."""
+    digest = hashlib.sha256()
+    for name, value in net.state_dict().items():
+        digest.update(name.encode())
+        digest.update(value.detach().cpu().flatten().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _zscore(x: torch.Tensor) -> torch.Tensor:

@@ -16,9 +16,10 @@ from bench.data.phantom import PhantomConfig, make_phantom
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory):
     """Tests never read or write the user's phantom cache, nor see weights in their torch hub
-    cache (which would turn on Inception and LPIPS: CI machines have none)."""
+    cache (which would turn on Inception and LPIPS: CI machines have none), nor download."""
     os.environ["SYNTH2SEG_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     os.environ["TORCH_HOME"] = str(tmp_path_factory.mktemp("torch-home"))
+    os.environ["SYNTH2SEG_OFFLINE"] = "1"  # tests that fetch serve their files from file://
 
 
 @pytest.fixture(scope="session")
@@ -78,3 +79,61 @@ def call_cli(capsys, *args: str) -> subprocess.CompletedProcess:
         sys.argv = argv
     out = capsys.readouterr()
     return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """An empty torch hub cache, fetching allowed (the suite runs offline otherwise); the
+    ``checkpoints`` folder where fetched weights land."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.delenv("SYNTH2SEG_OFFLINE", raising=False)
+    return tmp_path / "torch-home" / "hub" / "checkpoints"
+
+
+def pin_weights(monkeypatch, key: str, path: Path):
+    """Point ``metrics.weights.WEIGHTS[key]`` at a local file (a ``file://`` URL) and pin its
+    SHA-256, as the real entry pins the published file's: tests fetch and verify random weights
+    of the real architectures, never the internet."""
+    import dataclasses
+
+    from metrics.weights import WEIGHTS, sha256_of
+
+    weight = dataclasses.replace(WEIGHTS[key], url=Path(path).resolve().as_uri(),
+                                 sha256=sha256_of(path), member=None)
+    monkeypatch.setitem(WEIGHTS, key, weight)
+    return weight
+
+
+def random_weight_files(folder: Path) -> dict[str, Path]:
+    """Random weights of the real architectures, saved in each published file's layout."""
+    import torch
+    from torch import nn
+    from torch_fidelity import feature_extractor_inceptionv3 as fe
+    from torchvision.models import alexnet, resnet50
+
+    from metrics.medicalnet import MedicalNetResNet10
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    original = fe.load_state_dict_from_url, fe.FeatureExtractorInceptionV3.load_state_dict
+    fe.load_state_dict_from_url = lambda *a, **k: {}
+    fe.FeatureExtractorInceptionV3.load_state_dict = lambda self, state: None
+    try:
+        inception = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    finally:
+        fe.load_state_dict_from_url, fe.FeatureExtractorInceptionV3.load_state_dict = original
+    trunk = nn.Sequential(*list(resnet50(weights=None).children())[:-2])
+    states = {
+        "inception": inception.state_dict(),
+        # LPIPS reads only the convolutional trunk of torchvision's file
+        "alexnet": {k: v for k, v in alexnet(weights=None).state_dict().items()
+                    if k.startswith("features.")},
+        "radimagenet": {f"backbone.{k}": v for k, v in trunk.state_dict().items()},
+        "medicalnet": {"state_dict": {f"module.{k}": v
+                                      for k, v in MedicalNetResNet10().state_dict().items()}},
+    }
+    paths = {}
+    for key, state in states.items():
+        paths[key] = folder / f"{key}.pth"
+        torch.save(state, paths[key])
+    return paths

@@ -101,3 +101,14 @@ def test_report_options_do_not_change_the_cell_key():
     demo = load_preset("demo")
     data = demo.model_dump(mode="json")
     assert load_config({**data, "report": {"resamples": 200, "rope": 0.02}}).key() == demo.key()
+
+
+def test_fidelity_extractors_and_planes_are_checked_by_name():
+    config = load_config({"name": "x", "fidelity": {"extractors": ["radimagenet", "medicalnet"],
+                                                    "planes": ["axial"], "offline": True}})
+    assert config.fidelity.extractors == ["radimagenet", "medicalnet"] and config.fidelity.offline
+    assert load_config({"name": "x"}).fidelity.extractors == ["inception", "in-domain"]
+    with pytest.raises(ConfigError, match="fidelity.extractors.0"):
+        load_config({"name": "x", "fidelity": {"extractors": ["radimagenett"]}})
+    with pytest.raises(ConfigError, match="fidelity.planes"):
+        load_config({"name": "x", "fidelity": {"planes": []}})

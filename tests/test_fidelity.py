@@ -13,25 +13,34 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
+import torch.nn.functional as F
 from monai.networks.nets import UNet
 from torch import nn
 
 from bench.case import CaseSet
 from bench.experiment import build_segmenter
-from bench.fidelity import METRICS, FidelityJudge, FidelityOptions, Reference
+from bench.fidelity import FidelityJudge, FidelityOptions, Reference, metric_names
 from bench.strategies import Stage
-from metrics.distribution import frechet_distance, kernel_distance
+from metrics.distribution import (
+    frechet_distance,
+    kernel_distance,
+    precision_recall_density_coverage,
+)
 from metrics.diversity import ALEXNET_FILE, MSSSIM, LPIPSDistance, mean_pairwise, random_pairs
 from metrics.features import (
     INCEPTION_FILE,
     EncoderFeatures,
     InceptionFeatures,
+    MedicalNetFeatures,
+    RadImageNetFeatures,
     Unavailable,
     extract,
 )
+from metrics.medicalnet import MedicalNetResNet10, load_medicalnet
 from metrics.memorisation import memorisation, thumbnails
 from metrics.segmentation import evaluate
 from segmenters.protocol import TrainContext
+from tests.conftest import pin_weights
 
 
 def _features(seed: int, n: int = 300, d: int = 6, shift: float = 0.0) -> np.ndarray:
@@ -79,6 +88,8 @@ def test_kernel_distance_matches_numpy_and_is_seeded():
     assert same == pytest.approx(_numpy_kid(a, a), rel=1e-6) and same <= 0
     assert kernel_distance(a, b, subsets=5, subset_size=50, seed=3) == \
         kernel_distance(a, b, subsets=5, subset_size=50, seed=3)
+    # sets of one size within subset_size: each subset is the whole of both, one is exact
+    assert kernel_distance(a, b) == pytest.approx((_numpy_kid(a, b), 0.0), rel=1e-6)
 
 
 def test_distances_refuse_mismatched_or_too_few_features():
@@ -112,6 +123,7 @@ def test_inception_features_come_from_a_weights_file_without_download(tmp_path, 
         torch.manual_seed(0)
         random_net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
     torch.save(random_net.state_dict(), tmp_path / INCEPTION_FILE)
+    pin_weights(monkeypatch, "inception", tmp_path / INCEPTION_FILE)
     monkeypatch.setattr(fe, "load_state_dict_from_url", no_download)
     inception = InceptionFeatures.find(tmp_path)
     assert torch.equal(inception.net.Mixed_7c.branch1x1.conv.weight,
@@ -130,12 +142,13 @@ def test_missing_weights_say_which_file_and_where(tmp_path):
         LPIPSDistance.find(tmp_path)
 
 
-def test_lpips_loads_the_alexnet_trunk_from_torchvision_names(tmp_path):
+def test_lpips_loads_the_alexnet_trunk_from_torchvision_names(tmp_path, monkeypatch):
     from torchvision.models import alexnet
 
     torch.manual_seed(0)
     state = alexnet(weights=None).state_dict()
     torch.save(state, tmp_path / ALEXNET_FILE)
+    pin_weights(monkeypatch, "alexnet", tmp_path / ALEXNET_FILE)
     distance = LPIPSDistance.find(tmp_path)
     trunk = distance.model.net
     assert torch.equal(trunk.slice1[0].weight, state["features.0.weight"])
@@ -178,7 +191,8 @@ def test_memorisation_flags_verbatim_copies_and_not_new_samples():
 class RandomFeatures(nn.Module):
     """A stand-in for Inception in tests: a fixed random convolution, globally pooled."""
 
-    name, per_channel = "inception", True
+    name, per_channel, spatial_dims = "inception", True, 2
+    label, sha256, preprocessing = "random convolution", None, "none"
 
     def __init__(self):
         super().__init__()
@@ -224,8 +238,11 @@ def _distorted(cases: CaseSet, seed: int) -> CaseSet:
 
 def test_judge_identical_set_gives_zero_distances_and_full_memorisation(phantom, judge):
     rows = judge.measure(phantom.subset([0, 1]), [2])[2]
-    assert [r.metric for r in rows] == list(METRICS)
+    assert [r.metric for r in rows] == metric_names()
     values = _values(rows)
+    for tag in ("inception", "indomain"):  # the same images: inside each other's manifold
+        for metric in ("precision", "recall", "coverage"):
+            assert values[f"{metric}_{tag}"] == 1.0, (metric, tag)
     for metric in ("fid", "fd_indomain"):
         assert abs(values[metric]) < 1e-6, metric
     for metric in ("kid", "kid_indomain"):  # unbiased: slightly below zero for one set twice
@@ -281,3 +298,88 @@ def test_judge_compares_2d_samples_with_real_slices(phantom, judge):
     assert "2d" in notes["fid"] and "slices" in notes["memorisation"]
     assert values["memorisation"] > 0.9  # they are training slices, resized
     assert values["alignment_dice"] is not None and values["fd_indomain"] >= 0
+
+
+# medical extractors, fetched from file:// ------------------------------------------------------
+def test_radimagenet_features_are_fetched_verified_and_follow_the_official_input(tmp_path, hub,
+                                                                                 monkeypatch):
+    from torchvision.models import resnet50
+
+    torch.manual_seed(0)
+    trunk = nn.Sequential(*list(resnet50(weights=None).children())[:-2]).eval()
+    path = tmp_path / "ResNet50.pt"  # the official release's layout: `backbone.<index>.*`
+    torch.save({f"backbone.{k}": v for k, v in trunk.state_dict().items()}, path)
+    weight = pin_weights(monkeypatch, "radimagenet", path)
+    features = RadImageNetFeatures.find(None)
+    assert (hub / weight.filename).is_file() and features.sha256 == weight.sha256
+    images = torch.rand(2, 1, 40, 36)
+    x = F.interpolate((2 * images - 1).repeat(1, 3, 1, 1), size=(224, 224), mode="bilinear",
+                      align_corners=False)
+    with torch.no_grad():
+        expected = trunk(x).mean((2, 3))
+    assert torch.allclose(features(images), expected, atol=1e-5)
+    assert features(images).shape == (2, 2048)
+
+
+def _medicalnet_checkpoint(path) -> dict:
+    """A random MedicalNet ResNet-10 saved as Tencent's files are: DataParallel names."""
+    torch.manual_seed(0)
+    net = MedicalNetResNet10()
+    state = {f"module.{k}": v for k, v in net.state_dict().items()}
+    torch.save({"state_dict": state}, path)
+    return state
+
+
+def test_medicalnet_features_pool_the_dilated_trunk_of_a_fetched_checkpoint(tmp_path, hub,
+                                                                            monkeypatch):
+    path = tmp_path / "resnet_10_23dataset.pth"
+    state = _medicalnet_checkpoint(path)
+    weight = pin_weights(monkeypatch, "medicalnet", path)
+    features = MedicalNetFeatures.find(None)
+    assert features.sha256 == weight.sha256
+    assert torch.equal(features.net.layer4[0].conv1.weight, state["module.layer4.0.conv1.weight"])
+    assert features.net.layer4[0].conv1.dilation == (4, 4, 4)  # MedicalNet's, not MONAI's stride
+    volumes = torch.rand(2, 1, 32, 32, 32)
+    assert features.net(volumes).shape == (2, 512, 4, 4, 4)
+    out = features(volumes)
+    assert out.shape == (2, 512) and not torch.allclose(out[0], out[1])
+    assert torch.allclose(features(volumes * 3 + 1), out, atol=1e-4)  # z-scored per volume
+    with pytest.raises(RuntimeError, match="Missing key"):
+        load_medicalnet({"state_dict": {k: v for k, v in state.items() if "layer4" not in k}})
+
+
+def test_precision_recall_density_coverage_separate_fidelity_from_coverage():
+    real = _features(0, n=200)
+    same = precision_recall_density_coverage(real, real, nearest_k=5)
+    assert same["precision"] == same["recall"] == same["coverage"] == 1.0
+    collapsed = precision_recall_density_coverage(real, np.repeat(real[:1], 50, axis=0), 5)
+    assert collapsed["precision"] == 1.0 and collapsed["coverage"] < 0.1  # real, not diverse
+    far = precision_recall_density_coverage(real, real + 100.0, 5)
+    assert far["precision"] == far["recall"] == far["density"] == far["coverage"] == 0.0
+    with pytest.raises(ValueError, match="at least 6"):
+        precision_recall_density_coverage(real, real[:5], 5)
+
+
+def test_floors_compare_two_halves_of_the_real_data_at_the_synthetic_n(phantom, judge):
+    same = {r.metric: r for r in judge.measure(phantom.subset([0, 1]), [2])[2]}
+    other = {r.metric: r for r in judge.measure(_distorted(phantom.subset([0, 1]), 0), [2])[2]}
+    for metric in ("fid_floor", "kid_floor", "fd_indomain_floor", "kid_indomain_floor"):
+        assert same[metric].value is not None and "two case-disjoint halves" in same[metric].note
+        assert same[metric].value == other[metric].value  # real against real: samples unused
+        assert same[metric].n_real == same[metric].n_fake
+    fid = same["fid"]
+    # per view, a half (one of the two training cases) holds as many images as the samples
+    assert same["fid_floor"].n_real <= fid.n_fake and same["fid_floor"].n_real > 0
+    assert same["fid_floor"].value > same["fid"].value  # other cases differ; the same set: 0
+
+
+def test_distribution_rows_record_their_protocol(phantom, judge):
+    rows = {r.metric: r for r in judge.measure(phantom.subset([2]), [1])[1]}
+    fid = rows["fid"]
+    assert fid.extractor == "random convolution" and "299" not in fid.preprocessing
+    assert fid.views.startswith("2.5D: axial, coronal, sagittal")
+    assert fid.n_fake > 0 and fid.n_real > 0
+    indomain = rows["fd_indomain"]
+    assert "real-only unet2d:tiny" in indomain.extractor and len(indomain.weights_sha256) == 64
+    assert "axial" in indomain.views and "coronal" not in indomain.views
+    assert rows["precision_inception"].note.startswith("k = 5")

@@ -11,12 +11,13 @@ import time
 import pandas as pd
 import pytest
 
-from bench.config import GeneratorSpec, load_preset
-from bench.fidelity import METRICS, FidelityJudge, FidelityOptions
+from bench.config import GeneratorSpec, load_config, load_preset
+from bench.fidelity import PROTOCOL, FidelityJudge, FidelityOptions, Row, metric_names
 from bench.matrix import expand
 from bench.report import write_report
 from bench.runner import Runner, prepare_data
 from bench.store import Store
+from tests.conftest import pin_weights, random_weight_files
 
 SMOKE_CELLS = 5
 
@@ -158,7 +159,7 @@ def test_fidelity_is_measured_for_every_sample_set_and_count(smoke_run):
         fidelity = store.fidelity()
     finally:
         store.close()
-    assert len(fidelity) == 2 * len(METRICS)  # phantom-oracle at n = 2 and 4
+    assert len(fidelity) == 2 * len(metric_names())  # phantom-oracle at n = 2 and 4
     assert set(fidelity["count"]) == {2, 4} and set(fidelity.generator) == {"phantom-oracle"}
     rows = fidelity.set_index(["count", "metric"])
     for metric in ("fid", "kid", "lpips", "lpips_real"):  # no weights on test machines
@@ -306,7 +307,7 @@ def test_report_writes_every_file(board):
     text = pd.read_csv(board / "leaderboard.csv", dtype=str, keep_default_na=False)
     synthetic, real = text[text["count"] != "0"], text[text["count"] == "0"]
     assert [c for c in text.columns if c.startswith("fidelity:")] == \
-        [f"fidelity:{m}" for m in METRICS]
+        [f"fidelity:{m}" for m in metric_names()]
     assert set(synthetic["fidelity:fid"]) == {"n/a"}  # marked, not zero, not empty
     assert float(synthetic["fidelity:fd_indomain"].iloc[0]) >= 0
     assert set(real["fidelity:fid"]) == {""}  # real-only rows have no samples to judge
@@ -342,3 +343,90 @@ def test_index_html_renders_every_row_in_chromium(board, tmp_path):
     body = dom.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in dom else ""
     assert body.count("<tr>") == SMOKE_CELLS, dom[:2000]
     assert "real only · real · unet2d:tiny" in body
+
+
+@pytest.fixture(scope="module")
+def weight_files(tmp_path_factory):
+    return random_weight_files(tmp_path_factory.mktemp("published"))
+
+
+def test_every_extractor_fetched_from_file_urls_fills_every_fidelity_and_protocol_column(
+        smoke_run, weight_files, hub, monkeypatch, tmp_path):
+    pinned = {key: pin_weights(monkeypatch, key, path) for key, path in weight_files.items()}
+    run_dir = tmp_path / "run"
+    shutil.copytree(smoke_run, run_dir)
+    data = load_preset("smoke").model_dump(mode="json")
+    # one plane: each 2048-d Fréchet distance costs an eigen-decomposition of 2048 x 2048
+    data["fidelity"] = {"extractors": ["inception", "radimagenet", "medicalnet", "in-domain"],
+                        "max_images": 4, "pairs": 5, "nearest_k": 1, "planes": ["sagittal"]}
+    config = load_config(data)
+    Runner(config, run_dir).fidelity()
+    assert sorted(p.name for p in hub.iterdir()) == sorted(w.filename for w in pinned.values())
+    board = tmp_path / "board"
+    write_report(run_dir, board)
+    fidelity = pd.read_csv(board / "fidelity.csv")
+    names = metric_names(config.fidelity.extractors)
+    assert len(fidelity) == 2 * len(names) and set(fidelity.metric) == set(names)
+    missing = fidelity[fidelity.value.isna()]
+    assert missing.empty, missing[["count", "metric", "note"]].to_string()
+    distribution = fidelity[fidelity.extractor.notna() & ~fidelity.metric.str.startswith(
+        ("lpips", "ms_ssim"))]
+    assert len(distribution) == 2 * 4 * 8  # counts x extractors x (FD, KID, floors, PRDC)
+    for column in PROTOCOL:
+        assert distribution[column].notna().all(), column
+    hashes = set(distribution.weights_sha256)
+    assert {pinned[k].sha256 for k in ("inception", "radimagenet", "medicalnet")} < hashes
+    assert pinned["alexnet"].sha256 in set(fidelity[fidelity.metric == "lpips"].weights_sha256)
+    medicalnet = distribution[distribution.metric == "fid_medicalnet"]
+    assert set(medicalnet.views) == {"whole volumes on the real grid"}
+    assert set(medicalnet.n_fake) == {2, 4}  # volumes, one per sample
+    board_text = pd.read_csv(board / "leaderboard.csv", dtype=str, keep_default_na=False)
+    synthetic = board_text[board_text["count"] != "0"]
+    for metric in names:
+        assert "n/a" not in set(synthetic[f"fidelity:{metric}"]), metric
+    markdown, page = (board / "leaderboard.md").read_text(), (board / "index.html").read_text()
+    for key in ("radimagenet", "medicalnet"):
+        assert pinned[key].sha256 in markdown and pinned[key].sha256 in page
+    assert "2.5D: sagittal slices" in markdown and "id='fidelity-protocol'" in page
+
+
+@pytest.mark.parametrize("where", ["flag", "config"])
+def test_offline_runs_never_touch_the_network_and_say_why_in_one_line(smoke_run, hub, where,
+                                                                      monkeypatch, tmp_path):
+    import urllib.request
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("tried the network offline")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    run_dir = tmp_path / "run"
+    shutil.copytree(smoke_run, run_dir)
+    data = load_preset("smoke").model_dump(mode="json")
+    data["fidelity"] = {"extractors": ["inception"], "max_images": 4, "pairs": 5,
+                        "offline": where == "config"}
+    rows = Runner(load_config(data), run_dir, offline=where == "flag").fidelity()
+    rows = rows[rows["count"] == 4].set_index("metric")
+    for metric in ("fid", "fid_floor", "precision_inception", "lpips"):
+        note = rows.loc[metric, "note"]
+        assert pd.isna(rows.loc[metric, "value"]) and "offline" in note and "\n" not in note
+    assert pd.notna(rows.loc["ms_ssim", "value"]) and not hub.exists()
+
+
+def test_a_store_written_before_the_protocol_columns_gets_them_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "results.sqlite"
+    with sqlite3.connect(path) as db:  # the fidelity table as older versions wrote it
+        db.execute("CREATE TABLE fidelity (generator_key TEXT NOT NULL, generator TEXT NOT NULL, "
+                   "seed INTEGER NOT NULL, count INTEGER NOT NULL, metric TEXT NOT NULL, "
+                   "value REAL, note TEXT, PRIMARY KEY (generator_key, count, metric))")
+        db.execute("INSERT INTO fidelity VALUES ('k', 'gen', 0, 2, 'fid', 1.5, 'old')")
+    store = Store(path)
+    try:
+        store.record_fidelity("k", "gen", 0, 4, [Row("fid", 2.5, "new", extractor="Inception",
+                                                     weights_sha256="ab" * 32, n_real=8,
+                                                     n_fake=4)])
+        rows = store.fidelity().set_index("count")
+    finally:
+        store.close()
+    assert rows.loc[2, "value"] == 1.5 and pd.isna(rows.loc[2, "extractor"])
+    assert rows.loc[4, "extractor"] == "Inception" and rows.loc[4, "n_real"] == 8
+    assert set(PROTOCOL) <= set(rows.columns)
