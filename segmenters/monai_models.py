@@ -81,7 +81,7 @@ class MonaiSegmenter:
             if p.epochs is not None:
                 steps = -(-p.epochs * len(items) // p.batch)
             loop = Loop(steps, p.batch, p.lr, p.val_every, p.checkpoint_every, p.patch)
-            augment = augmentation(self.spatial_dims, ctx.seed) if ctx.augment else None
+            augment = augmentation(self.spatial_dims, ctx.seed, ctx.augment, p.patch)
             previous = train_network(
                 net, items, weights, val, loop, ctx.workdir / f"stage{i}_{stage.data}",
                 ctx.device, ctx.seed + i, augment, previous if stage.finetune else None,
