@@ -68,7 +68,8 @@ _DATA: dict[str, RunData] = {}
 def prepare_data(config: MatrixConfig) -> RunData:
     """The run's data; kept per process, since every cell of a run reads the same sets."""
     key = json.dumps([config.dataset, config.split.model_dump(), config.test_sets,
-                      config.target, _style_specs(config)], sort_keys=True)
+                      config.target, _style_specs(config), config.match_channel_names],
+                     sort_keys=True)
     if key not in _DATA:
         _DATA.clear()  # one run's data at a time
         _DATA[key] = _load_data(config)

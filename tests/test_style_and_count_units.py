@@ -141,3 +141,19 @@ def test_slices_per_case_is_the_mean_number_of_slices_with_a_tenth_foreground():
 
     cases = CaseSet([volume(3), volume(6)], {0: "background", 1: "x"}, ["T1"], 3)
     assert slices_per_case(cases) == round((3 + 6) / 2)
+
+
+def test_a_test_set_of_another_sequence_needs_match_channel_names_false(phantom, tmp_path):
+    """brainSPADE 3.2 far-OoD: T1-trained models tested on FLAIR (one channel each)."""
+    from bench.data import write_nnunet
+
+    flair = phantom.replace(list(phantom.subset([2])))
+    flair = CaseSet(flair.cases, flair.labels, ["FLAIR"], 3, dict(flair.meta))
+    folder = write_nnunet(flair, tmp_path / "flair")
+    train = write_nnunet(phantom.subset([0, 1]), tmp_path / "train")
+    config = {"name": "far", "dataset": str(train), "test_sets": {"far": str(folder)},
+              "split": {"val": 0.0, "test": 0.0}, "fidelity": {"enabled": False}}
+    with pytest.raises(DataError, match="channels \\['FLAIR'\\] do not match"):
+        prepare_data(load_config(config))
+    data = prepare_data(load_config({**config, "match_channel_names": False}))
+    assert data.tests["far"].channels == ["FLAIR"]
