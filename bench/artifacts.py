@@ -2,10 +2,10 @@
 
 A fit's key hashes everything that determines it (the generator's resolved identity: name,
 version and every resolved param, never a preset's name; the fingerprint of the training split;
-the seed); a sample set's key adds the count and the
-sampling options. A folder is complete when its ``done.json`` exists, written last, so an
-interrupted fit or sampling is redone and a finished one is never recomputed. Each generator is
-sampled once at the largest count of the matrix; smaller counts read a prefix of the same samples.
+the seed); a sample set's key adds the count and the sampling options (style images by
+content). A folder is complete when its ``done.json`` exists, written last, so an interrupted
+fit or sampling is redone and a finished one is never recomputed. Each generator is sampled
+once at the largest count of the matrix; smaller counts read a prefix of the same samples.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bench.cost import measure
 from bench.data import load_dataset, write_nnunet
 from bench.digest import damage, seal
 from bench.experiment import check_compatible
+from bench.leakage import image_fingerprint
 from bench.resolve import Component, resolve
 from bench.split import fingerprint
 from generators.protocol import FitContext, SampleContext
@@ -35,12 +36,17 @@ def build_generator(spec: GeneratorSpec):
 
 
 def fit_key(generator: Component, train: CaseSet, seed: int) -> str:
-    return _hash({"generator": generator.identity, "train": fingerprint(train), "seed": seed})
+    return _hash({"generator": generator.fit_identity, "train": fingerprint(train),
+                  "seed": seed})
 
 
 def sample_key(fit: str, count: int, ctx: SampleContext) -> str:
-    return _hash({"fit": fit, "count": count, "seed": ctx.seed,
-                  "lesion_ratio": ctx.lesion_ratio, "channels": ctx.channels})
+    """Fit, count and sampling options, the style images' content included."""
+    payload = {"fit": fit, "count": count, "seed": ctx.seed, "lesion_ratio": ctx.lesion_ratio,
+               "channels": ctx.channels}
+    if ctx.style is not None:
+        payload["style"] = [image_fingerprint(case) for case in ctx.style]
+    return _hash(payload)
 
 
 def ensure_fit(generator: Component, train: CaseSet, seed: int, root: Path, store,
@@ -69,7 +75,7 @@ def fit_into(generator, train: CaseSet, folder: Path, seed: int, device: str,
 
 
 def ensure_samples(generator: Component, fit_folder: Path, count: int, ctx: SampleContext,
-                   root: Path, store, real: CaseSet) -> Path:
+                   root: Path, store, real: CaseSet, same_channel_names: bool = True) -> Path:
     """The folder of ``count`` samples of a fitted generator, sampling only when missing.
 
     Samples must have the ``real`` data's labels and channels; a generator that breaks this
@@ -87,7 +93,8 @@ def ensure_samples(generator: Component, fit_folder: Path, count: int, ctx: Samp
     if len(cases) != count:
         raise RuntimeError(f"generator '{generator.label}' returned {len(cases)} samples, "
                            f"not {count}")
-    check_compatible(real, cases, f"generator '{generator.label}' samples", same_labels=True)
+    check_compatible(real, cases, f"generator '{generator.label}' samples", same_labels=True,
+                     same_channel_names=same_channel_names)
     # ids that sort in sampling order, so that a prefix of the folder is a prefix of the samples
     renamed = [dataclasses.replace(c, id=f"sample_{i:05d}") for i, c in enumerate(cases)]
     write_nnunet(cases.replace(renamed), folder / "dataset", name=f"{generator.label} samples")

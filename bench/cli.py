@@ -254,12 +254,21 @@ def run(
     force: Annotated[bool, typer.Option(help="Redo every cell (artifacts are kept).")] = False,
     weights_dir: Annotated[Path | None, typer.Option(help=WEIGHTS_HELP)] = None,
     offline: Annotated[bool, typer.Option("--offline", help=OFFLINE_HELP)] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the expanded matrix and exit: nothing trains or is written.")
+                       ] = False,
 ) -> None:
     """Run a benchmark matrix; re-running the same folder resumes it."""
     from bench.outputs import check_out_dir
     from bench.runner import Runner
 
     matrix = _matrix(config, preset, set_ or [])
+    if dry_run:
+        from bench.plan import describe
+
+        for line in describe(matrix):
+            typer.echo(line)
+        return
     folder = out or Path("runs") / matrix.name
     check_out_dir(folder)
     cells = Runner(matrix, folder, workers=workers, force=force, executor=executor,

@@ -79,7 +79,7 @@ class ReportConfig(_Strict):
     seed: int = 0
 
 
-class GeneratorSpec(_Strict):
+class SegmenterSpec(_Strict):
     name: str
     preset: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
@@ -90,8 +90,13 @@ class GeneratorSpec(_Strict):
         return self.label or (f"{self.name}:{self.preset}" if self.preset else self.name)
 
 
-class SegmenterSpec(GeneratorSpec):
-    pass
+class GeneratorSpec(SegmenterSpec):
+    # Style images handed to sampling (SampleContext.style), e.g. unlabelled target-domain
+    # images for brainSPADE's S_n-ood / S_f-ood: a dataset spec, labels not required.
+    style: str | None = None
+    # 'cases': a count is a number of generated cases (patients); a 2D generator then samples
+    # count x the real training data's slices per case (bench.slices.slices_per_case).
+    count_unit: Literal["samples", "cases"] = "samples"
 
 
 class MatrixConfig(_Strict):
@@ -100,11 +105,15 @@ class MatrixConfig(_Strict):
     split: SplitConfig = Field(default_factory=SplitConfig)
     test_sets: dict[str, str] = Field(default_factory=dict)  # name -> dataset, e.g. other sites
     target: str | None = None  # labelled target-domain set for the X>target strategies
+    # false: test sets and the target may name their channel(s) differently when they have as
+    # many, e.g. T1-trained models tested on FLAIR (brainSPADE 3.2, far out-of-distribution)
+    match_channel_names: bool = True
     generators: list[GeneratorSpec] = Field(default_factory=lambda: [GeneratorSpec(name="none")])
     counts: list[int] = Field(default_factory=lambda: [100])
     strategies: list[str] = Field(default_factory=lambda: ["real"])
     synthetic_fraction: float | None = Field(None, gt=0.0, lt=1.0)
-    augmentation: list[bool] = Field(default_factory=lambda: [False])
+    # named sets (segmenters.augment_sets); false/true are aliases of none/default
+    augmentation: list[str | bool] = Field(default_factory=lambda: [False])
     segmenters: list[SegmenterSpec] = Field(default_factory=lambda: [SegmenterSpec(
         name="unet2d", preset="demo")])
     seeds: list[int] = Field(default_factory=lambda: [0])
@@ -126,6 +135,15 @@ class MatrixConfig(_Strict):
         if any(n < 1 for n in value):
             raise ValueError("synthetic counts must be >= 1")
         return sorted(set(value))
+
+    @field_validator("augmentation")
+    @classmethod
+    def _known_augmentation(cls, value):
+        from segmenters.augment_sets import set_name
+
+        for item in value:
+            set_name(item)
+        return value
 
     @field_validator("metrics")
     @classmethod

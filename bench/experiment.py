@@ -31,6 +31,9 @@ class Experiment:
     device: str = "cpu"
     hd95: bool = True
     nsd: float | dict[str, float] | None = None  # NSD tolerance in mm; None: no NSD
+    # False: test sets and the target may name their channels differently (same count), e.g. a
+    # T1-trained model tested on FLAIR (brainSPADE 3.2's far out-of-distribution test)
+    match_channel_names: bool = True
 
 
 def build_segmenter(name: str, preset: str | None = None, params: dict | None = None):
@@ -39,11 +42,17 @@ def build_segmenter(name: str, preset: str | None = None, params: dict | None = 
     return resolve("segmenter", spec).build()
 
 
-def check_compatible(real: CaseSet, other: CaseSet, role: str, *, same_labels: bool) -> None:
-    """``other`` must have the real data's channels and, for training data, its labels."""
+def check_compatible(real: CaseSet, other: CaseSet, role: str, *, same_labels: bool,
+                     same_channel_names: bool = True) -> None:
+    """``other`` must have the real data's channels and, for training data, its labels.
+
+    ``same_channel_names=False`` only asks for as many channels (another MR sequence as input).
+    """
     where = other.meta.get("source", role)
     ours = [c.lower() for c in real.channels]
     theirs = [c.lower() for c in other.channels]
+    if not same_channel_names:
+        ours, theirs = len(ours), len(theirs)
     if ours != theirs:
         raise DataError(f"{role} dataset {where}: channels {other.channels} do not match the "
                         f"training data's {real.channels}")
@@ -97,9 +106,11 @@ def check_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str,
                           "give a target dataset")
     for role, cases in data.items():
         if role != "real":
-            check_compatible(real, cases, role, same_labels=role == "synthetic")
+            check_compatible(real, cases, role, same_labels=role == "synthetic",
+                             same_channel_names=exp.match_channel_names or role == "val")
     for name, cases in tests.items():
-        check_compatible(real, cases, f"test set '{name}'", same_labels=False)
+        check_compatible(real, cases, f"test set '{name}'", same_labels=False,
+                         same_channel_names=exp.match_channel_names)
     check_spatial(segmenter, {**data, **tests})
     check_no_leakage(data, tests)
     return segmenter

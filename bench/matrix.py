@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from bench.config import MatrixConfig
 from bench.errors import ConfigError
-from bench.resolve import NONE, Component, resolve_config
+from bench.resolve import NONE, Component, component_class, resolve_config
 from bench.strategies import Strategy, parse_strategy
 
 
@@ -29,7 +29,9 @@ class Cell:
     @property
     def method(self) -> str:
         """The leaderboard row this cell contributes to: everything but the seed."""
-        source = "real only" if self.count == 0 else f"{self.generator.label} n={self.count}"
+        unit = " cases" if self.generator.count_unit == "cases" else ""
+        source = "real only" if self.count == 0 else \
+            f"{self.generator.label} n={self.count}{unit}"
         return f"{source} · {self.strategy.key} · {self.segmenter.label}"
 
     @property
@@ -56,6 +58,7 @@ def expand(config: MatrixConfig) -> list[Cell]:
         raise ConfigError("the matrix is empty: strategies, augmentation, segmenters and seeds "
                           "each need at least one value")
     _check_requests(config, strategies, resolved.generators)
+    _check_augmentation(strategies, resolved.segmenters)
     cells = []
     for strategy in strategies:
         for segmenter in resolved.segmenters:
@@ -97,6 +100,16 @@ def _check_requests(config: MatrixConfig, strategies: list[Strategy],
             s.synthetic_fraction is not None for st in strategies for s in st.stages):
         raise ConfigError("'synthetic_fraction' is set but no strategy has a real+synthetic "
                           "stage to mix")
+
+
+def _check_augmentation(strategies: list[Strategy], segmenters: tuple[Component, ...]) -> None:
+    """Refuse an augmentation set a segmenter cannot apply (nnU-Net runs its own trainers)."""
+    for segmenter in segmenters:
+        allowed = getattr(component_class("segmenter", segmenter.name), "augmentation_sets", None)
+        for strategy in strategies:
+            if allowed is not None and strategy.augment not in allowed:
+                raise ConfigError(f"segmenter '{segmenter.label}' cannot apply augmentation "
+                                  f"'{strategy.augment}' (it applies: {', '.join(allowed)})")
 
 
 def _safe(text: str) -> str:

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from bench.config import GeneratorSpec, MatrixConfig
+from bench.config import GeneratorSpec, MatrixConfig, SegmenterSpec
 from bench.errors import ConfigError, validated
 
 Kind = Literal["generator", "segmenter"]
@@ -33,16 +33,31 @@ class Component:
     params_json: str  # canonical JSON of the validated Params (every field, defaults included)
     label: str  # how tables name it; unique within a run
     preset: str | None = None  # where the params came from; informational, not identity
+    style: str | None = None  # generators: the style dataset handed to sampling
+    count_unit: str = "samples"  # generators: "samples" or "cases"
 
     @property
     def params(self) -> dict:
         return json.loads(self.params_json)
 
     @property
-    def identity(self) -> str:
-        """What the component is: kind, name, version and resolved params (not its label)."""
+    def fit_identity(self) -> str:
+        """What is fitted: kind, name, version and resolved params (not its label)."""
         return _digest({"kind": self.kind, "name": self.name, "version": self.version,
                         "params": self.params})
+
+    @property
+    def identity(self) -> str:
+        """What the component is: the fitted model and how it is sampled (style, count unit).
+
+        Without style or count unit this is :attr:`fit_identity`, so older keys stay valid;
+        entries that differ only in style share one fit but are two methods.
+        """
+        sampling = {k: v for k, v in (("style", self.style), ("count_unit", self.count_unit))
+                    if v not in (None, "samples")}
+        if not sampling:
+            return self.fit_identity
+        return _digest({"fit": self.fit_identity, **sampling})
 
     def build(self):
         """A fresh instance of the component with exactly these params."""
@@ -51,8 +66,11 @@ class Component:
 
     def describe(self) -> dict:
         """What the run's manifest records for it."""
-        return {"kind": self.kind, "name": self.name, "version": self.version,
-                "preset": self.preset, "identity": self.identity, "params": self.params}
+        out = {"kind": self.kind, "name": self.name, "version": self.version,
+               "preset": self.preset, "identity": self.identity, "params": self.params}
+        if self.kind == "generator":
+            out.update(style=self.style, count_unit=self.count_unit)
+        return out
 
 
 def component_class(kind: Kind, name: str):
@@ -65,7 +83,7 @@ def component_class(kind: Kind, name: str):
     return get_segmenter(name)
 
 
-def resolve(kind: Kind, spec: GeneratorSpec) -> Component:
+def resolve(kind: Kind, spec: GeneratorSpec | SegmenterSpec) -> Component:
     """``spec`` with its preset's values under its own params, validated by the class."""
     cls = component_class(kind, spec.name)
     presets = getattr(cls, "presets", {})
@@ -75,8 +93,10 @@ def resolve(kind: Kind, spec: GeneratorSpec) -> Component:
     params = validated(cls.Params, {**presets.get(spec.preset, {}), **spec.params},
                        f"{kind} '{spec.name}' parameter")
     canonical = json.dumps(params.model_dump(mode="json"), sort_keys=True)
+    style, unit = (spec.style, spec.count_unit) if isinstance(spec, GeneratorSpec) \
+        else (None, "samples")
     return Component(kind, spec.name, str(getattr(cls, "version", "0")), canonical,
-                     spec.display, spec.preset)
+                     spec.display, spec.preset, style, unit)
 
 
 NONE = Component("generator", "none", "1", "{}", "none")

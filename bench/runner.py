@@ -14,7 +14,7 @@ import platform
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from bench.experiment import Experiment, check_compatible, run_experiment
 from bench.fidelity import FidelityJudge, FidelityOptions, Reference
 from bench.leakage import check_no_leakage
 from bench.matrix import Cell, expand
+from bench.plan import samples_per_count
 from bench.resolve import resolve_config
 from bench.runlock import RunLock
 from bench.split import split_cases
@@ -50,6 +51,8 @@ class RunData:
     tests: dict[str, CaseSet]
     target: CaseSet | None
     target_val: CaseSet | None = None
+    styles: dict[str, CaseSet] = field(default_factory=dict)  # generators' style sets, by spec
+    per_count: dict[str, int] = field(default_factory=dict)  # samples per count, by generator
 
     def training_roles(self) -> dict[str, CaseSet]:
         """Every set a model or a generator learns from or is selected on, by role."""
@@ -58,6 +61,8 @@ class RunData:
             roles["target"] = self.target
         if self.target_val is not None:
             roles["target validation"] = self.target_val
+        for spec, cases in self.styles.items():
+            roles[f"style ({spec})"] = cases
         return roles
 
 
@@ -67,7 +72,8 @@ _DATA: dict[str, RunData] = {}
 def prepare_data(config: MatrixConfig) -> RunData:
     """The run's data; kept per process, since every cell of a run reads the same sets."""
     key = json.dumps([config.dataset, config.split.model_dump(), config.test_sets,
-                      config.target], sort_keys=True)
+                      config.target, _style_specs(config), config.match_channel_names],
+                     sort_keys=True)
     if key not in _DATA:
         _DATA.clear()  # one run's data at a time
         _DATA[key] = _load_data(config)
@@ -97,10 +103,16 @@ def _load_data(config: MatrixConfig) -> RunData:
                                s.seed)
             target, target_val = held["target"], held["val"]
     for name, test in tests.items():
-        check_compatible(parts["real"], test, f"test set '{name}'", same_labels=False)
-    data = RunData(parts, tests, target, target_val)
+        check_compatible(parts["real"], test, f"test set '{name}'", same_labels=False,
+                         same_channel_names=config.match_channel_names)
+    styles = {spec: open_dataset(spec, labelled=False) for spec in _style_specs(config)}
+    data = RunData(parts, tests, target, target_val, styles)
     check_no_leakage(data.training_roles(), tests)
     return data
+
+
+def _style_specs(config: MatrixConfig) -> list[str]:
+    return sorted({g.style for g in config.generators if g.style})
 
 
 @dataclass
@@ -112,6 +124,7 @@ class CellJob:
     run_dir: str
     samples: str | None
     device: str
+    sample_count: int | None = None  # samples the cell's count stands for (count_unit)
     threads: int | None = None  # torch CPU threads; results are bitwise equal for equal counts
 
 
@@ -136,7 +149,8 @@ def run_cell(job: CellJob) -> pd.DataFrame:
         if len(data.parts["val"]):
             sets["val"] = data.parts["val"]
         if job.samples is not None:
-            sets["synthetic"] = load_samples(Path(job.samples), job.cell.count)
+            sets["synthetic"] = load_samples(Path(job.samples),
+                                             job.sample_count or job.cell.count)
         if data.target is not None:
             sets["target"] = data.target
         if data.target_val is not None:
@@ -144,7 +158,8 @@ def run_cell(job: CellJob) -> pd.DataFrame:
         seg = job.cell.segmenter
         exp = Experiment(seg.name, job.cell.strategy, None, seg.params, job.cell.seed,
                          job.device, hd95="hd95" in config.metrics,
-                         nsd=config.nsd_tolerance if "nsd" in config.metrics else None)
+                         nsd=config.nsd_tolerance if "nsd" in config.metrics else None,
+                         match_channel_names=config.match_channel_names)
         table = run_experiment(exp, sets, data.tests, folder / "model", log=log)
         table = table[table.metric.isin(config.metrics)]
         seal(folder / "model", folder / SEAL)  # the weights these rows came from
@@ -187,7 +202,8 @@ class Runner:
             self.console.print(f"[bold]{config.name}[/]: {len(cells)} cells, "
                                f"{len(cells) - len(todo)} already done, device {device}")
             jobs = [CellJob(config.model_dump(mode="json"), c, str(self.run_dir),
-                            samples.get((c.generator.identity, c.seed)), device) for c in todo]
+                            samples.get((c.generator.identity, c.seed)), device,
+                            sample_count=_samples(c, data)) for c in todo]
             self._execute(jobs, store, len(cells) - len(todo), len(cells), keep=done)
             if config.fidelity.enabled and samples:
                 self._measure_fidelity(cells, data, store, device, samples, redo=False)
@@ -247,7 +263,7 @@ class Runner:
             if cell.count == 0:
                 continue
             key = (cell.generator.identity, cell.seed)
-            largest = max(cell.count, needed.get(key, (None, 0))[1])
+            largest = max(_samples(cell, data), needed.get(key, (None, 0))[1])
             needed[key] = (cell.generator, largest)
         artifacts = self.run_dir / "artifacts"
         out = {}
@@ -256,10 +272,13 @@ class Runner:
             self.console.print(f"generator {generator.label} (seed {seed}): fit, then {count} "
                                "samples")
             fit = ensure_fit(generator, data.parts["real"], seed, artifacts, store, device)
-            ctx = SampleContext(seed=self.config.sample_seed + seed, device=device,
-                                lesion_ratio=self.config.lesion_fraction, channels=ctx_channels)
+            style = data.styles.get(generator.style)
+            channels = ctx_channels if style is None or self.config.match_channel_names \
+                else list(style.channels)  # another sequence: images in the style's channels
+            ctx = SampleContext(seed=self.config.sample_seed + seed, device=device, style=style,
+                                lesion_ratio=self.config.lesion_fraction, channels=channels)
             folder = ensure_samples(generator, fit, count, ctx, artifacts, store,
-                                    data.parts["real"])
+                                    data.parts["real"], self.config.match_channel_names)
             out[(identity, seed)] = str(folder)
         return out
 
@@ -268,6 +287,7 @@ class Runner:
         """Fidelity rows for every sample set and count of the matrix that has none yet."""
         counts: dict[tuple[str, int], set[int]] = {}
         labels = {c.generator.identity: c.generator.label for c in cells}
+        per_count = {c.generator.identity: _samples(c, data) // c.count for c in cells if c.count}
         for cell in cells:
             if cell.count:
                 counts.setdefault((cell.generator.identity, cell.seed), set()).add(cell.count)
@@ -276,7 +296,7 @@ class Runner:
             key = Path(folder).name
             missing = counts[(identity, seed)] - (set() if redo else store.fidelity_counts(key))
             if missing:
-                todo[(labels[identity], seed)] = (folder, sorted(missing))
+                todo[(labels[identity], seed)] = (folder, sorted(missing), per_count[identity])
         if not todo:
             return
         f = self.config.fidelity
@@ -288,14 +308,15 @@ class Runner:
         reference, note = self.real_only_reference(cells, store, device)
         heldout = data.parts["test"] if len(data.parts["test"]) else data.parts["val"]
         judge = FidelityJudge(data.parts["real"], heldout, options, reference, note)
-        for (label, seed), (folder, wanted) in todo.items():
+        for (label, seed), (folder, wanted, factor) in todo.items():
             self.console.print(f"fidelity of {label} (seed {seed}) at n = "
                                f"{', '.join(map(str, wanted))}")
-            rows = judge.measure(load_samples(Path(folder), max(wanted)), wanted)
-            for count, part in rows.items():
-                store.record_fidelity(Path(folder).name, label, seed, count, part)
+            sizes = [n * factor for n in wanted]  # counts in cases measure their samples
+            rows = judge.measure(load_samples(Path(folder), max(sizes)), sizes)
+            for count, size in zip(wanted, sizes, strict=True):
+                store.record_fidelity(Path(folder).name, label, seed, count, rows[size])
             missing: dict[str, list[str]] = {}  # one line per reason
-            for row in rows[max(wanted)]:
+            for row in rows[max(sizes)]:
                 if row.value is None:
                     missing.setdefault(row.note, []).append(row.metric)
             for note, metrics in missing.items():
@@ -307,7 +328,7 @@ class Runner:
         done = store.done_cells()
         candidates = sorted(
             (c for c in cells if c.count == 0 and c.strategy.name == "real" and c.key in done),
-            key=lambda c: (c.strategy.augment, c.seed))
+            key=lambda c: (c.strategy.augment != "none", c.seed))
         for cell in candidates:
             seg = cell.segmenter.build()
             if hasattr(seg, "network"):
@@ -386,6 +407,14 @@ class Runner:
         from bench.executors import local_pool_results
 
         yield from local_pool_results(jobs, self.workers, progress, task)
+
+
+def _samples(cell: Cell, data: RunData) -> int:
+    """The number of samples a cell trains on: its count, in cases or samples."""
+    identity = cell.generator.identity
+    if identity not in data.per_count:
+        data.per_count[identity] = samples_per_count(cell.generator, data.parts["real"])
+    return cell.count * data.per_count[identity]
 
 
 def _versions() -> dict[str, str]:

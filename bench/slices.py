@@ -186,3 +186,22 @@ def _pad_or_crop(array: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
 
 def _drop(values: Sequence, axis: int) -> tuple:
     return tuple(v for i, v in enumerate(values) if i != axis)
+
+
+# The slice filter of the 2D generators' and papers' views (brainSPADE: slices with >= 10% brain).
+CASE_SLICE_FOREGROUND = 0.1
+
+
+def slices_per_case(cases: CaseSet, axis: int = 2,
+                    min_foreground: float = CASE_SLICE_FOREGROUND) -> int:
+    """How many 2D samples one generated case stands for (``count_unit: cases``).
+
+    The mean, over the 3D cases, of the number of slices along ``axis`` whose fraction of
+    non-zero label pixels is at least ``min_foreground`` (the slices a 2D generator learns
+    from), rounded to the nearest integer and at least 1. 2D cases count 1.
+    """
+    if cases.spatial_dims == 2 or not len(cases):
+        return 1
+    kept = [int(((np.moveaxis(case.label, axis, 0) > 0).reshape(case.label.shape[axis], -1)
+                 .mean(axis=1) >= min_foreground).sum()) for case in cases]
+    return max(1, round(sum(kept) / len(kept)))

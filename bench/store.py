@@ -167,7 +167,7 @@ class Store:
 
 def _describe(cell) -> tuple:
     return (cell.key, cell.method, cell.generator.label, cell.count, cell.strategy.key,
-            int(cell.strategy.augment), cell.segmenter.label, cell.seed, cell.method_id)
+            cell.strategy.augment, cell.segmenter.label, cell.seed, cell.method_id)
 
 
 def _float(value) -> float | None:

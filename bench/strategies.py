@@ -3,7 +3,8 @@
 Written as stage names joined by ``>``: ``real+synthetic>real`` trains on real and synthetic
 data, then fine-tunes those weights on real data. The names of the MedGen3D paper are aliases:
 E2-1…E2-5 compare data sources, E3-1…E3-4 transfer to a target domain with a small labelled set.
-The augmentation axis of Vu et al. is a flag on the strategy, not another name.
+The augmentation axis of Vu et al. is a named set on the strategy (see
+:mod:`segmenters.augment_sets`), not another name.
 """
 
 from __future__ import annotations
@@ -46,11 +47,16 @@ class Stage:
 class Strategy:
     name: str
     stages: tuple[Stage, ...]
-    augment: bool = False
+    augment: str = "none"  # an augmentation set's name
 
     @property
     def key(self) -> str:
-        return f"{self.name}{'+aug' if self.augment else ''}"
+        """``name``, ``name+aug`` (the set ``default``, as before sets had names) or
+        ``name+aug:SET``."""
+        if self.augment == "none":
+            return self.name
+        return f"{self.name}+aug" if self.augment == "default" else \
+            f"{self.name}+aug:{self.augment}"
 
     @property
     def needs_synthetic(self) -> bool:
@@ -61,9 +67,18 @@ class Strategy:
         return any(s.data == "target" for s in self.stages)
 
 
-def parse_strategy(name: str, augment: bool = False,
+def parse_strategy(name: str, augment: str | bool = "none",
                    synthetic_fraction: float | None = None) -> Strategy:
-    """``real``, ``synthetic>real``, ``E2-5``, …: every stage after the first fine-tunes."""
+    """``real``, ``synthetic>real``, ``E2-5``, …: every stage after the first fine-tunes.
+
+    ``augment`` names an augmentation set; ``False``/``True`` mean ``none``/``default``.
+    """
+    from segmenters.augment_sets import set_name
+
+    try:
+        augment = set_name(augment)
+    except ValueError as exc:
+        raise ConfigError(f"strategy '{name}': {exc}") from None
     canonical = PAPER_ALIASES.get(name.strip(), name.strip())
     parts = [p.strip() for p in canonical.split(">")]
     for part in parts:

@@ -51,6 +51,7 @@ class NoneGenerator:
 
 class PhantomOracle:
     name: ClassVar[str] = "phantom-oracle"
+    spatial_dims: ClassVar[int] = 3  # samples volumes
     version: ClassVar[str] = "1"
     Params: ClassVar[type[BaseModel]] = NoParams
 

@@ -7,6 +7,9 @@ field, gamma contrast and Gaussian noise (the brainSPADE set). Randomness comes 
 ``BatchAugment`` draws the same parameters from the same ranges and applies them to a whole batch
 where it lives, CPU or GPU, with batched affine grids and tensor operations (the device path).
 ``tests/test_augment.py`` checks that both produce the same distribution of images and masks.
+
+The other named sets (Vu et al., brainSPADE, nnU-Net, MONAI's standard; data in
+:mod:`segmenters.augment_sets`) run on the host path through ``augmentation_set``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,13 @@ from monai.transforms import (
     RandBiasFieldd,
     RandFlipd,
     RandGaussianNoised,
+    RandGaussianSmoothd,
+    RandRotate90d,
+    RandScaleIntensityd,
+    RandShiftIntensityd,
 )
+
+from segmenters.augment_sets import AUGMENTATION_SETS, AugmentationSet
 
 KEYS = ("image", "label")
 FLIP_PROB = 0.5
@@ -57,6 +66,23 @@ def augmentation(spatial_dims: int, seed: int, size: Sequence[int]) -> Compose:
         RandAdjustContrastd("image", prob=INTENSITY_PROB, gamma=GAMMA),
         RandGaussianNoised("image", prob=INTENSITY_PROB, std=NOISE_STD),
     ])
+    transform.set_random_state(seed=seed)
+    return transform
+
+
+def augmentation_set(spatial_dims: int, seed: int, name: str = "default",
+                     patch: Sequence[int] | None = None) -> Compose | None:
+    """The transforms of set ``name`` for ``spatial_dims``-D samples of shape ``patch``.
+
+    ``patch`` turns the set's shift fraction into pixels (MONAI translates by pixels); without
+    it no shift is applied. Returns None for the set ``none``.
+    """
+    if name == "default":
+        return augmentation(spatial_dims, seed, patch)
+    spec = AUGMENTATION_SETS[name]
+    if spec is None:
+        return None
+    transform = Compose(_transforms(spec, spatial_dims, patch))
     transform.set_random_state(seed=seed)
     return transform
 
@@ -177,3 +203,38 @@ def _legendre_terms(size: Sequence[int], device) -> torch.Tensor:
 
 def _legendre(x: torch.Tensor) -> list[torch.Tensor]:
     return [torch.ones_like(x), x, (3 * x**2 - 1) / 2, (5 * x**3 - 3 * x) / 2]
+
+
+def _transforms(s: AugmentationSet, spatial_dims: int, patch: Sequence[int] | None) -> list:
+    out = []
+    if s.flip != "none" and s.flip_prob > 0:
+        axes = [0] if s.flip == "left-right" else range(spatial_dims)
+        out += [RandFlipd(KEYS, prob=s.flip_prob, spatial_axis=axis) for axis in axes]
+    if s.rotate90_prob > 0:
+        out.append(RandRotate90d(KEYS, prob=s.rotate90_prob, max_k=3))
+    if s.affine_prob > 0:
+        low, high = s.scale_range
+        shift = [s.shift * n for n in patch] if patch is not None else None
+        out.append(RandAffined(
+            KEYS, prob=s.affine_prob,
+            rotate_range=[math.radians(s.rotate)] * (1 if spatial_dims == 2 else 3),
+            # MONAI zooms by 1 + a draw from scale_range; (low - 1, high - 1) gives low..high
+            scale_range=[(low - 1.0, high - 1.0)] * spatial_dims,
+            translate_range=shift, mode=("bilinear", "nearest"), padding_mode="zeros"))
+    if s.bias_coeff is not None and s.bias_prob > 0:
+        out.append(RandBiasFieldd("image", prob=s.bias_prob, coeff_range=s.bias_coeff))
+    if s.gamma is not None and s.gamma_prob > 0:
+        out.append(RandAdjustContrastd("image", prob=s.gamma_prob, gamma=s.gamma))
+    if s.brightness is not None and s.brightness_prob > 0:
+        low, high = s.brightness
+        out.append(RandScaleIntensityd("image", factors=(low - 1.0, high - 1.0),
+                                       prob=s.brightness_prob))
+    if s.intensity_shift > 0 and s.intensity_shift_prob > 0:
+        out.append(RandShiftIntensityd("image", offsets=s.intensity_shift,
+                                       prob=s.intensity_shift_prob))
+    if s.blur_sigma is not None and s.blur_prob > 0:
+        out.append(RandGaussianSmoothd("image", sigma_x=s.blur_sigma, sigma_y=s.blur_sigma,
+                                       sigma_z=s.blur_sigma, prob=s.blur_prob))
+    if s.noise_std > 0 and s.noise_prob > 0:
+        out.append(RandGaussianNoised("image", prob=s.noise_prob, std=s.noise_std))
+    return out

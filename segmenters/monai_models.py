@@ -23,7 +23,7 @@ from bench.checkpoints import load_checkpoint
 from bench.errors import ConfigError
 from bench.slices import fit_slices, restore
 from bench.strategies import Stage
-from segmenters.augment import BatchAugment, augmentation
+from segmenters.augment import BatchAugment, augmentation_set
 from segmenters.protocol import TrainContext, TrainedModel, preset_params
 from segmenters.training import Loop, infer, train_network
 
@@ -88,12 +88,14 @@ class MonaiSegmenter:
                 else p.steps
             if p.epochs is not None:
                 steps = -(-p.epochs * len(items) // p.batch)
+            augment, data = None, p.data
+            if ctx.augment == "default" and p.data == "device":
+                augment = BatchAugment(self.spatial_dims)
+            elif ctx.augment != "none":  # the other named sets are MONAI's per-sample transforms
+                augment, data = augmentation_set(self.spatial_dims, ctx.seed, ctx.augment,
+                                                 p.patch), "host"
             loop = Loop(steps, p.batch, p.lr, p.val_every, p.checkpoint_every, p.patch,
-                        p.data, p.bf16, p.channels_last, p.compile)
-            augment = None
-            if ctx.augment:
-                augment = BatchAugment(self.spatial_dims) if p.data == "device" \
-                    else augmentation(self.spatial_dims, ctx.seed, p.patch)
+                        data, p.bf16, p.channels_last, p.compile)
             previous = train_network(
                 net, items, weights, val, loop, ctx.workdir / f"stage{i}_{stage.data}",
                 ctx.device, ctx.seed + i, augment, previous if stage.finetune else None,

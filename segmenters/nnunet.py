@@ -8,9 +8,10 @@ subprocess (:mod:`segmenters.nnunet_worker`) because it reads ``nnUNet_raw``,
 ``nnUNet_preprocessed`` and ``nnUNet_results`` once, at import time: the subprocess gets folders
 inside the run directory and never the user's own.
 
-The augmentation switch picks nnU-Net's own trainer (its full augmentation pipeline) or
-``nnUNetTrainerNoDA``. nnU-Net samples its training cases uniformly, so a ``real+synthetic``
-stage with a mixing ratio is refused rather than silently ignored.
+The augmentation set picks nnU-Net's own trainer (its full augmentation pipeline, for the sets
+``nnunet`` and ``default``) or ``nnUNetTrainerNoDA`` (``none``); other sets are refused.
+nnU-Net samples its training cases uniformly, so a ``real+synthetic`` stage with a mixing ratio
+is refused rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bench.data import write_nnunet
 from bench.data.nifti import read_volume, write_volume
 from bench.errors import ConfigError
 from bench.strategies import Stage
+from segmenters.augment_sets import NNUNET_SETS
 from segmenters.protocol import TrainContext, TrainedModel, preset_params
 
 DATASET = "Dataset001_synth2seg"
@@ -51,6 +53,7 @@ class NnUNetParams(BaseModel):
 class NnUNetSegmenter:
     name: ClassVar[str] = "nnunet"
     Params: ClassVar[type[NnUNetParams]] = NnUNetParams
+    augmentation_sets: ClassVar[tuple[str, ...]] = NNUNET_SETS  # what its trainers express
     presets: ClassVar[dict[str, dict]] = {
         "tiny": {"epochs": 1, "iterations_per_epoch": 2, "val_iterations_per_epoch": 1,
                  "save_every": 1, "processes": 1, "augmentation_workers": 0},
@@ -90,14 +93,18 @@ class NnUNetSegmenter:
                     "--val-iterations", str(p.val_iterations_per_epoch),
                     "--save-every", str(p.save_every), "--device", ctx.device,
                     "--seed", str(ctx.seed + fold)]
-            if ctx.augment:
+            if ctx.augment not in NNUNET_SETS:
+                raise ConfigError(f"segmenter 'nnunet' runs nnU-Net's own trainers: augmentation "
+                                  f"'{ctx.augment}' is not one of {', '.join(NNUNET_SETS)}")
+            augment = ctx.augment != "none"
+            if augment:
                 args.append("--augment")
             if stage.finetune and fold_dir is not None:
                 args += ["--pretrained", str(fold_dir / "checkpoint_final.pth")]
             _worker(env, ctx, *args)
-            fold_dir = _fold_dir(root, p.configuration, fold, ctx.augment)
+            fold_dir = _fold_dir(root, p.configuration, fold, augment)
         info = {"segmenter": self.name, "params": p.model_dump(mode="json"), "root": str(root),
-                "fold": len(stages) - 1, "augment": ctx.augment,
+                "fold": len(stages) - 1, "augment": ctx.augment != "none",
                 "n_classes": max(ctx.data["real"].labels) + 1}
         (ctx.workdir / "model.json").write_text(json.dumps(info, indent=2))
         return TrainedModel(fold_dir, info)

@@ -24,8 +24,13 @@ class TrainContext:
     data: dict[str, CaseSet]
     device: str = "cpu"
     seed: int = 0
-    augment: bool = False
+    augment: str = "none"  # an augmentation set (segmenters.augment_sets); True/False: default/none
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("synth2seg.segmenter"))
+
+    def __post_init__(self):
+        from segmenters.augment_sets import set_name
+
+        self.augment = set_name(self.augment)
 
 
 @dataclass

@@ -28,10 +28,11 @@ def test_wrong_type_names_the_field():
         load_config({**BASE, "counts": ["many"]})
 
 
-def test_every_shipped_preset_validates():
+def test_every_shipped_preset_validates_and_expands():
     assert {"smoke", "demo", "vu-sweep", "medgen3d-e2", "brainspade-3.1"} <= set(preset_names())
     for name in preset_names():
         assert load_preset(name).name == name
+        assert expand(load_preset(name)), name
 
 
 def test_real_only_strategies_run_once_synthetic_ones_per_generator_and_count():

@@ -167,6 +167,7 @@ PRESETS = {
 
 class BrainSPADE:
     name: ClassVar[str] = "brainspade"
+    spatial_dims: ClassVar[int] = 2  # samples slices
     version: ClassVar[str] = "2"  # 2: samples in the data's units, never clipped
     Params: ClassVar[type[BaseModel]] = BrainSPADEParams
     presets: ClassVar[dict[str, dict]] = PRESETS

@@ -143,6 +143,7 @@ PRESETS = {
 
 class MedGen3D:
     name: ClassVar[str] = "medgen3d"
+    spatial_dims: ClassVar[int] = 3  # samples volumes
     # 2: masks resampled at voxel centres (on their images); samples in the data's units
     version: ClassVar[str] = "2"
     Params: ClassVar[type[BaseModel]] = MedGen3DParams

@@ -117,6 +117,7 @@ class StyleGAN2Family:
     """Shared fit, sampling and storage; subclasses name the GANs they train (``kinds``)."""
 
     name: ClassVar[str]
+    spatial_dims: ClassVar[int] = 2  # samples slices
     version: ClassVar[str] = "2"  # 2: samples in the data's units, never clipped
     kinds: ClassVar[tuple[gan.Kind, ...]]
     Params: ClassVar[type[BaseModel]] = StyleGAN2Params

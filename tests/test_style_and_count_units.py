@@ -1,0 +1,159 @@
+"""Style images reach the sampler, counts in cases scale to slices, both are part of the keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from bench.case import Case, CaseSet
+from bench.config import load_config
+from bench.data import load_dataset
+from bench.errors import DataError
+from bench.matrix import expand
+from bench.resolve import resolve_config
+from bench.runner import Runner, prepare_data
+from bench.slices import slices_per_case
+from bench.store import Store
+from generators.protocol import FitContext, SampleContext
+from generators.registry import generators
+
+
+class _NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StyleRecorder:
+    """A 2D generator that records the style images it is given and returns blank slices."""
+
+    name: ClassVar[str] = "style-recorder"
+    version: ClassVar[str] = "1"
+    spatial_dims: ClassVar[int] = 2
+    Params: ClassVar[type[BaseModel]] = _NoParams
+    seen: ClassVar[list] = []  # (style ids or None, n) per sample call
+
+    def __init__(self, params=None):
+        self.params = params or _NoParams()
+        self.spec: dict = {}
+
+    def fit(self, train: CaseSet, ctx: FitContext) -> None:
+        self.spec = {"labels": {str(k): v for k, v in train.labels.items()},
+                     "channels": list(train.channels)}
+
+    def sample(self, n: int, ctx: SampleContext) -> CaseSet:
+        StyleRecorder.seen.append((None if ctx.style is None else list(ctx.style.ids), n))
+        channels = ctx.channels or self.spec["channels"]
+        labels = {int(k): v for k, v in self.spec["labels"].items()}
+        cases = []
+        for i in range(n):
+            label = np.zeros((8, 8), np.int16)
+            label[i % 8, :] = i % max(labels) + 1
+            cases.append(Case(f"s{i}", np.zeros((len(channels), 8, 8), np.float32), label,
+                              (1.0, 1.0)))
+        return CaseSet(cases, labels, channels, 2, {"source": self.name})
+
+    def save(self, path: Path) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        (Path(path) / "spec.json").write_text(json.dumps(self.spec))
+
+    @classmethod
+    def load(cls, path: Path) -> StyleRecorder:
+        generator = cls()
+        generator.spec = json.loads((Path(path) / "spec.json").read_text())
+        return generator
+
+
+@pytest.fixture(autouse=True)
+def _registered():
+    generators.register(StyleRecorder)
+    StyleRecorder.seen.clear()
+    yield
+
+
+def _config(dataset, **generator) -> dict:
+    return {"name": "style", "dataset": str(dataset),
+            "split": {"val": 0.0, "test": 0.34, "seed": 0},
+            "generators": [{"name": "none"}, {"name": "style-recorder", **generator}],
+            "counts": [2], "strategies": ["real", "synthetic"],
+            "segmenters": [{"name": "unet2d", "preset": "tiny"}],
+            "fidelity": {"enabled": False}}
+
+
+def _prepare(config: dict, run_dir: Path) -> dict:
+    matrix = load_config(config)
+    store = Store(run_dir / "results.sqlite")
+    try:
+        return Runner(matrix, run_dir)._prepare_generators(expand(matrix), prepare_data(matrix),
+                                                           store, "cpu")
+    finally:
+        store.close()
+
+
+def test_style_images_reach_the_sampler_and_change_the_sample_key(phantom3_dir, lesion_dir,
+                                                                    tmp_path):
+    plain = _prepare(_config(phantom3_dir), tmp_path / "a")
+    styled = _prepare(_config(phantom3_dir, style=str(lesion_dir)), tmp_path / "b")
+    assert StyleRecorder.seen[0][0] is None
+    assert StyleRecorder.seen[1][0] == load_dataset(lesion_dir).ids
+    assert Path(next(iter(plain.values()))).name != Path(next(iter(styled.values()))).name
+
+
+def test_entries_differing_only_in_style_are_two_methods_sharing_one_fit(phantom3_dir,
+                                                                         lesion_dir):
+    config = _config(phantom3_dir)
+    config["generators"] = [{"name": "style-recorder", "label": "S_iod"},
+                            {"name": "style-recorder", "label": "S_ood",
+                             "style": str(lesion_dir)}]
+    plain, styled = resolve_config(load_config(config)).generators
+    assert plain.fit_identity == styled.fit_identity
+    assert plain.identity != styled.identity
+    assert len({c.method_id for c in expand(load_config(config))}) == 3
+
+
+def test_a_test_case_used_as_a_style_image_is_leakage(phantom3_dir, tmp_path):
+    with pytest.raises(DataError, match=r"is also style \("):
+        _prepare(_config(phantom3_dir, style=str(phantom3_dir)), tmp_path / "run")
+
+
+def test_counts_in_cases_sample_count_times_the_slices_per_training_case(phantom3_dir,
+                                                                         tmp_path):
+    config = _config(phantom3_dir, count_unit="cases")
+    folders = _prepare(config, tmp_path / "run")
+    real = prepare_data(load_config(config)).parts["real"]
+    per_case = slices_per_case(real)
+    assert per_case > 1
+    assert StyleRecorder.seen[-1][1] == 2 * per_case
+    assert len(load_dataset(Path(next(iter(folders.values()))) / "dataset")) == 2 * per_case
+    methods = {c.method for c in expand(load_config(config))}
+    assert "style-recorder n=2 cases · synthetic · unet2d:tiny" in methods
+
+
+def test_slices_per_case_is_the_mean_number_of_slices_with_a_tenth_foreground():
+    def volume(kept: int) -> Case:
+        label = np.zeros((10, 10, 12), np.int16)
+        label[:, :5, :kept] = 1  # half of each of the first `kept` axial slices
+        label[0, 0, kept:] = 1  # 1 % of the other slices: below the 10 % threshold
+        return Case(f"v{kept}", np.zeros((1, 10, 10, 12), np.float32), label, (1.0,) * 3)
+
+    cases = CaseSet([volume(3), volume(6)], {0: "background", 1: "x"}, ["T1"], 3)
+    assert slices_per_case(cases) == round((3 + 6) / 2)
+
+
+def test_a_test_set_of_another_sequence_needs_match_channel_names_false(phantom, tmp_path):
+    """brainSPADE 3.2 far-OoD: T1-trained models tested on FLAIR (one channel each)."""
+    from bench.data import write_nnunet
+
+    flair = phantom.replace(list(phantom.subset([2])))
+    flair = CaseSet(flair.cases, flair.labels, ["FLAIR"], 3, dict(flair.meta))
+    folder = write_nnunet(flair, tmp_path / "flair")
+    train = write_nnunet(phantom.subset([0, 1]), tmp_path / "train")
+    config = {"name": "far", "dataset": str(train), "test_sets": {"far": str(folder)},
+              "split": {"val": 0.0, "test": 0.0}, "fidelity": {"enabled": False}}
+    with pytest.raises(DataError, match="channels \\['FLAIR'\\] do not match"):
+        prepare_data(load_config(config))
+    data = prepare_data(load_config({**config, "match_channel_names": False}))
+    assert data.tests["far"].channels == ["FLAIR"]
