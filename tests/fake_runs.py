@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from bench.fidelity import Row
 from bench.store import Store
 
 
@@ -30,9 +31,9 @@ def write_fake_run(run_dir: Path, generators: dict[str, float], test_sets=("held
             method = f"{label} n={count} · {strategy} · unet2d:tiny"
             cell = SimpleNamespace(
                 key=f"{abs(hash((label, seed))):x}", method=method, seed=seed, count=count,
-                generator=SimpleNamespace(display=label),
+                method_id=f"{abs(hash(method)):x}", generator=SimpleNamespace(label=label),
                 strategy=SimpleNamespace(key=strategy, augment=False),
-                segmenter=SimpleNamespace(display="unet2d:tiny"))
+                segmenter=SimpleNamespace(label="unet2d:tiny"))
             rows = []
             for t, test_set in enumerate(test_sets):
                 for c in range(cases):
@@ -45,7 +46,6 @@ def write_fake_run(run_dir: Path, generators: dict[str, float], test_sets=("held
             store.commit_cell(cell, table, time.time(), "cpu")
     for label, gain in generators.items():  # FD falls as the gain rises
         store.record_fidelity(f"fit-{abs(hash(label)):x}", label, 0, 10,
-                              [SimpleNamespace(metric="fd_indomain", value=2.0 - 10 * gain,
-                                               note=None)])
+                              [Row(metric="fd_indomain", value=2.0 - 10 * gain)])
     store.close()
     return Path(run_dir)
