@@ -70,11 +70,12 @@ def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray,
 
     Precision and density: how much of the fake set falls inside the real manifold (fidelity);
     recall and coverage: how much of the real manifold the fake set reaches (diversity). Each
-    set needs more than ``nearest_k`` vectors.
+    set needs at least ``nearest_k + 2`` vectors (the package partitions each vector's
+    distances, its own zero included, at ``nearest_k + 1``).
     """
     from prdc import compute_prdc
 
-    real, fake = _pair(real, fake, minimum=nearest_k + 1)
+    real, fake = _pair(real, fake, minimum=nearest_k + 2)
     with contextlib.redirect_stdout(io.StringIO()):  # it prints the set sizes
         values = compute_prdc(real.numpy(), fake.numpy(), nearest_k)
     return {name: float(value) for name, value in values.items()}

@@ -356,8 +356,9 @@ def test_precision_recall_density_coverage_separate_fidelity_from_coverage():
     assert collapsed["precision"] == 1.0 and collapsed["coverage"] < 0.1  # real, not diverse
     far = precision_recall_density_coverage(real, real + 100.0, 5)
     assert far["precision"] == far["recall"] == far["density"] == far["coverage"] == 0.0
-    with pytest.raises(ValueError, match="at least 6"):
-        precision_recall_density_coverage(real, real[:5], 5)
+    with pytest.raises(ValueError, match="at least 7"):  # prdc itself fails on 6 (k + 1)
+        precision_recall_density_coverage(real, real[:6], 5)
+    assert precision_recall_density_coverage(real, real[:7], 5)["precision"] == 1.0
 
 
 def test_floors_compare_two_halves_of_the_real_data_at_the_synthetic_n(phantom, judge):

@@ -15,6 +15,7 @@ import yaml
 from bench.artifacts import ensure_fit, ensure_samples, load_samples
 from bench.config import GeneratorSpec, load_config
 from bench.errors import DataError, UserError
+from bench.resolve import resolve
 from bench.runlock import RunLock
 from bench.store import Store
 from generators import SampleContext
@@ -249,7 +250,7 @@ def test_train_refuses_before_writing_its_folder(capsys, phantom3_dir, lesion_di
 
 def test_a_damaged_sample_set_is_rebuilt_not_used(phantom, tmp_path):
     store = Store(tmp_path / "results.sqlite")
-    spec = GeneratorSpec(name="phantom-oracle")
+    spec = resolve("generator", GeneratorSpec(name="phantom-oracle"))
     fit = ensure_fit(spec, phantom, 0, tmp_path, store, "cpu")
     folder = ensure_samples(spec, fit, 2, SampleContext(), tmp_path, store, phantom)
     expected = load_samples(folder, 2)
@@ -265,7 +266,7 @@ def test_a_damaged_sample_set_is_rebuilt_not_used(phantom, tmp_path):
 
 def test_an_intact_artifact_is_not_rebuilt(phantom, tmp_path):
     store = Store(tmp_path / "results.sqlite")
-    spec = GeneratorSpec(name="phantom-oracle")
+    spec = resolve("generator", GeneratorSpec(name="phantom-oracle"))
     fit = ensure_fit(spec, phantom, 0, tmp_path, store, "cpu")
     ensure_samples(spec, fit, 2, SampleContext(), tmp_path, store, phantom)
     ensure_fit(spec, phantom, 0, tmp_path, store, "cpu")

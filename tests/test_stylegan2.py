@@ -165,7 +165,7 @@ def test_samples_are_2d_pairs_with_labels_in_range(fitted, lesion_phantom, name)
     for case in samples:
         assert case.image.shape == (len(expected), 32, 32)
         assert case.label.min() >= 0 and case.label.max() <= max(lesion_phantom.labels)
-        assert np.isfinite(case.image).all() and case.image.min() >= 0
+        assert np.isfinite(case.image).all()  # in the data's units: no clamp at 0
 
 
 @pytest.mark.parametrize("name", NAMES)
