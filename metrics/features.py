@@ -66,7 +66,20 @@ class InceptionFeatures:
         return self.net(pixels.to(self.device))[0].cpu()
 
 
-class RadImageNetFeatures:
+class _FetchedStateDict:
+    """Extractors built from a state dict that :mod:`metrics.weights` fetches and verifies
+    under the extractor's ``name``."""
+
+    name: str
+
+    @classmethod
+    def find(cls, weights_dir: Path | str | None, device: str = "cpu", offline: bool = False,
+             weight: WeightFile | None = None):
+        path, digest = ensure(weight or WEIGHTS[cls.name], weights_dir, offline)
+        return cls(torch.load(path, map_location="cpu", weights_only=True), device, digest)
+
+
+class RadImageNetFeatures(_FetchedStateDict):
     """RadImageNet's official PyTorch ResNet-50 (torchvision layout, saved as ``backbone.*``).
 
     Input as in RadImageNet's own example: [0, 1] mapped to [-1, 1], 224 x 224, three equal
@@ -88,12 +101,6 @@ class RadImageNetFeatures:
                               strict=True)
         self.net, self.device, self.sha256 = trunk.to(device).eval(), device, sha256
 
-    @classmethod
-    def find(cls, weights_dir: Path | str | None, device: str = "cpu", offline: bool = False,
-             weight: WeightFile | None = None) -> RadImageNetFeatures:
-        path, digest = ensure(weight or WEIGHTS["radimagenet"], weights_dir, offline)
-        return cls(torch.load(path, map_location="cpu", weights_only=True), device, digest)
-
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         _grey(images, "RadImageNet")
@@ -102,7 +109,7 @@ class RadImageNetFeatures:
         return self.net(x.to(self.device)).mean((2, 3)).cpu()
 
 
-class MedicalNetFeatures:
+class MedicalNetFeatures(_FetchedStateDict):
     """MedicalNet ResNet-10 on whole volumes, z-scored per volume as MONAI's tutorials do."""
 
     name = "medicalnet"
@@ -115,12 +122,6 @@ class MedicalNetFeatures:
         from metrics.medicalnet import load_medicalnet
 
         self.net, self.device, self.sha256 = load_medicalnet(checkpoint).to(device), device, sha256
-
-    @classmethod
-    def find(cls, weights_dir: Path | str | None, device: str = "cpu", offline: bool = False,
-             weight: WeightFile | None = None) -> MedicalNetFeatures:
-        path, digest = ensure(weight or WEIGHTS["medicalnet"], weights_dir, offline)
-        return cls(torch.load(path, map_location="cpu", weights_only=True), device, digest)
 
     @torch.no_grad()
     def __call__(self, volumes: torch.Tensor) -> torch.Tensor:
