@@ -41,19 +41,12 @@ def images():
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     """Random Inception and AlexNet weight files, named as the real ones."""
-    from torch_fidelity import feature_extractor_inceptionv3 as fe
-    from torchvision.models import alexnet
+    from tests.conftest import random_weight_files
 
     folder = tmp_path_factory.mktemp("weights")
-    original = fe.load_state_dict_from_url, fe.FeatureExtractorInceptionV3.load_state_dict
-    fe.load_state_dict_from_url = lambda *a, **k: {}
-    fe.FeatureExtractorInceptionV3.load_state_dict = lambda self, state: None
-    try:
-        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    finally:
-        fe.load_state_dict_from_url, fe.FeatureExtractorInceptionV3.load_state_dict = original
-    torch.save(net.state_dict(), folder / INCEPTION_FILE)
-    torch.save(alexnet(weights=None).state_dict(), folder / ALEXNET_FILE)
+    paths = random_weight_files(folder)
+    paths["inception"].rename(folder / INCEPTION_FILE)
+    paths["alexnet"].rename(folder / ALEXNET_FILE)
     return folder
 
 
