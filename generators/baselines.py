@@ -14,9 +14,9 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from bench.case import CaseSet
-from bench.errors import ConfigError
-from generators.protocol import FitContext, SampleContext
+from bench.api.case import CaseSet
+from bench.api.errors import ConfigError
+from bench.api.generator import FitContext, SampleContext
 
 # Oracle subjects use seeds far from any dataset seed, so they never repeat a real subject.
 ORACLE_SEED_OFFSET = 1_000_003
@@ -29,7 +29,9 @@ class NoParams(BaseModel):
 class NoneGenerator:
     name: ClassVar[str] = "none"
     version: ClassVar[str] = "1"
+    spatial_dims: ClassVar[int] = 0  # samples nothing
     Params: ClassVar[type[BaseModel]] = NoParams
+    presets: ClassVar[dict[str, dict]] = {}
 
     def __init__(self, params: NoParams | None = None):
         self.params = params or NoParams()
@@ -54,6 +56,7 @@ class PhantomOracle:
     spatial_dims: ClassVar[int] = 3  # samples volumes
     version: ClassVar[str] = "1"
     Params: ClassVar[type[BaseModel]] = NoParams
+    presets: ClassVar[dict[str, dict]] = {}
 
     def __init__(self, params: NoParams | None = None):
         self.params = params or NoParams()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.case import Case, CaseSet
+from bench.api.case import Case, CaseSet
 
 PERCENTILE = 99.0
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bench.errors import ConfigError
+from bench.api.errors import ConfigError
 from generators.training import feature_matching
-from metrics.diversity import ALEXNET_FILE
 
+# torchvision's ImageNet weights, as torch hub caches them
 BACKBONE_FILES = {
-    "alex": ALEXNET_FILE,
+    "alex": "alexnet-owt-7be5be79.pth",
     "vgg": "vgg16-397923af.pth",
     "squeeze": "squeezenet1_1-b8a52dc0.pth",
 }

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bench.case import Case, CaseSet
-from bench.slices import extract_slices, fit_slices
+from bench.api.case import Case, CaseSet
+from bench.api.slices import extract_slices, fit_slices
 from generators.intensity import IntensityRange, dataset_range, to_unit
 
 LESION_WORDS = re.compile(r"tumou?r|lesion|o?edema|enhanc|necro|metasta|cyst", re.IGNORECASE)

@@ -20,8 +20,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from bench.checkpoints import load_checkpoint, plain
-from generators.protocol import FitContext
+from bench.api.checkpoints import load_checkpoint, plain
+from bench.api.generator import FitContext
 
 
 @dataclass

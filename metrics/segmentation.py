@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from monai.metrics import compute_hausdorff_distance, compute_surface_dice, get_confusion_matrix
 
-from bench.case import CaseSet
+from bench.api.case import CaseSet
 
 METRICS = ("dice", "precision", "recall", "accuracy", "hd95", "nsd")
 NSD_TOLERANCE_MM = 1.0

@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bench.api.strategies import set_name
+
 Range = tuple[float, float]
 
 
@@ -96,13 +98,9 @@ AUGMENTATION_SETS: dict[str, AugmentationSet | None] = {
 # the sets nnU-Net's own trainers express: none (nnUNetTrainerNoDA) or its default pipeline
 NNUNET_SETS = ("none", "default", "nnunet")
 
-ALIASES: dict[bool, str] = {False: "none", True: "default"}
-
-
-def set_name(value: str | bool) -> str:
-    """The set a config value names (``false``/``true`` are ``none``/``default``)."""
-    if isinstance(value, bool):
-        return ALIASES[value]
+def known_set(value: str | bool) -> str:
+    """The set a config value names (``false``/``true`` are ``none``/``default``), if it exists."""
+    value = set_name(value)
     if value not in AUGMENTATION_SETS:
         raise ValueError(f"unknown augmentation set '{value}' "
                          f"(known: {', '.join(AUGMENTATION_SETS)}; or false/true)")

@@ -18,13 +18,14 @@ import torch
 from monai.networks.nets import UNETR, SwinUNETR, UNet
 from pydantic import BaseModel, ConfigDict, Field
 
-from bench.case import CaseSet
-from bench.checkpoints import load_checkpoint
-from bench.errors import ConfigError
-from bench.slices import fit_slices, restore
-from bench.strategies import Stage
+from bench.api.case import CaseSet
+from bench.api.checkpoints import load_checkpoint
+from bench.api.errors import ConfigError
+from bench.api.segmenter import TrainContext, TrainedModel, preset_params
+from bench.api.slices import extract_slices, fit_slices, restore
+from bench.api.strategies import Stage
 from segmenters.augment import BatchAugment, augmentation_set
-from segmenters.protocol import TrainContext, TrainedModel, preset_params
+from segmenters.augment_sets import AUGMENTATION_SETS
 from segmenters.training import Loop, infer, train_network
 
 
@@ -62,7 +63,9 @@ class MonaiSegmenter:
     name: ClassVar[str]
     spatial_dims: ClassVar[int]
     Params: ClassVar[type[NetParams]] = NetParams
+    version: ClassVar[str] = "1"
     presets: ClassVar[dict[str, dict]] = {}
+    augmentation_sets: ClassVar[tuple[str, ...]] = tuple(AUGMENTATION_SETS)
 
     def __init__(self, params: NetParams | None = None, preset: str | None = None):
         self.params = preset_params(self, params, preset)
@@ -111,6 +114,9 @@ class MonaiSegmenter:
         info = json.loads((Path(workdir) / "model.json").read_text())
         return TrainedModel(Path(workdir) / info["weights"], info)
 
+    def input_size(self) -> tuple[int, ...]:
+        return tuple(self.params.patch)
+
     def network(self, model: TrainedModel, device: str = "cpu") -> torch.nn.Module:
         net = self.build(model.info["in_channels"], model.info["n_classes"])
         net.load_state_dict(load_checkpoint(model.path, device))
@@ -127,7 +133,7 @@ class MonaiSegmenter:
             scores = self._scores(net, fit_slices(cases, p.patch, p.fit), device)
             return [restore(s, c.spatial_shape, p.fit).astype(np.int16)
                     for s, c in zip(scores, cases, strict=True)]
-        view = cases.slices(axis=2, size=p.patch, min_foreground=0.0, fit=p.fit)
+        view = extract_slices(cases, axis=2, size=p.patch, min_foreground=0.0, fit=p.fit)
         return view.assemble(self._scores(net, view.cases, device))
 
     def _scores(self, net, slices: CaseSet, device: str) -> list[np.ndarray]:
@@ -161,7 +167,7 @@ class MonaiSegmenter:
     def _items(self, cases: CaseSet, train: bool) -> list[dict]:
         cases = normalise(cases)
         if self.spatial_dims == 2 and cases.spatial_dims == 3:
-            cases = cases.slices(axis=2, size=self.params.patch, fit=self.params.fit,
+            cases = extract_slices(cases, axis=2, size=self.params.patch, fit=self.params.fit,
                                  min_foreground=self.params.min_foreground if train else 0.1
                                  ).cases
         elif self.spatial_dims == 2:

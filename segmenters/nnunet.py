@@ -27,13 +27,13 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from bench.case import Case, CaseSet
+from bench.api.case import Case, CaseSet
+from bench.api.errors import ConfigError
+from bench.api.segmenter import TrainContext, TrainedModel, preset_params
+from bench.api.strategies import Stage
 from bench.data import write_nnunet
 from bench.data.nifti import read_volume, write_volume
-from bench.errors import ConfigError
-from bench.strategies import Stage
 from segmenters.augment_sets import NNUNET_SETS
-from segmenters.protocol import TrainContext, TrainedModel, preset_params
 
 DATASET = "Dataset001_synth2seg"
 
@@ -53,6 +53,7 @@ class NnUNetParams(BaseModel):
 class NnUNetSegmenter:
     name: ClassVar[str] = "nnunet"
     Params: ClassVar[type[NnUNetParams]] = NnUNetParams
+    version: ClassVar[str] = "1"
     augmentation_sets: ClassVar[tuple[str, ...]] = NNUNET_SETS  # what its trainers express
     presets: ClassVar[dict[str, dict]] = {
         "tiny": {"epochs": 1, "iterations_per_epoch": 2, "val_iterations_per_epoch": 1,

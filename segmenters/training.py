@@ -20,7 +20,7 @@ from monai.inferers import sliding_window_inference
 from monai.losses import DiceCELoss
 from monai.metrics import DiceMetric
 
-from bench.checkpoints import load_checkpoint
+from bench.api.checkpoints import load_checkpoint
 from segmenters.batches import DeviceBatches, host_batch
 
 

@@ -60,14 +60,14 @@ def lesion_dir(lesion_phantom, tmp_path_factory) -> Path:
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """The real console entry point in a subprocess: exit codes and stderr as a user sees them."""
-    code = "import sys; from bench.cli import main; sys.argv[0] = 'synth2seg'; main()"
+    code = "import sys; from bench.cli.main import main; sys.argv[0] = 'synth2seg'; main()"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           cwd=cwd, env={**os.environ, "COLUMNS": "200"})
 
 
 def call_cli(capsys, *args: str) -> subprocess.CompletedProcess:
     """The same entry point in this process: much faster where imports dominate."""
-    from bench.cli import main
+    from bench.cli.main import main
 
     argv, sys.argv = sys.argv, ["synth2seg", *args]
     try:

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from bench.fidelity import Row
-from bench.store import Store
+from bench.fidelity.judge import Row
+from bench.run.store import Store
 
 
 def write_fake_run(run_dir: Path, generators: dict[str, float], test_sets=("heldout", "siteB"),

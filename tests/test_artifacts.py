@@ -2,15 +2,15 @@
 
 import pytest
 
-from bench.artifacts import ensure_fit, ensure_samples, fit_key, load_samples
-from bench.case import CaseSet
-from bench.config import GeneratorSpec
-from bench.errors import DataError
-from bench.resolve import resolve
-from bench.store import Store
-from generators import SampleContext
+from bench.api import SampleContext
+from bench.api.case import CaseSet
+from bench.api.errors import DataError
+from bench.api.registry import generators
+from bench.run.artifacts import ensure_fit, ensure_samples, fit_key, load_samples
+from bench.run.config import GeneratorSpec
+from bench.run.resolve import resolve
+from bench.run.store import Store
 from generators.baselines import PhantomOracle
-from generators.registry import generators
 
 
 class WrongLabels(PhantomOracle):

@@ -216,7 +216,7 @@ def _fit_folder(tmp, info: str, checkpoint: bytes | None = None) -> str:
 
 
 def _own_output(tmp) -> str:
-    from bench.outputs import mark_output
+    from bench.data.outputs import mark_output
 
     mark_output(tmp / "out")
     (tmp / "out" / "dataset.json").write_text("{}")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from bench.errors import ConfigError
-from generators import FitContext, SampleContext, get_generator
+from bench.api import FitContext, SampleContext, get_generator
+from bench.api.errors import ConfigError
 
 
 def test_oracle_draws_new_subjects_of_the_same_process(phantom, tmp_path):

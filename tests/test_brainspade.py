@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from bench.artifacts import build_generator
-from bench.case import CaseSet, pv_consistent
-from bench.config import GeneratorSpec
-from bench.errors import ConfigError, DataError
+from bench.api.case import CaseSet, pv_consistent
+from bench.api.errors import ConfigError, DataError
+from bench.api.generator import FitContext, SampleContext
+from bench.run.artifacts import build_generator
+from bench.run.config import GeneratorSpec
 from generators import perceptual
 from generators.brainspade import BrainSPADE, BrainSPADEParams
-from generators.protocol import FitContext, SampleContext
 
 
 def tiny(**params) -> BrainSPADE:
@@ -191,7 +191,7 @@ def test_generated_images_are_weighted_by_the_brain_share_of_each_pixel(fitted):
 
 def test_images_for_given_maps_keep_those_maps(fitted, lesion_phantom):
     """The image generator alone: painting real maps returns exactly those maps as labels."""
-    from bench.slices import extract_slices
+    from bench.api.slices import extract_slices
 
     maps = extract_slices(lesion_phantom.subset([0]), size=(32, 32), min_foreground=0.3).cases
     painted = fitted.images_for(maps.subset(range(3)), SampleContext(seed=0))

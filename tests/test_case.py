@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bench.case import Case, CaseSet, pv_consistent
+from bench.api.case import Case, CaseSet, pv_consistent
 
 
 def _case(case_id="c", shape=(4, 5, 6), channels=1):

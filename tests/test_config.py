@@ -2,9 +2,9 @@
 
 import pytest
 
-from bench.config import load_config, load_preset, preset_names
-from bench.errors import ConfigError
-from bench.matrix import expand
+from bench.api.errors import ConfigError
+from bench.run.config import load_config, load_preset, preset_names
+from bench.run.matrix import expand
 from tests.conftest import call_cli
 from tests.test_bad_inputs import _assert_one_line_error
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.correlation import fidelity_utility, spearman_interval, utility_points
+from bench.report.correlation import fidelity_utility, spearman_interval, utility_points
 
 
 def test_spearman_by_hand():
@@ -36,7 +36,7 @@ def test_points_are_gains_over_the_baseline_per_test_set():
 
 
 def test_report_correlates_fidelity_with_gain(tmp_path):
-    from bench.report import write_report
+    from bench.report.leaderboard import write_report
     from tests.fake_runs import write_fake_run
 
     run = write_fake_run(tmp_path / "run", {"a": 0.06, "b": 0.03, "c": 0.0, "d": -0.04},

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.cost import measure, rss_mb
-from bench.report import add_cost
+from bench.report.leaderboard import add_cost
+from bench.run.cost import measure, rss_mb
 
 
 @pytest.mark.skipif(rss_mb() is None, reason="no /proc on this system")

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from bench.executors import gpu_slots, ray_options, worker_pool
+from bench.run.executors import gpu_slots, ray_options, worker_pool
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 

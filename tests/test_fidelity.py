@@ -17,10 +17,12 @@ import torch.nn.functional as F
 from monai.networks.nets import UNet
 from torch import nn
 
-from bench.case import CaseSet
-from bench.experiment import build_segmenter
-from bench.fidelity import FidelityJudge, FidelityOptions, Reference, metric_names
-from bench.strategies import Stage
+from bench.api.case import CaseSet
+from bench.api.segmenter import TrainContext
+from bench.api.slices import extract_slices
+from bench.api.strategies import Stage
+from bench.fidelity.judge import FidelityJudge, FidelityOptions, Reference, metric_names
+from bench.run.experiment import build_segmenter
 from metrics.distribution import (
     frechet_distance,
     kernel_distance,
@@ -39,7 +41,6 @@ from metrics.features import (
 from metrics.medicalnet import MedicalNetResNet10, load_medicalnet
 from metrics.memorisation import memorisation, thumbnails
 from metrics.segmentation import evaluate
-from segmenters.protocol import TrainContext
 from tests.conftest import pin_weights
 
 
@@ -292,7 +293,7 @@ def test_judge_without_weights_marks_those_metrics_and_computes_the_rest(phantom
 
 
 def test_judge_compares_2d_samples_with_real_slices(phantom, judge):
-    slices = phantom.subset([0]).slices(axis=2, size=(48, 48), min_foreground=0.1).cases
+    slices = extract_slices(phantom.subset([0]), axis=2, size=(48, 48), min_foreground=0.1).cases
     rows = judge.measure(slices, [len(slices)])[len(slices)]
     values, notes = _values(rows), {r.metric: r.note for r in rows}
     assert "2d" in notes["fid"] and "slices" in notes["memorisation"]

@@ -3,8 +3,13 @@
 import numpy as np
 import pytest
 
-from bench.case import Case, CaseSet
-from generators.quality import class_fraction_error, class_fractions, class_means, contrast_order
+from bench.api.case import Case, CaseSet
+from bench.fidelity.quality.common import (
+    class_fraction_error,
+    class_fractions,
+    class_means,
+    contrast_order,
+)
 
 LABELS = {0: "background", 1: "CSF", 2: "WM"}
 

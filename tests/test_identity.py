@@ -6,13 +6,13 @@ Each test is named after a defect it guards against (issue "Trustworthy numbers"
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from bench.artifacts import fit_key
-from bench.config import GeneratorSpec, load_config
-from bench.errors import ConfigError
-from bench.matrix import expand
-from bench.resolve import resolve, resolve_config
+from bench.api.errors import ConfigError
+from bench.api.registry import generators
+from bench.run.artifacts import fit_key
+from bench.run.config import GeneratorSpec, load_config
+from bench.run.matrix import expand
+from bench.run.resolve import resolve, resolve_config
 from generators.baselines import PhantomOracle
-from generators.registry import generators
 from generators.stylegan2 import BSG
 
 BASE = {"name": "t", "counts": [10], "strategies": ["real", "synthetic"],

@@ -6,9 +6,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from bench.case import Case, CaseSet
+from bench.api.case import Case, CaseSet
+from bench.api.errors import DataError
 from bench.data import load_dataset, write_nnunet
-from bench.errors import DataError
 
 
 def test_nnunet_round_trip_keeps_everything(phantom, tmp_path):

@@ -5,15 +5,15 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bench.config import load_preset
+from bench.api.errors import DataError
+from bench.api.segmenter import TrainContext
+from bench.api.strategies import parse_strategy
 from bench.data import open_dataset
+from bench.data.leakage import check_no_leakage
 from bench.data.phantom import subject_id
-from bench.errors import DataError
-from bench.leakage import check_no_leakage
-from bench.strategies import parse_strategy
+from bench.run.config import load_preset
 from segmenters.monai_models import UNet2D
 from segmenters.nnunet import _validation
-from segmenters.protocol import TrainContext
 from tests.conftest import call_cli
 
 

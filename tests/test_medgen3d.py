@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from bench.artifacts import build_generator
-from bench.config import GeneratorSpec
-from bench.errors import ConfigError, DataError
+from bench.api.errors import ConfigError, DataError
+from bench.api.generator import FitContext, SampleContext
+from bench.api.slices import extract_slices
+from bench.run.artifacts import build_generator
+from bench.run.config import GeneratorSpec
 from generators.medgen3d import MedGen3DParams
 from generators.medgen3d import masks as mk
 from generators.medgen3d import refiner as rf
 from generators.medgen3d.data import decode, encode, from_grid, one_hot, to_grid, volume_bank
 from generators.medgen3d.sequence import SequenceGenerator
-from generators.protocol import FitContext, SampleContext
 from tests.conftest import call_cli
 
 TINY = MedGen3DParams(**build_generator(GeneratorSpec(name="medgen3d", preset="tiny"))
@@ -281,7 +282,7 @@ def test_bad_use_is_a_clear_error(fitted, phantom):
         fitted.sample(1, SampleContext(seed=0, lesion_ratio=0.5))
     with pytest.raises(DataError, match="channel"):
         fitted.sample(1, SampleContext(seed=0, channels=["T2"]))
-    slices = phantom.slices(axis=2, size=(16, 16)).cases
+    slices = extract_slices(phantom, axis=2, size=(16, 16)).cases
     with pytest.raises(DataError, match="3D"):
         tiny().fit(slices, FitContext(workdir=None, seed=0))
     with pytest.raises(ConfigError, match="n_cond"):

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.strategies import parse_strategy
-from segmenters import TrainContext, get_segmenter
+from bench.api import TrainContext, get_segmenter
+from bench.api.slices import extract_slices
+from bench.api.strategies import parse_strategy
 
 
 def _ctx(tmp_path, phantom, **kwargs):
@@ -28,7 +29,7 @@ def test_unet2d_trains_and_predicts_whole_volumes(phantom, tmp_path):
 
 def test_unet2d_takes_2d_data_of_another_size(phantom, tmp_path):
     """Generated slices need not have the patch size; 2D test sets come back at their size."""
-    slices = phantom.subset([1]).slices(axis=2, size=(40, 44), min_foreground=0.2).cases
+    slices = extract_slices(phantom.subset([1]), axis=2, size=(40, 44), min_foreground=0.2).cases
     ctx = TrainContext(tmp_path, {"real": phantom.subset([0]), "synthetic": slices}, seed=0)
     segmenter = get_segmenter("unet2d")(preset="tiny")
     model = segmenter.train(list(parse_strategy("real+synthetic").stages), ctx)
@@ -73,13 +74,13 @@ def test_epochs_count_passes_over_the_stage_data(phantom, tmp_path):
                                   "min_foreground": 0.5}))
     ctx = TrainContext(tmp_path, {"real": phantom.subset([0])}, seed=0)
     segmenter.train(list(parse_strategy("real").stages), ctx)
-    n = len(phantom.subset([0]).slices(axis=2, min_foreground=0.5))
+    n = len(extract_slices(phantom.subset([0]), axis=2, min_foreground=0.5))
     state = torch.load(tmp_path / "stage0_real" / "last.pt", weights_only=True)
     assert state["step"] == -(-2 * n // 32)
 
 
 def test_mixing_ratio_needs_synthetic_data(phantom, tmp_path):
-    from bench.errors import ConfigError
+    from bench.api.errors import ConfigError
 
     segmenter = get_segmenter("unet2d")(preset="tiny")
     with pytest.raises(ConfigError, match="needs synthetic"):
@@ -96,7 +97,7 @@ def test_3d_segmenters_train_and_predict(name, phantom, tmp_path):
 
 
 def test_unknown_preset_is_a_config_error():
-    from bench.errors import ConfigError
+    from bench.api.errors import ConfigError
 
     with pytest.raises(ConfigError, match="unknown preset 'huge'"):
         get_segmenter("unet2d")(preset="huge")

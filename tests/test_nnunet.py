@@ -5,15 +5,16 @@ import json
 import numpy as np
 import pytest
 
+from bench.api.errors import ConfigError
+from bench.api.segmenter import TrainContext
+from bench.api.slices import extract_slices
+from bench.api.strategies import parse_strategy
 from bench.data import load_dataset
-from bench.errors import ConfigError
-from bench.strategies import parse_strategy
 from segmenters.nnunet import DATASET, NnUNetSegmenter, _environment, _write_dataset
-from segmenters.protocol import TrainContext
 
 
 def test_every_role_goes_into_one_run_local_dataset(phantom, tmp_path):
-    slices = phantom.subset([2]).slices(axis=2, min_foreground=0.3).cases
+    slices = extract_slices(phantom.subset([2]), axis=2, min_foreground=0.3).cases
     data = {"real": phantom.subset([0]), "val": phantom.subset([1]), "synthetic": slices}
     names = _write_dataset(data, tmp_path / DATASET)
     assert names["real"] == ["real_0000"] and names["val"] == ["val_0000"]

@@ -3,7 +3,7 @@ tabs, marks the best value per column, is self-contained; a screenshot lands in 
 
 import pytest
 
-from bench.report import write_report
+from bench.report.leaderboard import write_report
 from tests.browser import probe, screenshot
 from tests.fake_runs import write_fake_run
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from bench.report import write_report
+from bench.report.leaderboard import write_report
 from tests.browser import probe
 from tests.fake_runs import write_fake_run
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bench.config import load_preset, preset_names
 from bench.data import _phantom_config, open_dataset
 from bench.data.phantom import subject_id
-from bench.matrix import expand
+from bench.run.config import load_preset, preset_names
+from bench.run.matrix import expand
 from tests.conftest import call_cli
 
 PAPER = ["brainspade-3.1", "brainspade-3.2-near", "brainspade-3.2-far", "brainspade-3.3",

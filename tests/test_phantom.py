@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bench.case import pv_consistent
+from bench.api.case import pv_consistent
 from bench.data import phantom as ph
 from bench.data.phantom import PhantomConfig, make_phantom
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from bench.ranking import rank_stability
+from bench.report.ranking import rank_stability
 
 
 def test_a_method_that_wins_every_case_always_keeps_its_rank():
@@ -59,7 +59,7 @@ def test_incomplete_cases_are_dropped():
 
 
 def test_vectorised_kendall_tau_equals_scipy():
-    from bench.ranking import kendall_tau_b
+    from bench.report.ranking import kendall_tau_b
 
     rng = np.random.default_rng(0)
     rankings = rng.integers(1, 4, size=(50, 5)).astype(float)  # many ties

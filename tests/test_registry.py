@@ -6,16 +6,16 @@ import textwrap
 
 import pytest
 
-from bench.errors import ConfigError
-from bench.registry import Registry
-from generators import generators
+from bench.api import generators
+from bench.api.errors import ConfigError
+from bench.api.registry import Registry
 
 PLUGIN = '''
 from typing import ClassVar
 
 import pydantic
 
-from generators import FitContext, SampleContext
+from bench.api import FitContext, SampleContext
 
 
 class EchoGenerator:
@@ -69,8 +69,8 @@ def plugin_site(tmp_path_factory):
 def test_generator_of_an_installed_package_is_found_by_name(plugin_site):
     code = textwrap.dedent('''
         import numpy as np
-        from bench.case import Case, CaseSet
-        from generators import Generator, generators, SampleContext, FitContext
+        from bench.api.case import Case, CaseSet
+        from bench.api import Generator, generators, SampleContext, FitContext
         cls = generators.get("echo")
         assert "echo" in generators.names()
         gen = cls()
@@ -97,8 +97,8 @@ def test_unknown_name_suggests_the_nearest():
 
 
 def test_builtins_are_imported_lazily_by_module_path():
-    registry = Registry("segmenter", "synth2seg.test-none", {"case": "bench.case:Case"})
-    from bench.case import Case
+    registry = Registry("segmenter", "synth2seg.test-none", {"case": "bench.api.case:Case"})
+    from bench.api.case import Case
 
     assert registry.get("case") is Case
 

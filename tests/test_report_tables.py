@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.report import write_report
-from bench.store import Store
+from bench.report.leaderboard import write_report
+from bench.run.store import Store
 from tests.fake_runs import write_fake_run
 
 
@@ -68,7 +68,7 @@ def test_leaderboard_intervals_contain_their_means(report):
 
 
 def test_a_methods_interval_does_not_depend_on_the_other_methods():
-    from bench.report import mean_intervals
+    from bench.report.leaderboard import mean_intervals
 
     rng = np.random.default_rng(0)
     rows = [{"method": m, "test_set": "t", "case": c, "seed": s, "value": rng.uniform()}

@@ -11,12 +11,12 @@ import time
 import pandas as pd
 import pytest
 
-from bench.config import GeneratorSpec, load_config, load_preset
-from bench.fidelity import PROTOCOL, FidelityJudge, FidelityOptions, Row, metric_names
-from bench.matrix import expand
-from bench.report import write_report
-from bench.runner import Runner, prepare_data
-from bench.store import Store
+from bench.fidelity.judge import PROTOCOL, FidelityJudge, FidelityOptions, Row, metric_names
+from bench.report.leaderboard import write_report
+from bench.run.config import GeneratorSpec, load_config, load_preset
+from bench.run.matrix import expand
+from bench.run.runner import Runner, prepare_data
+from bench.run.store import Store
 from tests.conftest import pin_weights, random_weight_files
 
 SMOKE_CELLS = 5
@@ -76,7 +76,7 @@ def test_killed_run_resumes_to_the_rows_of_an_uninterrupted_one(smoke_run, tmp_p
     artifact built once. The second run computes every cell in other processes than the
     first, so equality also shows that two runs of one config give identical metrics."""
     run_dir = tmp_path / "killed"
-    code = ("import sys; from bench.cli import main; sys.argv = ['synth2seg', 'run', "
+    code = ("import sys; from bench.cli.main import main; sys.argv = ['synth2seg', 'run', "
             f"'--preset', 'smoke', '--out', {str(run_dir)!r}]; main()")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -132,7 +132,7 @@ def test_status_reports_cells_and_artifact_builds(smoke_run, capsys):
 
 
 def test_another_config_in_the_same_folder_is_refused(smoke_run):
-    from bench.errors import ConfigError
+    from bench.api.errors import ConfigError
 
     other = load_preset("smoke").model_copy(update={"seeds": [5]})
     with pytest.raises(ConfigError, match="holds results of another config"):
@@ -216,7 +216,7 @@ def _truncate(path):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """One real-only cell of one training step: enough to damage and redo quickly."""
-    from bench.config import load_config
+    from bench.run.config import load_config
 
     config = load_config({"name": "tiny", "dataset": "phantom:A:3",
                           "split": {"val": 0.34, "test": 0.34},
@@ -264,7 +264,7 @@ def test_fidelity_with_truncated_real_only_weights_is_a_note(smoke_run, tmp_path
 
 def test_force_keeps_finished_rows_until_their_replacement_exists(tiny_run, tmp_path,
                                                                   monkeypatch):
-    import bench.runner
+    import bench.run.runner
 
     config, finished = tiny_run
     run_dir = tmp_path / "forced-failing"
@@ -273,7 +273,7 @@ def test_force_keeps_finished_rows_until_their_replacement_exists(tiny_run, tmp_
 
     def broken(job):
         raise RuntimeError("out of memory")
-    monkeypatch.setattr(bench.runner, "run_cell", broken)
+    monkeypatch.setattr(bench.run.runner, "run_cell", broken)
     Runner(config, run_dir, force=True).run()
     assert set(_store(run_dir)[0].status) == {"done"}
     pd.testing.assert_frame_equal(_rows(run_dir), before)

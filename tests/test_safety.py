@@ -12,13 +12,13 @@ import pytest
 import torch
 import yaml
 
-from bench.artifacts import ensure_fit, ensure_samples, load_samples
-from bench.config import GeneratorSpec, load_config
-from bench.errors import DataError, UserError
-from bench.resolve import resolve
-from bench.runlock import RunLock
-from bench.store import Store
-from generators import SampleContext
+from bench.api import SampleContext
+from bench.api.errors import DataError, UserError
+from bench.run.artifacts import ensure_fit, ensure_samples, load_samples
+from bench.run.config import GeneratorSpec, load_config
+from bench.run.resolve import resolve
+from bench.run.runlock import RunLock
+from bench.run.store import Store
 from tests.conftest import call_cli
 
 # ---- 1. data loss ----------------------------------------------------------------------------
@@ -91,14 +91,14 @@ def _crafted(path: Path, marker: Path) -> None:
 
 def _load_generator(name, file):
     def load(folder: Path):
-        from generators.registry import get_generator
+        from bench.api.registry import get_generator
 
         get_generator(name).load(folder)
     return load, file
 
 
 def _resume_generator_stage(folder: Path):
-    from generators.protocol import FitContext
+    from bench.api.generator import FitContext
     from generators.training import Stage, run_stage
 
     run_stage(Stage("stage", 1, {}, {}), lambda step, rng: {}, FitContext(workdir=folder))
@@ -113,8 +113,8 @@ def _resume_segmenter(folder: Path):
 
 
 def _segmenter_weights(folder: Path):
-    from segmenters.protocol import TrainedModel
-    from segmenters.registry import get_segmenter
+    from bench.api.registry import get_segmenter
+    from bench.api.segmenter import TrainedModel
 
     seg = get_segmenter("unet2d")(preset="tiny")
     seg.network(TrainedModel(folder / "best.pt", {"in_channels": 1, "n_classes": 4}))
@@ -215,7 +215,7 @@ def test_a_refused_run_writes_nothing_and_its_fix_runs(capsys, phantom3_dir, tmp
 def test_a_stub_store_from_an_earlier_refusal_does_not_block_another_config(phantom3_dir,
                                                                            tmp_path):
     """Folders written by older versions before their refusal: no cells, no artifacts."""
-    from bench.runner import Runner
+    from bench.run.runner import Runner
 
     run_dir = tmp_path / "run"
     store = Store(run_dir / "results.sqlite")
@@ -280,9 +280,9 @@ def test_an_intact_artifact_is_not_rebuilt(phantom, tmp_path):
 
 def test_an_out_folder_that_cannot_be_written_is_refused_up_front(capsys, tmp_path, monkeypatch):
     """Tests run as root, which writes anywhere: the permission answer is simulated."""
-    import bench.outputs
+    import bench.data.outputs
 
-    monkeypatch.setattr(bench.outputs.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(bench.data.outputs.os, "access", lambda path, mode: False)
     result = call_cli(capsys, "data", "phantom", "--out", str(tmp_path / "ro" / "ds"))
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == f"error: --out {tmp_path / 'ro' / 'ds'}: {tmp_path} is not " \
@@ -291,11 +291,11 @@ def test_an_out_folder_that_cannot_be_written_is_refused_up_front(capsys, tmp_pa
 
 def test_a_permission_error_while_writing_is_one_line_naming_the_file(capsys, phantom_dir,
                                                                      tmp_path, monkeypatch):
-    import bench.montage
+    import bench.fidelity.montage
 
     def denied(cases, out, max_cases=8):
         raise PermissionError(13, "Permission denied", str(out))
-    monkeypatch.setattr(bench.montage, "save_montage", denied)
+    monkeypatch.setattr(bench.fidelity.montage, "save_montage", denied)
     out = tmp_path / "show.png"
     result = call_cli(capsys, "data", "show", str(phantom_dir), "--out", str(out))
     assert result.returncode == 2
@@ -303,7 +303,7 @@ def test_a_permission_error_while_writing_is_one_line_naming_the_file(capsys, ph
 
 
 def test_a_changed_byte_is_found_by_hash_and_a_truncation_by_size(tmp_path):
-    from bench.digest import damage, seal
+    from bench.run.digest import damage, seal
 
     folder = tmp_path / "artifact"
     folder.mkdir()

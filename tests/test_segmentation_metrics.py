@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.case import Case, CaseSet
+from bench.api.case import Case, CaseSet
 from metrics.segmentation import case_metrics, evaluate
 
 LABELS = {0: "background", 1: "a", 2: "b"}

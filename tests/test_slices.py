@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from bench.case import Case, CaseSet
+from bench.api.case import Case, CaseSet
+from bench.api.slices import extract_slices
 
 
 def _volume_set():
@@ -17,7 +18,7 @@ def _volume_set():
 
 
 def test_min_foreground_drops_slices_with_too_little_label():
-    view = _volume_set().slices(axis=2, min_foreground=0.1)
+    view = extract_slices(_volume_set(), axis=2, min_foreground=0.1)
     assert len(view) == 2 * 6
     assert all((c.label > 0).mean() >= 0.1 for c in view.cases)
     assert view.cases.spatial_dims == 2
@@ -25,13 +26,13 @@ def test_min_foreground_drops_slices_with_too_little_label():
 
 
 def test_slices_remember_their_source():
-    view = _volume_set().slices(axis=2, min_foreground=0.1)
+    view = extract_slices(_volume_set(), axis=2, min_foreground=0.1)
     first = view.cases[0]
     assert first.meta["source"] == "v0" and first.meta["slice"] == 2
 
 
 def test_lesion_fraction_is_met_by_subsampling_healthy_slices():
-    view = _volume_set().slices(axis=2, min_foreground=0.1, lesion_labels=[2],
+    view = extract_slices(_volume_set(), axis=2, min_foreground=0.1, lesion_labels=[2],
                                 lesion_fraction=0.5, min_lesion_pixels=4)
     lesion = [bool((c.label == 2).sum() >= 4) for c in view.cases]
     assert sum(lesion) == 4  # all lesion slices kept
@@ -39,14 +40,14 @@ def test_lesion_fraction_is_met_by_subsampling_healthy_slices():
 
 
 def test_lesion_balance_is_deterministic_by_seed():
-    a = _volume_set().slices(lesion_labels=[2], lesion_fraction=0.25, seed=1).index
-    b = _volume_set().slices(lesion_labels=[2], lesion_fraction=0.25, seed=1).index
+    a = extract_slices(_volume_set(), lesion_labels=[2], lesion_fraction=0.25, seed=1).index
+    b = extract_slices(_volume_set(), lesion_labels=[2], lesion_fraction=0.25, seed=1).index
     assert a == b
 
 
 def test_assemble_restores_every_label_volume():
     cases = _volume_set()
-    view = cases.slices(axis=1, min_foreground=0.0)
+    view = extract_slices(cases, axis=1, min_foreground=0.0)
     volumes = view.assemble([c.label for c in view.cases])
     for volume, case in zip(volumes, cases, strict=True):
         np.testing.assert_array_equal(volume, case.label)
@@ -54,7 +55,7 @@ def test_assemble_restores_every_label_volume():
 
 def test_assemble_leaves_unselected_slices_background():
     cases = _volume_set()
-    view = cases.slices(axis=2, min_foreground=0.5)
+    view = extract_slices(cases, axis=2, min_foreground=0.5)
     volumes = view.assemble([c.label for c in view.cases])
     assert volumes[0][..., :2].max() == 0
     np.testing.assert_array_equal(volumes[0][..., 2:], cases[0].label[..., 2:])
@@ -63,7 +64,7 @@ def test_assemble_leaves_unselected_slices_background():
 @pytest.mark.parametrize("fit", ["resize", "pad"])
 def test_resized_slices_go_back_to_the_volume_grid(fit):
     cases = _volume_set()
-    view = cases.slices(axis=2, size=(32, 24) if fit == "resize" else (20, 20),
+    view = extract_slices(cases, axis=2, size=(32, 24) if fit == "resize" else (20, 20),
                         min_foreground=0.0, fit=fit)
     assert view.cases[0].image.shape[1:] == ((32, 24) if fit == "resize" else (20, 20))
     volumes = view.assemble([c.label for c in view.cases])
@@ -74,7 +75,7 @@ def test_resized_slices_go_back_to_the_volume_grid(fit):
 @pytest.mark.parametrize("size", [(96, 96), (64, 101), (81, 98)])
 def test_pad_round_trip_is_exact_for_odd_size_differences(phantom, size):
     case = phantom.subset([0])
-    view = case.slices(axis=2, size=size, min_foreground=0.0, fit="pad")
+    view = extract_slices(case, axis=2, size=size, min_foreground=0.0, fit="pad")
     volume = view.assemble([c.label for c in view.cases])[0]
     kept = tuple(slice((n - min(n, m)) // 2, (n - min(n, m)) // 2 + min(n, m))
                  for n, m in zip(case[0].label.shape[:2], size, strict=True))
@@ -83,7 +84,7 @@ def test_pad_round_trip_is_exact_for_odd_size_differences(phantom, size):
 
 def test_assemble_resamples_scores_before_the_argmax(phantom):
     case = phantom.subset([0])
-    view = case.slices(axis=2, size=(96, 96), min_foreground=0.0)
+    view = extract_slices(case, axis=2, size=(96, 96), min_foreground=0.0)
     from_labels = view.assemble([c.label for c in view.cases])[0]
     from_scores = view.assemble([c.pv for c in view.cases])[0]
     truth = case[0].label
@@ -91,13 +92,13 @@ def test_assemble_resamples_scores_before_the_argmax(phantom):
 
 
 def test_resize_keeps_partial_volumes_consistent(phantom):
-    view = phantom.subset([0]).slices(axis=2, size=(64, 64), min_foreground=0.1)
+    view = extract_slices(phantom.subset([0]), axis=2, size=(64, 64), min_foreground=0.1)
     for case in view.cases.cases[::10]:
         assert np.allclose(case.pv.sum(0), 1.0, atol=1e-4)
         np.testing.assert_array_equal(case.pv.argmax(0), case.label)
 
 
 def test_slices_of_2d_sets_are_refused():
-    view = _volume_set().slices()
+    view = extract_slices(_volume_set())
     with pytest.raises(ValueError, match="3D"):
-        view.cases.slices()
+        extract_slices(view.cases)

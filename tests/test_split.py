@@ -2,9 +2,9 @@
 
 import pytest
 
+from bench.api.errors import ConfigError, DataError
 from bench.data import open_dataset
-from bench.errors import ConfigError, DataError
-from bench.split import fingerprint, split_cases
+from bench.data.split import fingerprint, split_cases
 
 
 def test_split_is_disjoint_complete_and_seeded(phantom):

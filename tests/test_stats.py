@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import stats
-from bench.errors import DataError
+from bench.api.errors import DataError
+from bench.report import stats
 
 
 def _ordered(n=4):

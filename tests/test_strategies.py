@@ -1,7 +1,7 @@
 import pytest
 
-from bench.errors import ConfigError
-from bench.strategies import PAPER_ALIASES, Stage, parse_strategy
+from bench.api.errors import ConfigError
+from bench.api.strategies import PAPER_ALIASES, Stage, parse_strategy
 
 
 def test_stages_after_the_first_fine_tune():

@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from bench.case import Case, CaseSet
-from bench.config import load_config
+from bench.api.case import Case, CaseSet
+from bench.api.errors import DataError
+from bench.api.generator import FitContext, SampleContext
+from bench.api.registry import generators
+from bench.api.slices import slices_per_case
 from bench.data import load_dataset
-from bench.errors import DataError
-from bench.matrix import expand
-from bench.resolve import resolve_config
-from bench.runner import Runner, prepare_data
-from bench.slices import slices_per_case
-from bench.store import Store
-from generators.protocol import FitContext, SampleContext
-from generators.registry import generators
+from bench.run.config import load_config
+from bench.run.matrix import expand
+from bench.run.resolve import resolve_config
+from bench.run.runner import Runner, prepare_data
+from bench.run.store import Store
 
 
 class _NoParams(BaseModel):

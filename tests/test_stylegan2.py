@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.artifacts import build_generator
-from bench.config import GeneratorSpec
-from bench.errors import ConfigError, DataError
-from generators.protocol import FitContext, SampleContext
+from bench.api.errors import ConfigError, DataError
+from bench.api.generator import FitContext, SampleContext
+from bench.run.artifacts import build_generator
+from bench.run.config import GeneratorSpec
 from generators.stylegan2 import BSG, CSG, MCSG, MSG, StyleGAN2Params, gan
 from generators.stylegan2.augment import Augment
 from generators.stylegan2.model import PRESETS, one_hot
@@ -195,7 +195,7 @@ def test_mc_sg_trains_both_gans_and_paints_its_own_masks(fitted):
 
 
 def test_c_sg_paints_given_masks_and_style_masks(fitted, lesion_phantom):
-    from generators.quality import real_slices
+    from bench.fidelity.quality.common import real_slices
 
     model = fitted["c-sg"]
     maps = real_slices(lesion_phantom, (32, 32), 2, 0.3, "resize")

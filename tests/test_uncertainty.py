@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from bench.uncertainty import (
+from bench.report.uncertainty import (
     bayesian_signed_rank,
     bootstrap_mean_interval,
     cliffs_delta,

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.experiment import build_segmenter
+from bench.run.experiment import build_segmenter
 from metrics.distribution import frechet_distance, kernel_distance
 from metrics.diversity import ALEXNET_FILE, MSSSIM, LPIPSDistance, mean_pairwise, random_pairs
 from metrics.features import (

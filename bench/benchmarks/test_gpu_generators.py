@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from bench.api.generator import FitContext, SampleContext
 from bench.benchmarks.mfu import synchronise
 from bench.data.phantom import PhantomConfig, make_phantom
 from generators import perceptual
@@ -37,7 +38,6 @@ from generators.medgen3d import masks as mk
 from generators.medgen3d import refiner as rf
 from generators.medgen3d import sequence as sq
 from generators.medgen3d.data import volume_bank
-from generators.protocol import FitContext, SampleContext
 from generators.slicebank import slice_bank
 from generators.stylegan2 import gan
 from generators.stylegan2.model import PRESETS as STYLEGAN2

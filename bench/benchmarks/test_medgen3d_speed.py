@@ -13,8 +13,8 @@ import time
 import pytest
 import torch
 
+from bench.api.generator import SampleContext
 from generators.medgen3d import PRESETS, MedGen3D, MedGen3DParams
-from generators.protocol import SampleContext
 
 PRESET = os.environ.get("MEDGEN3D_PRESET", "demo")
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"

@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from generators.protocol import FitContext
+from bench.api.generator import FitContext
 from generators.stylegan2 import gan
 from generators.stylegan2.model import PRESETS, StyleGAN2Params, one_hot
 

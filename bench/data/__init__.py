@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.case import CaseSet
+from bench.api.case import CaseSet
+from bench.api.errors import DataError
 from bench.data.msd import is_msd, read_msd
 from bench.data.nifti import read_json
 from bench.data.nnunet import is_nnunet, read_nnunet, write_nnunet
-from bench.errors import DataError
 
 __all__ = ["load_dataset", "open_dataset", "write_nnunet"]
 

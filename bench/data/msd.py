@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.case import Case, CaseSet
+from bench.api.case import Case, CaseSet
+from bench.api.errors import DataError
 from bench.data.nifti import (
     as_label,
     check_finite,
@@ -17,7 +18,6 @@ from bench.data.nifti import (
     numbered_names,
     read_volume,
 )
-from bench.errors import DataError
 
 
 def is_msd(meta: dict) -> bool:

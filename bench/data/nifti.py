@@ -8,7 +8,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from bench.errors import DataError
+from bench.api.errors import DataError
 
 AFFINE_TOLERANCE_MM = 1e-3
 

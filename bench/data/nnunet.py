@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.case import Case, CaseSet
+from bench.api.case import Case, CaseSet
+from bench.api.errors import DataError
 from bench.data.nifti import (
     Volume,
     as_label,
@@ -24,8 +25,7 @@ from bench.data.nifti import (
     read_volume,
     write_volume,
 )
-from bench.errors import DataError
-from bench.outputs import mark_output
+from bench.data.outputs import mark_output
 
 REQUIRED = ("channel_names", "labels", "numTraining", "file_ending")
 ENDINGS = (".nii.gz", ".nii")
@@ -140,7 +140,7 @@ def write_nnunet(cases: CaseSet, root: Path, name: str = "synth2seg",
     """Write ``cases`` as an nnU-Net v2 raw dataset; 2D cases become volumes of depth one.
 
     A non-empty ``root`` is refused unless ``overwrite``; callers that take a user's folder
-    check it with :func:`bench.outputs.claim_output` first, so a user's own files are never
+    check it with :func:`bench.data.outputs.claim_output` first, so a user's own files are never
     deleted. The folder is marked as synth2seg's output before anything is written.
     """
     root = Path(root)

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scipy import ndimage, special
 
-from bench.case import Case, CaseSet
+from bench.api.case import Case, CaseSet
 
 PHANTOM_VERSION = 1
 TISSUES = ("background", "CSF", "grey matter", "white matter")

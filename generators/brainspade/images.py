@@ -27,8 +27,8 @@ from monai.networks.nets import MultiScalePatchDiscriminator, SPADENet
 from monai.transforms import RandAffine
 from torch import nn
 
+from bench.api.generator import FitContext
 from generators.perceptual import feature_distance, lpips_loss
-from generators.protocol import FitContext
 from generators.slicebank import SliceBank
 from generators.training import Stage, ramp, run_stage, set_requires_grad
 

@@ -18,8 +18,8 @@ from monai.losses import PatchAdversarialLoss
 from monai.networks.nets import AutoencoderKL, DiffusionModelUNet, PatchDiscriminator
 from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
 
+from bench.api.generator import FitContext
 from generators.perceptual import lpips_loss
-from generators.protocol import FitContext
 from generators.slicebank import SliceBank
 from generators.training import (
     Stage,

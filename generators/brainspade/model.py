@@ -19,14 +19,14 @@ import pandas as pd
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bench.case import Case, CaseSet
-from bench.checkpoints import load_checkpoint, plain
-from bench.errors import ConfigError, DataError
+from bench.api.case import Case, CaseSet
+from bench.api.checkpoints import load_checkpoint, plain
+from bench.api.errors import ConfigError, DataError
+from bench.api.generator import FitContext, SampleContext
 from generators import perceptual
 from generators.brainspade import images as img
 from generators.brainspade import labels as lab
 from generators.intensity import IntensityRange
-from generators.protocol import FitContext, SampleContext
 from generators.slicebank import SliceBank, lesion_labels, pv_maps, slice_bank
 
 STAGES = ("classifier", "vae", "ldm", "spade")

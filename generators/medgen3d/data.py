@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.case import CaseSet
-from bench.errors import DataError
+from bench.api.case import CaseSet
+from bench.api.errors import DataError
 from generators.intensity import IntensityRange, dataset_range, to_unit
 
 

@@ -25,8 +25,8 @@ from monai.networks.nets import DiffusionModelUNet
 from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
 from torch import nn
 
+from bench.api.generator import FitContext
 from generators.medgen3d.data import VolumeBank, decode, encode
-from generators.protocol import FitContext
 from generators.training import Stage, run_stage
 
 UNCONDITIONAL, FORWARD, BACKWARD = 0, 1, 2

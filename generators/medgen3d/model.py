@@ -20,15 +20,15 @@ import pandas as pd
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bench.case import Case, CaseSet
-from bench.checkpoints import load_checkpoint, plain
-from bench.errors import ConfigError, DataError
+from bench.api.case import Case, CaseSet
+from bench.api.checkpoints import load_checkpoint, plain
+from bench.api.errors import ConfigError, DataError
+from bench.api.generator import FitContext, SampleContext
 from generators.intensity import IntensityRange
 from generators.medgen3d import masks as mk
 from generators.medgen3d import refiner as rf
 from generators.medgen3d import sequence as sq
 from generators.medgen3d.data import from_grid, to_grid, volume_bank
-from generators.protocol import FitContext, SampleContext
 
 
 class MedGen3DParams(BaseModel):

@@ -17,9 +17,9 @@ import torch
 from monai.networks.nets import SPADEDiffusionModelUNet
 from monai.networks.schedulers import DDPMScheduler
 
+from bench.api.generator import FitContext
 from generators.medgen3d.data import VolumeBank, one_hot
 from generators.medgen3d.masks import schedule
-from generators.protocol import FitContext
 from generators.training import Stage, run_stage
 
 VIEWS = (0, 1, 2)

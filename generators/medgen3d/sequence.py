@@ -28,8 +28,8 @@ from monai.networks.blocks import Warp
 from monai.networks.nets import MultiScalePatchDiscriminator, PatchDiscriminator, UNet
 from torch import nn
 
+from bench.api.generator import FitContext
 from generators.medgen3d.data import VolumeBank, one_hot
-from generators.protocol import FitContext
 from generators.training import Stage, feature_matching, run_stage, set_requires_grad
 
 

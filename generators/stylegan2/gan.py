@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from generators.protocol import FitContext
+from bench.api.generator import FitContext
 from generators.stylegan2.augment import Augment
 from generators.stylegan2.networks import Discriminator, Generator
 from generators.training import Stage, run_stage, set_requires_grad

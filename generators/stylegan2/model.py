@@ -28,11 +28,11 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bench.case import Case, CaseSet
-from bench.checkpoints import load_checkpoint, plain
-from bench.errors import ConfigError, DataError
+from bench.api.case import Case, CaseSet
+from bench.api.checkpoints import load_checkpoint, plain
+from bench.api.errors import ConfigError, DataError
+from bench.api.generator import FitContext, SampleContext
 from generators.intensity import IntensityRange
-from generators.protocol import FitContext, SampleContext
 from generators.slicebank import SliceBank, slice_bank
 from generators.stylegan2 import gan
 from generators.stylegan2.augment import MODES

@@ -1,0 +1,83 @@
+"""The Segmenter protocol: train on the stages of a strategy, predict label maps."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+import pydantic
+import torch
+
+from bench.api.case import CaseSet
+from bench.api.errors import ConfigError
+from bench.api.strategies import Stage, set_name
+
+
+@dataclass
+class TrainContext:
+    """Where and how training runs, and the data each stage name refers to."""
+
+    workdir: Path
+    # "real", "val", "synthetic", "target", "target_val": a stage on "target" picks its
+    # checkpoint on "target_val", every other stage on "val"
+    data: dict[str, CaseSet]
+    device: str = "cpu"
+    seed: int = 0
+    augment: str = "none"  # an augmentation set (segmenters.augment_sets); True/False: default/none
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("synth2seg.segmenter"))
+
+    def __post_init__(self):
+        self.augment = set_name(self.augment)
+
+
+@dataclass
+class TrainedModel:
+    """A trained segmenter's weights on disk plus whatever it needs to predict."""
+
+    path: Path
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Segmenter(Protocol):
+    """A segmentation model; constructed as ``cls(params=None, preset=None)``.
+
+    ``augmentation_sets`` names the augmentation sets its training can express (see
+    :mod:`segmenters.augment_sets`); the matrix refuses any other before training.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    spatial_dims: ClassVar[int]
+    Params: ClassVar[type[pydantic.BaseModel]]
+    presets: ClassVar[dict[str, dict]]
+    augmentation_sets: ClassVar[tuple[str, ...]]
+
+    def train(self, stages: list[Stage], ctx: TrainContext) -> TrainedModel: ...
+
+    def predict(self, model: TrainedModel, cases: CaseSet, device: str) -> list[np.ndarray]: ...
+
+
+@runtime_checkable
+class ExposesEncoder(Protocol):
+    """Optional: the trained network (reloaded from its cell folder) and its input size, which
+    lets fidelity compare samples in the real-only model's feature space."""
+
+    def load(self, workdir: Path) -> TrainedModel: ...
+
+    def network(self, model: TrainedModel, device: str) -> torch.nn.Module: ...
+
+    def input_size(self) -> tuple[int, ...]: ...
+
+
+def preset_params(segmenter, params: pydantic.BaseModel | None, preset: str | None):
+    """``params``, or the named preset's, or the defaults; an unknown preset is a ConfigError."""
+    if preset is None:
+        return params or segmenter.Params()
+    if preset not in segmenter.presets:
+        raise ConfigError(f"segmenter '{segmenter.name}': unknown preset '{preset}' "
+                          f"(known: {', '.join(segmenter.presets)})")
+    return segmenter.Params(**segmenter.presets[preset])

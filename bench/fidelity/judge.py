@@ -1,0 +1,570 @@
+"""Fidelity, diversity, alignment and memorisation of generated samples against the real data.
+
+:class:`FidelityJudge` holds the real side of a run (training and held-out cases, their features,
+computed once) and measures one generator's samples at every count of the matrix, giving the
+rows of the store's ``fidelity`` table: ``(metric, value, note)`` and, for the distribution
+metrics, the protocol a reader needs to reproduce them (extractor, weights' SHA-256,
+preprocessing, views, n per side). A metric that cannot be computed here (weights missing
+offline, no real-only segmenter, too few images) gets no value and a one-line note saying why
+and what to do; it is never a zero.
+
+How samples are compared with real data:
+
+- **Extractors** (``fidelity.extractors``): ``inception`` (FID/KID), ``radimagenet``,
+  ``medicalnet`` (3D) and ``in-domain`` (the real-only segmenter's bottleneck). Each gives the
+  Fréchet distance, KID, precision / recall / density / coverage, and the **floors**: the same
+  distances between two disjoint halves of the real training cases at the synthetic side's n,
+  i.e. what a perfect generator would score at that sample size.
+- **Unit.** 2D samples are compared with axial slices (axis 2) of the real volumes, resized to
+  the samples' size. 3D samples: 2D extractors see axial, coronal and sagittal slices (the
+  "2.5D" FID of MAISI and MedGen3D: each plane's value, then their mean; ``fidelity.planes``
+  narrows the planes); 3D extractors see whole volumes on the real grid. Slices with less than
+  10% labelled pixels are left out on both sides.
+- **Intensities.** Every sample (a 2D sample, or a whole volume before slicing) is scaled per
+  channel from its minimum to its 99.5th percentile onto [0, 1], as the segmenters normalise per
+  case too; channels are measured one at a time as grey images and their results averaged.
+- **Sets.** Real images are the training split the generator was fitted on: a seeded pool of at
+  most ``2 x max_images`` images per view, of which ``max_images`` are compared with the
+  samples, and whose two case-disjoint halves give the floors.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.api.case import CaseSet
+from bench.api.slices import extract_slices, fit_slices
+from metrics.distribution import (
+    frechet_distance,
+    kernel_distance,
+    precision_recall_density_coverage,
+)
+from metrics.diversity import MSSSIM, LPIPSDistance, mean_pairwise, random_pairs
+from metrics.features import (
+    EncoderFeatures,
+    InceptionFeatures,
+    MedicalNetFeatures,
+    RadImageNetFeatures,
+    Unavailable,
+    extract,
+)
+from metrics.memorisation import memorisation, thumbnails
+from metrics.segmentation import evaluate
+
+
+@dataclass(frozen=True)
+class ExtractorNames:
+    """The metric names one feature extractor gives, and how the legend calls its features."""
+
+    fd: str
+    kid: str
+    tag: str
+    features: str
+
+    @property
+    def all(self) -> list[str]:
+        return [self.fd, f"{self.fd}_floor", self.kid, f"{self.kid}_floor",
+                *(f"{m}_{self.tag}" for m in PRDC)]
+
+
+EXTRACTORS = {
+    "inception": ExtractorNames("fid", "kid", "inception", "Inception v3 features"),
+    "radimagenet": ExtractorNames("fid_radimagenet", "kid_radimagenet", "radimagenet",
+                                  "RadImageNet ResNet-50 features"),
+    "medicalnet": ExtractorNames("fid_medicalnet", "kid_medicalnet", "medicalnet",
+                                 "MedicalNet 3D ResNet-10 features (whole volumes)"),
+    "in-domain": ExtractorNames("fd_indomain", "kid_indomain", "indomain",
+                                "the real-only segmenter's bottleneck features; in-domain, "
+                                "comparable only within this run"),
+}
+FINDERS = {"inception": InceptionFeatures, "radimagenet": RadImageNetFeatures,
+           "medicalnet": MedicalNetFeatures}
+PRDC = {
+    "precision": "share of synthetic samples inside the real k-NN manifold (fidelity; "
+                 "higher is better)",
+    "recall": "share of real samples inside the synthetic k-NN manifold (diversity; "
+              "higher is better)",
+    "density": "mean count of real k-NN balls holding a synthetic sample, / k (fidelity; "
+               "about 1 for real data)",
+    "coverage": "share of real samples whose k-NN ball holds a synthetic sample (diversity; "
+                "higher is better)",
+}
+DEFAULT_EXTRACTORS = ("inception", "in-domain")
+
+
+def _legends() -> dict[str, str]:
+    out = {}
+    for names in EXTRACTORS.values():
+        what = names.features
+        out[names.fd] = f"Fréchet distance, {what} (lower is better)"
+        out[f"{names.fd}_floor"] = ("the same between two disjoint halves of the real "
+                                    "training data at the synthetic n: the value of a "
+                                    "perfect generator")
+        out[names.kid] = f"KID, {what} (lower is better)"
+        out[f"{names.kid}_floor"] = "the same between two halves of the real data (floor)"
+        out.update({f"{m}_{names.tag}": f"{text}; {what}" for m, text in PRDC.items()})
+    return out
+
+
+# column order of the leaderboard; the text is the column's legend
+METRICS = {
+    **_legends(),
+    "lpips": "mean pairwise LPIPS between synthetic samples (diversity; higher is more varied)",
+    "lpips_real": "the same between real training images, for reference",
+    "ms_ssim": "mean pairwise MS-SSIM between synthetic samples (lower is more varied)",
+    "ms_ssim_real": "the same between real training images, for reference",
+    "alignment_dice": "Dice of the real-only segmenter's prediction on each synthetic image "
+                      "against the sample's own mask (higher: images follow their masks)",
+    "memorisation": "fraction of synthetic samples that are near-copies of a training sample "
+                    "(nearest-neighbour distance below the threshold times held-out real's)",
+    "nn_ratio": "median nearest-training-neighbour distance of synthetic samples relative to "
+                "held-out real samples' (about 1: as novel as new real data; 0: copies)",
+}
+OTHER_METRICS = ["lpips", "lpips_real", "ms_ssim", "ms_ssim_real", "alignment_dice",
+                 "memorisation", "nn_ratio"]
+VIEWS_3D = {"axial": 2, "coronal": 1, "sagittal": 0}
+MIN_FOREGROUND = 0.1
+PROTOCOL = ["extractor", "weights_sha256", "preprocessing", "views", "n_real", "n_fake"]
+
+
+def metric_names(extractors=DEFAULT_EXTRACTORS) -> list[str]:
+    """The rows one measurement gives, in leaderboard order."""
+    chosen = [m for key in EXTRACTORS if key in extractors for m in EXTRACTORS[key].all]
+    return [m for m in METRICS if m in chosen or m in OTHER_METRICS]
+
+
+@dataclass
+class Row:
+    metric: str
+    value: float | None
+    note: str | None = None
+    # the protocol (distribution metrics): what a reader needs to reproduce the value
+    extractor: str | None = None
+    weights_sha256: str | None = None
+    preprocessing: str | None = None
+    views: str | None = None
+    n_real: int | None = None
+    n_fake: int | None = None
+
+
+@dataclass
+class View:
+    """Images (N, C, ...) in [0, 1] and, per image, the position of the case it comes from."""
+
+    images: np.ndarray
+    groups: np.ndarray
+
+    def first(self, count: int) -> View:
+        keep = self.groups < count
+        return View(self.images[keep], self.groups[keep])
+
+    def subset(self, max_images: int, seed: int) -> View:
+        return self.take(self.choose(max_images, seed))
+
+    def choose(self, max_images: int, seed: int) -> np.ndarray:
+        """Sorted indices of a seeded random subset of at most ``max_images`` images."""
+        if len(self.images) <= max_images:
+            return np.arange(len(self.images))
+        return np.sort(np.random.default_rng(seed).choice(len(self.images), max_images,
+                                                          replace=False))
+
+    def take(self, index: np.ndarray) -> View:
+        return View(self.images[index], self.groups[index])
+
+    def halves(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of two case-disjoint halves, each in a seeded random order."""
+        rng = np.random.default_rng(seed)
+        cases = rng.permutation(np.unique(self.groups))
+        sides = [np.flatnonzero(np.isin(self.groups, cases[k::2])) for k in (0, 1)]
+        return tuple(rng.permutation(side) for side in sides)
+
+
+class Reference:
+    """The real-only segmenter of the run: bottleneck features and predictions."""
+
+    def __init__(self, segmenter, model, label: str, device: str = "cpu"):
+        self.segmenter, self.model, self.label, self.device = segmenter, model, label, device
+        self.spatial_dims = segmenter.spatial_dims
+
+    def features(self) -> EncoderFeatures:
+        net = self.segmenter.network(self.model, self.device)
+        return EncoderFeatures(net, self.segmenter.input_size(), self.device,
+                               self.label)
+
+    def predict(self, cases: CaseSet) -> list[np.ndarray]:
+        return self.segmenter.predict(self.model, cases, self.device)
+
+
+@dataclass
+class FidelityOptions:
+    weights_dir: str | None = None
+    max_images: int = 1000
+    pairs: int = 100
+    near_copy: float = 1 / 3
+    seed: int = 0
+    device: str = "cpu"
+    extractors: tuple[str, ...] = DEFAULT_EXTRACTORS
+    planes: tuple[str, ...] = tuple(VIEWS_3D)
+    nearest_k: int = 5
+    offline: bool = False
+
+
+class FidelityJudge:
+    def __init__(self, real: CaseSet, heldout: CaseSet, options: FidelityOptions,
+                 reference: Reference | None = None, reference_note: str | None = None,
+                 inception=None, lpips=None, extractors: dict | None = None,
+                 log: logging.Logger | None = None):
+        """``inception`` / ``lpips`` / ``extractors`` (by key) replace the weight-loading
+        extractors (tests inject them); the others are loaded when first needed."""
+        self.real, self.heldout, self.options = real, heldout, options
+        self.reference, self.reference_note = reference, reference_note
+        self.log = log or logging.getLogger("synth2seg.fidelity")
+        self._loaded = {**(extractors or {}), **({"inception": inception} if inception else {})}
+        if lpips is not None:
+            self._loaded["lpips"] = lpips
+        self._cache: dict = {}
+
+    def _load(self, key: str):
+        """An extractor (or LPIPS) by key, loaded once; an :class:`Unavailable` is kept too."""
+        if key not in self._loaded:
+            o = self.options
+            finder = LPIPSDistance if key == "lpips" else FINDERS[key]
+            try:
+                self._loaded[key] = finder.find(o.weights_dir, o.device, o.offline)
+            except Unavailable as exc:
+                self._loaded[key] = exc
+        return self._loaded[key]
+
+    @property
+    def metrics(self) -> list[str]:
+        return metric_names(self.options.extractors)
+
+    # ------------------------------------------------------------------------------------
+    def measure(self, samples: CaseSet, counts: list[int]) -> dict[int, list[Row]]:
+        """Rows per count; ``samples`` holds at least ``max(counts)`` samples in their order."""
+        if samples.spatial_dims == 3 and self.real.spatial_dims != 3:
+            note = "3D samples of 2D real data: nothing to compare them with"
+            return {n: [Row(m, None, note) for m in self.metrics] for n in counts}
+        samples = samples.subset(range(min(max(counts), len(samples))))
+        # the synthetic side is prepared once; every count takes a prefix of it
+        if samples.spatial_dims == 3:
+            volumes = self._volumes(samples)
+            views, whole = self._slice_views(volumes), _volume_view(volumes)
+        else:
+            views, whole = self._views(samples, samples), None
+        out = {}
+        for n in sorted(counts):
+            part = samples.subset(range(min(n, len(samples))))
+            fake = {name: view.first(n) for name, view in views.items()}
+            fake_whole = whole.first(n) if whole is not None else None
+            rows = [row for key in EXTRACTORS if key in self.options.extractors
+                    for row in self._distribution(part, fake, fake_whole, key)]
+            rows += [*self._diversity(part, fake), self.alignment(part),
+                     *self._memorisation(part, fake, fake_whole)]
+            order = {m: i for i, m in enumerate(METRICS)}
+            out[n] = sorted(rows, key=lambda r: order[r.metric])
+        return out
+
+    # views --------------------------------------------------------------------------------
+    def _views(self, cases: CaseSet, like: CaseSet) -> dict[str, View]:
+        """The images compared: one "2d" view, or the three views of volumes."""
+        if like.spatial_dims == 2:
+            size = like[0].spatial_shape
+            if cases.spatial_dims == 2:
+                fitted = fit_slices(cases, size)
+                return {"2d": View(np.stack([_scale(c.image) for c in fitted]),
+                                   np.arange(len(cases)))}
+            view = extract_slices(cases, axis=2, size=size, min_foreground=MIN_FOREGROUND)
+            return {"2d": View(np.stack([_scale(c.image) for c in view.cases]),
+                               np.array([i for i, _ in view.index]))}
+        return self._slice_views(self._volumes(cases))
+
+    @staticmethod
+    def _slice_views(volumes: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, View]:
+        """Axial, coronal and sagittal slices of scaled volumes with enough labelled pixels."""
+        out = {}
+        for name, axis in VIEWS_3D.items():
+            images, groups = [], []
+            for i, (volume, label) in enumerate(volumes):
+                for k in range(volume.shape[axis + 1]):
+                    if (np.take(label, k, axis=axis) > 0).mean() >= MIN_FOREGROUND:
+                        images.append(np.take(volume, k, axis=axis + 1))
+                        groups.append(i)
+            if images:
+                out[name] = View(np.stack(images), np.array(groups))
+        return out
+
+    def _volumes(self, cases: CaseSet) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Scaled volumes and labels on the real data's grid (its first case's shape)."""
+        shape = self.real[0].spatial_shape
+        out = []
+        for case in cases:
+            image, label = _scale(case.image), case.label
+            if case.spatial_shape != shape:
+                image = F.interpolate(torch.as_tensor(image)[None], size=shape,
+                                      mode="trilinear", align_corners=False)[0].numpy()
+                label = F.interpolate(torch.as_tensor(label[None, None]).float(), size=shape,
+                                      mode="nearest")[0, 0].numpy().astype(label.dtype)
+            out.append((image, label))
+        return out
+
+    def _real_volumes(self, which: str) -> View:
+        """The real training (or held-out) volumes, scaled, on the real grid; computed once."""
+        key = ("volumes", which)
+        if key not in self._cache:
+            cases = self.real if which == "real" else self.heldout
+            self._cache[key] = _volume_view(self._volumes(cases))
+        return self._cache[key]
+
+    def _all_real_views(self, like: CaseSet, which: str) -> dict[str, View]:
+        key = ("all", which, like.spatial_dims,
+               like[0].spatial_shape if like.spatial_dims == 2 else 0)
+        if key not in self._cache:
+            self._cache[key] = self._views(self.real if which == "real" else self.heldout, like)
+        return self._cache[key]
+
+    def _real_views(self, like: CaseSet, which: str = "real", scale: int = 1
+                    ) -> dict[str, View]:
+        """At most ``scale x max_images`` seeded real images per view (cached: ids are stable)."""
+        key = (which, scale, like.spatial_dims,
+               like[0].spatial_shape if like.spatial_dims == 2 else 0)
+        if key not in self._cache:
+            o = self.options
+            self._cache[key] = {name: v.subset(scale * o.max_images, o.seed)
+                                for name, v in self._all_real_views(like, which).items()}
+        return self._cache[key]
+
+    # distribution metrics -----------------------------------------------------------------
+    def _distribution(self, samples: CaseSet, fake: dict[str, View], whole: View | None,
+                      key: str) -> list[Row]:
+        names = EXTRACTORS[key]
+        try:
+            extractor = self._extractor(key, samples)
+            pools, fake, views = self._pairing(key, extractor, samples, fake, whole)
+        except Unavailable as exc:
+            return [Row(name, None, str(exc)) for name in names.all]
+        o = self.options
+        values: dict[str, list[float]] = {m: [] for m in names.all}
+        errors: dict[str, str] = {}
+        n_real = n_fake = n_floor = 0
+        sizes, floor_sizes = {}, {}
+        for name, view in fake.items():
+            pool = pools[name]
+            view = view.subset(o.max_images, o.seed)
+            if len(view.images) == 0:  # the first n samples have no slice in this plane
+                continue
+            chosen = pool.choose(o.max_images, o.seed)
+            half_a, half_b = pool.halves(o.seed)
+            m = min(len(view.images), len(half_a), len(half_b))
+            sizes[name], floor_sizes[name] = (len(chosen), len(view.images)), m
+            n_real, n_fake, n_floor = n_real + len(chosen), n_fake + len(view.images), n_floor + m
+            for channel in self._channels(extractor, view):
+                features = self._features(extractor, pool, channel)
+                a, b = features[chosen], extract(extractor, _channel(view.images, channel))
+                fa, fb = features[half_a[:m]], features[half_b[:m]]
+                for metric, value in _compare(names, a, b, fa, fb, o).items():
+                    if isinstance(value, str):
+                        errors.setdefault(metric, value)
+                    else:
+                        values[metric].append(value)
+        what = "Inception" if key == "inception" else (
+            f"encoder of {self.reference.label}" if key == "in-domain" else names.features)
+        note = f"{what}; images per view (real/synthetic): " + ", ".join(
+            f"{v} {r}/{f}" for v, (r, f) in sizes.items())
+        floor_note = ("real vs real: two case-disjoint halves of the real training images, "
+                      "per view and side: " + ", ".join(f"{v} {m}" for v, m in
+                                                        floor_sizes.items()))
+        protocol = dict(extractor=extractor.label, weights_sha256=extractor.sha256,
+                        preprocessing=extractor.preprocessing, views=views)
+        rows = []
+        for metric in names.all:
+            floor = metric.endswith("_floor")
+            sides = (n_floor, n_floor) if floor else (n_real, n_fake)
+            prdc = metric in {f"{m}_{names.tag}" for m in PRDC}
+            text = floor_note if floor else (f"k = {o.nearest_k}; {note}" if prdc else note)
+            found = values[metric]
+            if metric in errors or not found:
+                text = f"not computed: {errors.get(metric, 'no images to compare')}"
+            rows.append(Row(metric, float(np.mean(found)) if found and metric not in errors
+                            else None, text, **protocol, n_real=sides[0], n_fake=sides[1]))
+        return rows
+
+    def _pairing(self, key: str, extractor, samples: CaseSet, fake: dict[str, View],
+                 whole: View | None) -> tuple[dict[str, View], dict[str, View], str]:
+        """Real pools and synthetic views to compare, by view name, and the views' description."""
+        o = self.options
+        channels = (" each channel measured alone, then averaged" if extractor.per_channel
+                    and samples.channels and len(samples.channels) > 1 else "")
+        if extractor.spatial_dims == 3:
+            if samples.spatial_dims != 3:
+                raise Unavailable(f"{extractor.label} takes volumes and the samples are 2D")
+            if "volume-pool" not in self._cache:  # one object: features are cached by its id
+                self._cache["volume-pool"] = self._real_volumes("real").subset(
+                    2 * o.max_images, o.seed)
+            pool = self._cache["volume-pool"]
+            return {"volume": pool}, {"volume": whole}, "whole volumes on the real grid" + \
+                (";" + channels if channels else "")
+        pools = self._real_views(samples, scale=2)
+        if samples.spatial_dims == 2:
+            return pools, fake, ("2D samples vs axial slices (axis 2) of the real volumes with "
+                                 f">= {MIN_FOREGROUND:.0%} labelled pixels, resized to the "
+                                 "samples' size" + (";" + channels if channels else ""))
+        planes = ["axial"] if key == "in-domain" else [p for p in o.planes if p in fake]
+        if not planes:
+            raise Unavailable(f"no slices with >= {MIN_FOREGROUND:.0%} labelled pixels in the "
+                              f"planes {', '.join(o.planes)}")
+        mode = "2D segmenter: axial slices" if key == "in-domain" else (
+            f"2.5D: {', '.join(planes)} slices, the mean over planes")
+        views = (f"{mode}, slices with >= {MIN_FOREGROUND:.0%} labelled pixels on both sides"
+                 + (";" + channels if channels else ""))
+        return {p: pools[p] for p in planes}, {p: fake[p] for p in planes}, views
+
+    def _extractor(self, key: str, samples: CaseSet):
+        if key != "in-domain":
+            loaded = self._load(key)
+            if isinstance(loaded, Exception):
+                raise loaded
+            return loaded
+        if self.reference is None:
+            raise Unavailable(self.reference_note or "no real-only segmenter to take features "
+                              "from: add strategy 'real' to the matrix")
+        if self.reference.spatial_dims == 3 and samples.spatial_dims != 3:
+            raise Unavailable(f"the real-only segmenter {self.reference.label} is 3D and the "
+                              "samples are 2D")
+        if "extractor" not in self._cache:
+            self._cache["extractor"] = self.reference.features()
+        return self._cache["extractor"]
+
+    def _channels(self, extractor, view: View) -> list[int | None]:
+        return list(range(view.images.shape[1])) if extractor.per_channel else [None]
+
+    def _features(self, extractor, view: View, channel) -> np.ndarray:
+        """Features of a cached real view (views live as long as the judge: ids are unique)."""
+        key = ("features", extractor.name, id(view), channel)
+        if key not in self._cache:
+            self._cache[key] = extract(extractor, _channel(view.images, channel))
+        return self._cache[key]
+
+    def _diversity(self, samples: CaseSet, fake: dict[str, View]) -> list[Row]:
+        o = self.options
+        real = self._real_views(samples)
+        rows = []
+        measures = [("lpips", self._load("lpips")), ("ms_ssim", None)]
+        for name, distance in measures:
+            if isinstance(distance, Exception):
+                rows += [Row(name, None, str(distance)), Row(f"{name}_real", None,
+                                                            str(distance))]
+                continue
+            for side, views in ((name, fake), (f"{name}_real", real)):
+                key = ("diversity", side, id(views))
+                if side.endswith("_real") and key in self._cache:
+                    rows.append(self._cache[key])
+                    continue
+                try:
+                    values = []
+                    for view in views.values():
+                        pairs = random_pairs(len(view.images), o.pairs, o.seed, view.groups)
+                        measure = distance or MSSSIM(view.images.shape[2:])
+                        values += [mean_pairwise(measure, _channel(view.images, c), pairs)
+                                   for c in range(view.images.shape[1])]
+                    row = Row(side, float(np.mean(values)), _views_note(views, side),
+                              **_diversity_protocol(distance, views))
+                except ValueError as exc:
+                    row = Row(side, None, f"not computed: {exc}")
+                self._cache[key] = row
+                rows.append(row)
+        return rows
+
+    def alignment(self, cases: CaseSet) -> Row:
+        """Mean over cases of the mean Dice over classes of the reference's predictions.
+
+        Of real test cases, this is the real-only segmenter's own Dice on them.
+        """
+        if self.reference is None:
+            return Row("alignment_dice", None, self.reference_note or "no real-only segmenter")
+        if self.reference.spatial_dims == 3 and cases.spatial_dims != 3:
+            return Row("alignment_dice", None, f"the real-only segmenter "
+                       f"{self.reference.label} is 3D and the samples are 2D")
+        table = evaluate(cases, self.reference.predict(cases), "synthetic", hd95=False)
+        dice = table[table.metric == "dice"].groupby("case", sort=False).value.mean().mean()
+        return Row("alignment_dice", float(dice), f"segmenter: {self.reference.label}")
+
+    def _memorisation(self, samples: CaseSet, fake: dict[str, View], whole: View | None
+                      ) -> list[Row]:
+        if len(self.heldout) == 0:
+            note = "no held-out real cases to scale distances by"
+            return [Row(m, None, note) for m in ("memorisation", "nn_ratio")]
+        if samples.spatial_dims == 3:
+            train, held, synthetic = (thumbnails(v.images) for v in (
+                self._real_volumes("real"), self._real_volumes("heldout"), whole))
+            unit = "volumes"
+        else:
+            train, held, synthetic = (thumbnails(v["2d"].images) for v in (
+                self._real_views(samples), self._real_views(samples, "heldout"), fake))
+            unit = "slices"
+        try:
+            result = memorisation(train, held, synthetic, self.options.near_copy)
+        except ValueError as exc:
+            return [Row(m, None, f"not computed: {exc}") for m in ("memorisation", "nn_ratio")]
+        note = (f"{unit}; near-copy: distance < {self.options.near_copy:.3g} x the held-out "
+                "median")
+        return [Row("memorisation", result.near_copies, note),
+                Row("nn_ratio", result.median_ratio, note)]
+
+
+def _compare(names: ExtractorNames, a: np.ndarray, b: np.ndarray, fa: np.ndarray,
+             fb: np.ndarray, o: FidelityOptions) -> dict[str, float | str]:
+    """Real ``a`` vs synthetic ``b``, and the floor: real half ``fa`` vs real half ``fb``.
+
+    A value per metric, or the reason (a string) it could not be computed.
+    """
+    def kid(x, y):
+        return kernel_distance(x, y, seed=o.seed)[0]
+
+    out: dict[str, float | str] = {}
+    for metric, measure, x, y in ((names.fd, frechet_distance, a, b),
+                                  (f"{names.fd}_floor", frechet_distance, fa, fb),
+                                  (names.kid, kid, a, b), (f"{names.kid}_floor", kid, fa, fb)):
+        try:
+            out[metric] = measure(x, y)
+        except ValueError as exc:
+            out[metric] = str(exc)
+    try:
+        prdc = precision_recall_density_coverage(a, b, o.nearest_k)
+    except ValueError as exc:
+        prdc = {m: str(exc) for m in PRDC}
+    out.update({f"{m}_{names.tag}": prdc[m] for m in PRDC})
+    return out
+
+
+def _diversity_protocol(distance, views: dict[str, View]) -> dict:
+    label = ("LPIPS v0.1, AlexNet trunk, grey replicated to RGB" if distance is not None
+             else "MS-SSIM (MONAI), scales the image size allows")
+    return dict(extractor=label, weights_sha256=distance.sha256 if distance is not None else None,
+                views=", ".join(views), n_fake=sum(len(v.images) for v in views.values()))
+
+
+def _volume_view(volumes: list[tuple[np.ndarray, np.ndarray]]) -> View:
+    return View(np.stack([v for v, _ in volumes]), np.arange(len(volumes)))
+
+
+def _scale(image: np.ndarray) -> np.ndarray:
+    """Per channel, [min, 99.5th percentile] onto [0, 1]."""
+    out = np.empty(image.shape, np.float32)
+    for c, channel in enumerate(image):
+        lo, hi = float(channel.min()), float(np.percentile(channel, 99.5))
+        out[c] = np.clip((channel - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+    return out
+
+
+def _channel(images: np.ndarray, channel: int | None) -> np.ndarray:
+    return images if channel is None else images[:, channel:channel + 1]
+
+
+def _views_note(views: dict[str, View], what: str) -> str:
+    sizes = ", ".join(f"{name} {len(v.images)}" for name, v in views.items())
+    return f"{what}; images per view: {sizes}"

@@ -1,0 +1,235 @@
+"""The benchmark matrix configuration: YAML validated by pydantic.
+
+Unknown keys are refused with the nearest valid name suggested, so a typo never silently drops
+an axis of the matrix. Presets ship with the package in ``bench/presets/``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bench.api.errors import ConfigError
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``--set key=value`` pairs; values are YAML scalars or lists (``patch=[64,64]``)."""
+    params = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set '{item}': expected key=value")
+        try:
+            params[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set '{item}': the value is not valid YAML (quote text, "
+                              "write lists as [a, b])") from None
+    return params
+
+PRESETS = Path(__file__).parent / "presets"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitConfig(_Strict):
+    """Fractions of the dataset; the training part is what the others leave."""
+
+    val: float = Field(0.15, ge=0.0, lt=1.0)
+    test: float = Field(0.25, ge=0.0, lt=1.0)
+    seed: int = 0
+    train_cases: int | None = Field(None, ge=1)  # keep only this many real training cases
+    # Part of the labelled target set held out to pick the target stage's checkpoint (MedGen3D
+    # E3: 10 fine-tuning and 5 validation scans); 0 keeps the last weights of that stage.
+    target_val: float = Field(0.25, ge=0.0, lt=1.0)
+
+
+class FidelityConfig(_Strict):
+    """How generated samples are judged against the real data (see :mod:`bench.fidelity.judge`)."""
+
+    enabled: bool = True
+    weights_dir: str | None = None  # Inception / AlexNet weights; also --weights-dir
+    # feature spaces for FD/KID/PRDC and their real-vs-real floors (see README, "Fidelity")
+    extractors: list[Literal["inception", "radimagenet", "medicalnet", "in-domain"]] = Field(
+        default_factory=lambda: ["inception", "in-domain"], min_length=1)
+    planes: list[Literal["axial", "coronal", "sagittal"]] = Field(  # 2D features of volumes
+        default_factory=lambda: ["axial", "coronal", "sagittal"], min_length=1)
+    nearest_k: int = Field(5, ge=1)  # k of precision / recall / density / coverage
+    offline: bool = False  # never fetch weights (also --offline, SYNTH2SEG_OFFLINE=1)
+    max_images: int = Field(1000, ge=2)  # per view and side
+    pairs: int = Field(100, ge=1)  # random pairs for the diversity means
+    near_copy: float = Field(1 / 3, gt=0.0)  # memorisation threshold (x held-out's distance)
+    seed: int = 0
+
+
+class ReportConfig(_Strict):
+    """How the leaderboard states its uncertainty (see :mod:`bench.report.uncertainty`); changes no
+    cell, so a finished run can be reported again with other values."""
+
+    resamples: int = Field(1000, ge=100)  # bootstrap resamples for intervals and rankings
+    rope: float = Field(0.01, ge=0.0)  # practical equivalence, in the primary metric's units
+    seed: int = 0
+
+
+class SegmenterSpec(_Strict):
+    name: str
+    preset: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None  # how the leaderboard names it (default: name[:preset])
+
+    @property
+    def display(self) -> str:
+        return self.label or (f"{self.name}:{self.preset}" if self.preset else self.name)
+
+
+class GeneratorSpec(SegmenterSpec):
+    # Style images handed to sampling (SampleContext.style), e.g. unlabelled target-domain
+    # images for brainSPADE's S_n-ood / S_f-ood: a dataset spec, labels not required.
+    style: str | None = None
+    # 'cases': a count is a number of generated cases (patients); a 2D generator then samples
+    # count x the real training data's slices per case (bench.api.slices.slices_per_case).
+    count_unit: Literal["samples", "cases"] = "samples"
+
+
+class MatrixConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    dataset: str = "phantom"  # a folder, or phantom[:SITE[:SUBJECTS]]
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    test_sets: dict[str, str] = Field(default_factory=dict)  # name -> dataset, e.g. other sites
+    target: str | None = None  # labelled target-domain set for the X>target strategies
+    # false: test sets and the target may name their channel(s) differently when they have as
+    # many, e.g. T1-trained models tested on FLAIR (brainSPADE 3.2, far out-of-distribution)
+    match_channel_names: bool = True
+    generators: list[GeneratorSpec] = Field(default_factory=lambda: [GeneratorSpec(name="none")])
+    counts: list[int] = Field(default_factory=lambda: [100])
+    strategies: list[str] = Field(default_factory=lambda: ["real"])
+    synthetic_fraction: float | None = Field(None, gt=0.0, lt=1.0)
+    # named sets (segmenters.augment_sets); false/true are aliases of none/default
+    augmentation: list[str | bool] = Field(default_factory=lambda: [False])
+    segmenters: list[SegmenterSpec] = Field(default_factory=lambda: [SegmenterSpec(
+        name="unet2d", preset="demo")])
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    metrics: list[str] = Field(default_factory=lambda: ["dice", "precision", "recall",
+                                                        "accuracy", "hd95"])
+    nsd_tolerance: float | dict[str, float] = 1.0  # mm; per class name, "default" for others
+    primary_metric: str = "dice"
+    baseline: str | None = None  # a method label; default: the first real-only method
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    device: str = "auto"
+    sample_seed: int = 0
+    lesion_fraction: float | None = Field(None, ge=0.0, le=1.0)
+    fidelity: FidelityConfig = Field(default_factory=FidelityConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+
+    @field_validator("counts")
+    @classmethod
+    def _positive_counts(cls, value):
+        if any(n < 1 for n in value):
+            raise ValueError("synthetic counts must be >= 1")
+        return sorted(set(value))
+
+    @field_validator("augmentation")
+    @classmethod
+    def _known_augmentation(cls, value):
+        from segmenters.augment_sets import known_set
+
+        for item in value:
+            known_set(item)
+        return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value):
+        from metrics.segmentation import METRICS
+
+        unknown = [m for m in value if m not in METRICS]
+        if unknown:
+            raise ValueError(f"unknown metric '{unknown[0]}' (known: {', '.join(METRICS)})")
+        return value
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _measured_primary(cls, value, info):
+        measured = info.data.get("metrics")
+        if measured is not None and value not in measured:
+            raise ValueError(f"'{value}' is not among the measured metrics "
+                             f"({', '.join(measured)})")
+        return value
+
+    def key(self) -> str:
+        """What the cells depend on; fidelity and report options do not change any cell."""
+        unused = {"fidelity", "report"} | ({"nsd_tolerance"} if "nsd" not in self.metrics
+                                           else set())
+        payload = json.dumps(self.model_dump(mode="json", exclude=unused), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def load_config(source: str | Path | dict, where: str | None = None) -> MatrixConfig:
+    """A config from a YAML file, a preset name or a dict; errors name the field."""
+    if isinstance(source, dict):
+        data, where = source, where or "config"
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise ConfigError(f"{path}: config file not found")
+        where = where or str(path)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f" (line {mark.line + 1})" if mark else ""
+            raise ConfigError(f"{path}: not valid YAML{line}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of config fields")
+    try:
+        return MatrixConfig(**data)
+    except pydantic.ValidationError as exc:
+        raise ConfigError(f"{where}: {_describe(exc.errors()[0])}") from None
+
+
+def load_preset(name: str) -> MatrixConfig:
+    path = PRESETS / f"{name}.yaml"
+    if not path.exists():
+        near = difflib.get_close_matches(name, preset_names(), n=1)
+        hint = f"; did you mean '{near[0]}'?" if near else ""
+        raise ConfigError(f"unknown preset '{name}' (known: {', '.join(preset_names())}){hint}")
+    return load_config(path, where=f"preset '{name}'")
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS.glob("*.yaml"))
+
+
+def _describe(error: dict) -> str:
+    loc = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        model = _model_at(error["loc"][:-1])
+        near = difflib.get_close_matches(str(error["loc"][-1]), list(model.model_fields), n=1)
+        hint = f"; did you mean '{near[0]}'?" if near else ""
+        return f"unknown field '{loc}'{hint}"
+    if error["type"] == "missing":
+        return f"field '{loc}' is required"
+    return f"field '{loc}': {error['msg']}"
+
+
+def _model_at(loc) -> type[BaseModel]:
+    """The pydantic model that owns the field at ``loc`` (for suggestions)."""
+    model: type[BaseModel] = MatrixConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[part].annotation
+        inner = getattr(annotation, "__args__", (annotation,))
+        found = [a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not found:
+            break
+        model = found[0]
+    return model

@@ -1,0 +1,116 @@
+"""One experiment: train a segmenter with a strategy, then measure it on real test sets.
+
+``synth2seg train`` runs one; the matrix runner runs one per cell. Data sets are checked against
+each other before anything trains, so a mismatch costs seconds, not hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from bench.api.case import CaseSet
+from bench.api.errors import ConfigError, DataError
+from bench.api.segmenter import TrainContext
+from bench.api.strategies import Strategy
+from bench.data.leakage import check_no_leakage
+from bench.run.config import SegmenterSpec
+from bench.run.resolve import resolve
+from metrics.segmentation import evaluate
+
+
+@dataclass
+class Experiment:
+    segmenter: str
+    strategy: Strategy
+    preset: str | None = None
+    params: dict = field(default_factory=dict)  # overrides on top of the preset
+    seed: int = 0
+    device: str = "cpu"
+    hd95: bool = True
+    nsd: float | dict[str, float] | None = None  # NSD tolerance in mm; None: no NSD
+    # False: test sets and the target may name their channels differently (same count), e.g. a
+    # T1-trained model tested on FLAIR (brainSPADE 3.2's far out-of-distribution test)
+    match_channel_names: bool = True
+
+
+def build_segmenter(name: str, preset: str | None = None, params: dict | None = None):
+    """A segmenter from its preset (or defaults) with ``params`` overriding single fields."""
+    spec = SegmenterSpec(name=name, preset=preset, params=params or {})
+    return resolve("segmenter", spec).build()
+
+
+def check_compatible(real: CaseSet, other: CaseSet, role: str, *, same_labels: bool,
+                     same_channel_names: bool = True) -> None:
+    """``other`` must have the real data's channels and, for training data, its labels.
+
+    ``same_channel_names=False`` only asks for as many channels (another MR sequence as input).
+    """
+    where = other.meta.get("source", role)
+    ours = [c.lower() for c in real.channels]
+    theirs = [c.lower() for c in other.channels]
+    if not same_channel_names:
+        ours, theirs = len(ours), len(theirs)
+    if ours != theirs:
+        raise DataError(f"{role} dataset {where}: channels {other.channels} do not match the "
+                        f"training data's {real.channels}")
+    if same_labels and set(other.labels) != set(real.labels):
+        raise DataError(f"{role} dataset {where}: labels {other.labels} do not match the "
+                        f"training data's {real.labels}")
+    if not same_labels and not set(other.labels) <= set(real.labels):
+        extra = sorted(set(other.labels) - set(real.labels))
+        raise DataError(f"{role} dataset {where}: label values {extra} are not among the "
+                        f"training data's {real.labels}")
+
+
+def check_spatial(segmenter, data: dict[str, CaseSet]) -> None:
+    """3D segmenters cannot train on 2D data; 2D ones cut 3D data into slices."""
+    if segmenter.spatial_dims == 3:
+        for role, cases in data.items():
+            if cases.spatial_dims != 3:
+                where = cases.meta.get("source", role)
+                raise DataError(f"{role} dataset {where}: segmenter "
+                                f"'{segmenter.name}' needs 3D volumes, this data is 2D")
+
+
+def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, CaseSet],
+                   workdir: Path, log=None) -> pd.DataFrame:
+    """Train on ``data`` ("real", "val", optional "synthetic", "target", "target_val").
+
+    No test case may equal a case of ``data`` (checked before training).
+
+    Returns the long per-case table of :func:`metrics.segmentation.evaluate` for every test set.
+    """
+    segmenter = check_experiment(exp, data, tests)
+    kwargs = {"log": log} if log is not None else {}
+    ctx = TrainContext(workdir=workdir, data=data, device=exp.device, seed=exp.seed,
+                       augment=exp.strategy.augment, **kwargs)
+    model = segmenter.train(list(exp.strategy.stages), ctx)
+    tables = [evaluate(cases, segmenter.predict(model, cases, exp.device), name, hd95=exp.hd95,
+                       nsd=exp.nsd) for name, cases in tests.items()]
+    return pd.concat(tables, ignore_index=True)
+
+
+def check_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, CaseSet]):
+    """Every check that needs no training, so a mistake is refused before anything is written;
+    returns the segmenter."""
+    segmenter = build_segmenter(exp.segmenter, exp.preset, exp.params)
+    real = data["real"]
+    if exp.strategy.needs_synthetic and "synthetic" not in data:
+        raise ConfigError(f"strategy '{exp.strategy.name}' trains on synthetic data: give a "
+                          "synthetic dataset")
+    if exp.strategy.needs_target and "target" not in data:
+        raise ConfigError(f"strategy '{exp.strategy.name}' fine-tunes on the target domain: "
+                          "give a target dataset")
+    for role, cases in data.items():
+        if role != "real":
+            check_compatible(real, cases, role, same_labels=role == "synthetic",
+                             same_channel_names=exp.match_channel_names or role == "val")
+    for name, cases in tests.items():
+        check_compatible(real, cases, f"test set '{name}'", same_labels=False,
+                         same_channel_names=exp.match_channel_names)
+    check_spatial(segmenter, {**data, **tests})
+    check_no_leakage(data, tests)
+    return segmenter

@@ -1,0 +1,116 @@
+"""The benchmark matrix: a config expanded into cells.
+
+A cell is one trained segmenter: (generator, synthetic count, strategy, augmentation, segmenter,
+seed). Meaningless combinations are skipped rather than run: a strategy without synthetic data
+needs no generator and no count, so it appears once, under the generator ``none`` with count 0.
+A config that asks for something the run would not do (a synthetic strategy without a
+generator, a generator no strategy uses, a baseline that names no method) is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from bench.api.errors import ConfigError
+from bench.api.strategies import Strategy, parse_strategy
+from bench.run.config import MatrixConfig
+from bench.run.resolve import NONE, Component, component_class, resolve_config
+
+
+@dataclass(frozen=True)
+class Cell:
+    generator: Component
+    count: int
+    strategy: Strategy
+    segmenter: Component
+    seed: int
+
+    @property
+    def method(self) -> str:
+        """The leaderboard row this cell contributes to: everything but the seed."""
+        unit = " cases" if self.generator.count_unit == "cases" else ""
+        source = "real only" if self.count == 0 else \
+            f"{self.generator.label} n={self.count}{unit}"
+        return f"{source} · {self.strategy.key} · {self.segmenter.label}"
+
+    @property
+    def method_id(self) -> str:
+        """The method's identity: resolved components, count and strategy; never a label."""
+        text = "|".join([self.generator.identity, str(self.count), self.strategy.key,
+                         repr(self.strategy.stages), self.segmenter.identity])
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    @property
+    def key(self) -> str:
+        """Stable across runs: a readable slug and the method's identity with the seed."""
+        digest = hashlib.sha256(f"{self.method_id}|{self.seed}".encode()).hexdigest()[:10]
+        slug = f"{self.generator.label}-n{self.count}-{self.strategy.key}-" \
+               f"{self.segmenter.label}-s{self.seed}"
+        return f"{_safe(slug)}-{digest}"
+
+
+def expand(config: MatrixConfig) -> list[Cell]:
+    resolved = resolve_config(config)
+    strategies = [parse_strategy(name, augment, config.synthetic_fraction)
+                  for name in config.strategies for augment in config.augmentation]
+    if not (strategies and resolved.segmenters and config.seeds):
+        raise ConfigError("the matrix is empty: strategies, augmentation, segmenters and seeds "
+                          "each need at least one value")
+    _check_requests(config, strategies, resolved.generators)
+    _check_augmentation(strategies, resolved.segmenters)
+    cells = []
+    for strategy in strategies:
+        for segmenter in resolved.segmenters:
+            for seed in config.seeds:
+                if not strategy.needs_synthetic:
+                    cells.append(Cell(NONE, 0, strategy, segmenter, seed))
+                    continue
+                for generator in resolved.generators:
+                    for count in config.counts:
+                        cells.append(Cell(generator, count, strategy, segmenter, seed))
+    keys = [c.key for c in cells]
+    if len(set(keys)) != len(keys):
+        raise ConfigError("the matrix has duplicate cells: list each strategy, augmentation "
+                          "and seed once")
+    if config.baseline is not None and config.baseline not in {c.method for c in cells}:
+        near = sorted({c.method for c in cells if c.count == 0})
+        raise ConfigError(f"baseline '{config.baseline}' is not a method of this matrix "
+                          f"(real-only methods: {'; '.join(near) or 'none'})")
+    return cells
+
+
+def _check_requests(config: MatrixConfig, strategies: list[Strategy],
+                    generators: tuple[Component, ...]) -> None:
+    """Refuse axes the run would silently drop."""
+    for strategy in strategies:
+        if strategy.needs_target and config.target is None:
+            raise ConfigError(f"strategy '{strategy.name}' fine-tunes on a target domain: "
+                              "set 'target' to a labelled dataset")
+    synthetic = [s.name for s in strategies if s.needs_synthetic]
+    if synthetic and not generators:
+        raise ConfigError(f"strategy '{synthetic[0]}' trains on synthetic data but 'generators' "
+                          "lists no generator other than 'none'")
+    if generators and not synthetic:
+        raise ConfigError(f"generator '{generators[0].label}' is never used: no strategy in "
+                          f"{config.strategies} trains on synthetic data")
+    if config.target is not None and not any(s.needs_target for s in strategies):
+        raise ConfigError("'target' is set but no strategy fine-tunes on it (e.g. real>target)")
+    if config.synthetic_fraction is not None and not any(
+            s.synthetic_fraction is not None for st in strategies for s in st.stages):
+        raise ConfigError("'synthetic_fraction' is set but no strategy has a real+synthetic "
+                          "stage to mix")
+
+
+def _check_augmentation(strategies: list[Strategy], segmenters: tuple[Component, ...]) -> None:
+    """Refuse an augmentation set a segmenter cannot apply (nnU-Net runs its own trainers)."""
+    for segmenter in segmenters:
+        allowed = component_class("segmenter", segmenter.name).augmentation_sets
+        for strategy in strategies:
+            if strategy.augment not in allowed:
+                raise ConfigError(f"segmenter '{segmenter.label}' cannot apply augmentation "
+                                  f"'{strategy.augment}' (it applies: {', '.join(allowed)})")
+
+
+def _safe(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in text)
