@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from bench.fidelity.judge import Row
+from bench.fidelity.catalogue import Row
 from bench.run.store import Store
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.report.leaderboard import add_cost
+from bench.report.columns import add_cost
 from bench.run.cost import measure, rss_mb
 
 

@@ -86,3 +86,12 @@ def test_ray_task_gets_one_gpu_on_a_gpu_machine():
     finally:
         ray.shutdown()
 
+
+
+def test_executors_are_looked_up_by_name_and_an_unknown_one_is_refused():
+    from bench.api.errors import ConfigError
+    from bench.run.executors import EXECUTORS, get_executor
+
+    assert get_executor("local") is EXECUTORS["local"]
+    with pytest.raises(ConfigError, match="executor 'slurm': expected local or ray"):
+        get_executor("slurm")

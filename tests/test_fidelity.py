@@ -21,7 +21,9 @@ from bench.api.case import CaseSet
 from bench.api.segmenter import TrainContext
 from bench.api.slices import extract_slices
 from bench.api.strategies import Stage
-from bench.fidelity.judge import FidelityJudge, FidelityOptions, Reference, metric_names
+from bench.fidelity.catalogue import FidelityOptions, metric_names
+from bench.fidelity.judge import FidelityJudge
+from bench.fidelity.reference import Reference
 from bench.run.experiment import build_segmenter
 from metrics.distribution import (
     frechet_distance,

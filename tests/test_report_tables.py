@@ -68,7 +68,7 @@ def test_leaderboard_intervals_contain_their_means(report):
 
 
 def test_a_methods_interval_does_not_depend_on_the_other_methods():
-    from bench.report.leaderboard import mean_intervals
+    from bench.report.tables import mean_intervals
 
     rng = np.random.default_rng(0)
     rows = [{"method": m, "test_set": "t", "case": c, "seed": s, "value": rng.uniform()}

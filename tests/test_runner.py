@@ -11,7 +11,8 @@ import time
 import pandas as pd
 import pytest
 
-from bench.fidelity.judge import PROTOCOL, FidelityJudge, FidelityOptions, Row, metric_names
+from bench.fidelity.catalogue import PROTOCOL, FidelityOptions, Row, metric_names
+from bench.fidelity.judge import FidelityJudge
 from bench.report.leaderboard import write_report
 from bench.run.config import GeneratorSpec, load_config, load_preset
 from bench.run.matrix import expand
@@ -264,16 +265,16 @@ def test_fidelity_with_truncated_real_only_weights_is_a_note(smoke_run, tmp_path
 
 def test_force_keeps_finished_rows_until_their_replacement_exists(tiny_run, tmp_path,
                                                                   monkeypatch):
-    import bench.run.runner
+    import bench.run.executors
 
     config, finished = tiny_run
     run_dir = tmp_path / "forced-failing"
     shutil.copytree(finished, run_dir)
     before = _rows(run_dir)
 
-    def broken(job):
+    def broken(job, data=None):
         raise RuntimeError("out of memory")
-    monkeypatch.setattr(bench.run.runner, "run_cell", broken)
+    monkeypatch.setattr(bench.run.executors, "run_cell", broken)
     Runner(config, run_dir, force=True).run()
     assert set(_store(run_dir)[0].status) == {"done"}
     pd.testing.assert_frame_equal(_rows(run_dir), before)

@@ -30,7 +30,6 @@ How samples are compared with real data:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -38,179 +37,27 @@ import torch.nn.functional as F
 
 from bench.api.case import CaseSet
 from bench.api.slices import extract_slices, fit_slices
-from metrics.distribution import (
-    frechet_distance,
-    kernel_distance,
-    precision_recall_density_coverage,
+from bench.fidelity.catalogue import (
+    EXTRACTORS,
+    FINDERS,
+    METRICS,
+    MIN_FOREGROUND,
+    PRDC,
+    VIEWS_3D,
+    FidelityOptions,
+    Row,
+    metric_names,
 )
+from bench.fidelity.compare import compare, diversity_protocol
+from bench.fidelity.reference import Reference
+from bench.fidelity.views import View, channel_of, scale_unit, views_note, volume_view
 from metrics.diversity import MSSSIM, LPIPSDistance, mean_pairwise, random_pairs
 from metrics.features import (
-    EncoderFeatures,
-    InceptionFeatures,
-    MedicalNetFeatures,
-    RadImageNetFeatures,
     Unavailable,
     extract,
 )
 from metrics.memorisation import memorisation, thumbnails
 from metrics.segmentation import evaluate
-
-
-@dataclass(frozen=True)
-class ExtractorNames:
-    """The metric names one feature extractor gives, and how the legend calls its features."""
-
-    fd: str
-    kid: str
-    tag: str
-    features: str
-
-    @property
-    def all(self) -> list[str]:
-        return [self.fd, f"{self.fd}_floor", self.kid, f"{self.kid}_floor",
-                *(f"{m}_{self.tag}" for m in PRDC)]
-
-
-EXTRACTORS = {
-    "inception": ExtractorNames("fid", "kid", "inception", "Inception v3 features"),
-    "radimagenet": ExtractorNames("fid_radimagenet", "kid_radimagenet", "radimagenet",
-                                  "RadImageNet ResNet-50 features"),
-    "medicalnet": ExtractorNames("fid_medicalnet", "kid_medicalnet", "medicalnet",
-                                 "MedicalNet 3D ResNet-10 features (whole volumes)"),
-    "in-domain": ExtractorNames("fd_indomain", "kid_indomain", "indomain",
-                                "the real-only segmenter's bottleneck features; in-domain, "
-                                "comparable only within this run"),
-}
-FINDERS = {"inception": InceptionFeatures, "radimagenet": RadImageNetFeatures,
-           "medicalnet": MedicalNetFeatures}
-PRDC = {
-    "precision": "share of synthetic samples inside the real k-NN manifold (fidelity; "
-                 "higher is better)",
-    "recall": "share of real samples inside the synthetic k-NN manifold (diversity; "
-              "higher is better)",
-    "density": "mean count of real k-NN balls holding a synthetic sample, / k (fidelity; "
-               "about 1 for real data)",
-    "coverage": "share of real samples whose k-NN ball holds a synthetic sample (diversity; "
-                "higher is better)",
-}
-DEFAULT_EXTRACTORS = ("inception", "in-domain")
-
-
-def _legends() -> dict[str, str]:
-    out = {}
-    for names in EXTRACTORS.values():
-        what = names.features
-        out[names.fd] = f"Fréchet distance, {what} (lower is better)"
-        out[f"{names.fd}_floor"] = ("the same between two disjoint halves of the real "
-                                    "training data at the synthetic n: the value of a "
-                                    "perfect generator")
-        out[names.kid] = f"KID, {what} (lower is better)"
-        out[f"{names.kid}_floor"] = "the same between two halves of the real data (floor)"
-        out.update({f"{m}_{names.tag}": f"{text}; {what}" for m, text in PRDC.items()})
-    return out
-
-
-# column order of the leaderboard; the text is the column's legend
-METRICS = {
-    **_legends(),
-    "lpips": "mean pairwise LPIPS between synthetic samples (diversity; higher is more varied)",
-    "lpips_real": "the same between real training images, for reference",
-    "ms_ssim": "mean pairwise MS-SSIM between synthetic samples (lower is more varied)",
-    "ms_ssim_real": "the same between real training images, for reference",
-    "alignment_dice": "Dice of the real-only segmenter's prediction on each synthetic image "
-                      "against the sample's own mask (higher: images follow their masks)",
-    "memorisation": "fraction of synthetic samples that are near-copies of a training sample "
-                    "(nearest-neighbour distance below the threshold times held-out real's)",
-    "nn_ratio": "median nearest-training-neighbour distance of synthetic samples relative to "
-                "held-out real samples' (about 1: as novel as new real data; 0: copies)",
-}
-OTHER_METRICS = ["lpips", "lpips_real", "ms_ssim", "ms_ssim_real", "alignment_dice",
-                 "memorisation", "nn_ratio"]
-VIEWS_3D = {"axial": 2, "coronal": 1, "sagittal": 0}
-MIN_FOREGROUND = 0.1
-PROTOCOL = ["extractor", "weights_sha256", "preprocessing", "views", "n_real", "n_fake"]
-
-
-def metric_names(extractors=DEFAULT_EXTRACTORS) -> list[str]:
-    """The rows one measurement gives, in leaderboard order."""
-    chosen = [m for key in EXTRACTORS if key in extractors for m in EXTRACTORS[key].all]
-    return [m for m in METRICS if m in chosen or m in OTHER_METRICS]
-
-
-@dataclass
-class Row:
-    metric: str
-    value: float | None
-    note: str | None = None
-    # the protocol (distribution metrics): what a reader needs to reproduce the value
-    extractor: str | None = None
-    weights_sha256: str | None = None
-    preprocessing: str | None = None
-    views: str | None = None
-    n_real: int | None = None
-    n_fake: int | None = None
-
-
-@dataclass
-class View:
-    """Images (N, C, ...) in [0, 1] and, per image, the position of the case it comes from."""
-
-    images: np.ndarray
-    groups: np.ndarray
-
-    def first(self, count: int) -> View:
-        keep = self.groups < count
-        return View(self.images[keep], self.groups[keep])
-
-    def subset(self, max_images: int, seed: int) -> View:
-        return self.take(self.choose(max_images, seed))
-
-    def choose(self, max_images: int, seed: int) -> np.ndarray:
-        """Sorted indices of a seeded random subset of at most ``max_images`` images."""
-        if len(self.images) <= max_images:
-            return np.arange(len(self.images))
-        return np.sort(np.random.default_rng(seed).choice(len(self.images), max_images,
-                                                          replace=False))
-
-    def take(self, index: np.ndarray) -> View:
-        return View(self.images[index], self.groups[index])
-
-    def halves(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Indices of two case-disjoint halves, each in a seeded random order."""
-        rng = np.random.default_rng(seed)
-        cases = rng.permutation(np.unique(self.groups))
-        sides = [np.flatnonzero(np.isin(self.groups, cases[k::2])) for k in (0, 1)]
-        return tuple(rng.permutation(side) for side in sides)
-
-
-class Reference:
-    """The real-only segmenter of the run: bottleneck features and predictions."""
-
-    def __init__(self, segmenter, model, label: str, device: str = "cpu"):
-        self.segmenter, self.model, self.label, self.device = segmenter, model, label, device
-        self.spatial_dims = segmenter.spatial_dims
-
-    def features(self) -> EncoderFeatures:
-        net = self.segmenter.network(self.model, self.device)
-        return EncoderFeatures(net, self.segmenter.input_size(), self.device,
-                               self.label)
-
-    def predict(self, cases: CaseSet) -> list[np.ndarray]:
-        return self.segmenter.predict(self.model, cases, self.device)
-
-
-@dataclass
-class FidelityOptions:
-    weights_dir: str | None = None
-    max_images: int = 1000
-    pairs: int = 100
-    near_copy: float = 1 / 3
-    seed: int = 0
-    device: str = "cpu"
-    extractors: tuple[str, ...] = DEFAULT_EXTRACTORS
-    planes: tuple[str, ...] = tuple(VIEWS_3D)
-    nearest_k: int = 5
-    offline: bool = False
 
 
 class FidelityJudge:
@@ -253,7 +100,7 @@ class FidelityJudge:
         # the synthetic side is prepared once; every count takes a prefix of it
         if samples.spatial_dims == 3:
             volumes = self._volumes(samples)
-            views, whole = self._slice_views(volumes), _volume_view(volumes)
+            views, whole = self._slice_views(volumes), volume_view(volumes)
         else:
             views, whole = self._views(samples, samples), None
         out = {}
@@ -276,10 +123,10 @@ class FidelityJudge:
             size = like[0].spatial_shape
             if cases.spatial_dims == 2:
                 fitted = fit_slices(cases, size)
-                return {"2d": View(np.stack([_scale(c.image) for c in fitted]),
+                return {"2d": View(np.stack([scale_unit(c.image) for c in fitted]),
                                    np.arange(len(cases)))}
             view = extract_slices(cases, axis=2, size=size, min_foreground=MIN_FOREGROUND)
-            return {"2d": View(np.stack([_scale(c.image) for c in view.cases]),
+            return {"2d": View(np.stack([scale_unit(c.image) for c in view.cases]),
                                np.array([i for i, _ in view.index]))}
         return self._slice_views(self._volumes(cases))
 
@@ -303,7 +150,7 @@ class FidelityJudge:
         shape = self.real[0].spatial_shape
         out = []
         for case in cases:
-            image, label = _scale(case.image), case.label
+            image, label = scale_unit(case.image), case.label
             if case.spatial_shape != shape:
                 image = F.interpolate(torch.as_tensor(image)[None], size=shape,
                                       mode="trilinear", align_corners=False)[0].numpy()
@@ -317,7 +164,7 @@ class FidelityJudge:
         key = ("volumes", which)
         if key not in self._cache:
             cases = self.real if which == "real" else self.heldout
-            self._cache[key] = _volume_view(self._volumes(cases))
+            self._cache[key] = volume_view(self._volumes(cases))
         return self._cache[key]
 
     def _all_real_views(self, like: CaseSet, which: str) -> dict[str, View]:
@@ -364,9 +211,9 @@ class FidelityJudge:
             n_real, n_fake, n_floor = n_real + len(chosen), n_fake + len(view.images), n_floor + m
             for channel in self._channels(extractor, view):
                 features = self._features(extractor, pool, channel)
-                a, b = features[chosen], extract(extractor, _channel(view.images, channel))
+                a, b = features[chosen], extract(extractor, channel_of(view.images, channel))
                 fa, fb = features[half_a[:m]], features[half_b[:m]]
-                for metric, value in _compare(names, a, b, fa, fb, o).items():
+                for metric, value in compare(names, a, b, fa, fb, o).items():
                     if isinstance(value, str):
                         errors.setdefault(metric, value)
                     else:
@@ -446,7 +293,7 @@ class FidelityJudge:
         """Features of a cached real view (views live as long as the judge: ids are unique)."""
         key = ("features", extractor.name, id(view), channel)
         if key not in self._cache:
-            self._cache[key] = extract(extractor, _channel(view.images, channel))
+            self._cache[key] = extract(extractor, channel_of(view.images, channel))
         return self._cache[key]
 
     def _diversity(self, samples: CaseSet, fake: dict[str, View]) -> list[Row]:
@@ -469,10 +316,10 @@ class FidelityJudge:
                     for view in views.values():
                         pairs = random_pairs(len(view.images), o.pairs, o.seed, view.groups)
                         measure = distance or MSSSIM(view.images.shape[2:])
-                        values += [mean_pairwise(measure, _channel(view.images, c), pairs)
+                        values += [mean_pairwise(measure, channel_of(view.images, c), pairs)
                                    for c in range(view.images.shape[1])]
-                    row = Row(side, float(np.mean(values)), _views_note(views, side),
-                              **_diversity_protocol(distance, views))
+                    row = Row(side, float(np.mean(values)), views_note(views, side),
+                              **diversity_protocol(distance, views))
                 except ValueError as exc:
                     row = Row(side, None, f"not computed: {exc}")
                 self._cache[key] = row
@@ -514,57 +361,3 @@ class FidelityJudge:
                 "median")
         return [Row("memorisation", result.near_copies, note),
                 Row("nn_ratio", result.median_ratio, note)]
-
-
-def _compare(names: ExtractorNames, a: np.ndarray, b: np.ndarray, fa: np.ndarray,
-             fb: np.ndarray, o: FidelityOptions) -> dict[str, float | str]:
-    """Real ``a`` vs synthetic ``b``, and the floor: real half ``fa`` vs real half ``fb``.
-
-    A value per metric, or the reason (a string) it could not be computed.
-    """
-    def kid(x, y):
-        return kernel_distance(x, y, seed=o.seed)[0]
-
-    out: dict[str, float | str] = {}
-    for metric, measure, x, y in ((names.fd, frechet_distance, a, b),
-                                  (f"{names.fd}_floor", frechet_distance, fa, fb),
-                                  (names.kid, kid, a, b), (f"{names.kid}_floor", kid, fa, fb)):
-        try:
-            out[metric] = measure(x, y)
-        except ValueError as exc:
-            out[metric] = str(exc)
-    try:
-        prdc = precision_recall_density_coverage(a, b, o.nearest_k)
-    except ValueError as exc:
-        prdc = {m: str(exc) for m in PRDC}
-    out.update({f"{m}_{names.tag}": prdc[m] for m in PRDC})
-    return out
-
-
-def _diversity_protocol(distance, views: dict[str, View]) -> dict:
-    label = ("LPIPS v0.1, AlexNet trunk, grey replicated to RGB" if distance is not None
-             else "MS-SSIM (MONAI), scales the image size allows")
-    return dict(extractor=label, weights_sha256=distance.sha256 if distance is not None else None,
-                views=", ".join(views), n_fake=sum(len(v.images) for v in views.values()))
-
-
-def _volume_view(volumes: list[tuple[np.ndarray, np.ndarray]]) -> View:
-    return View(np.stack([v for v, _ in volumes]), np.arange(len(volumes)))
-
-
-def _scale(image: np.ndarray) -> np.ndarray:
-    """Per channel, [min, 99.5th percentile] onto [0, 1]."""
-    out = np.empty(image.shape, np.float32)
-    for c, channel in enumerate(image):
-        lo, hi = float(channel.min()), float(np.percentile(channel, 99.5))
-        out[c] = np.clip((channel - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
-    return out
-
-
-def _channel(images: np.ndarray, channel: int | None) -> np.ndarray:
-    return images if channel is None else images[:, channel:channel + 1]
-
-
-def _views_note(views: dict[str, View], what: str) -> str:
-    sizes = ", ".join(f"{name} {len(v.images)}" for name, v in views.items())
-    return f"{what}; images per view: {sizes}"

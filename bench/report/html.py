@@ -20,7 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.fidelity.catalogue import METRICS
+from bench.report.columns import COST_COLUMNS
+from bench.report.markdown import interval_text
 from bench.report.markup import esc, file_part
+from bench.report.tables import LOWER_IS_BETTER
 
 SCRIPT = r"""
 const boards = JSON.parse(document.getElementById('board-data').textContent);
@@ -129,7 +133,6 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
                 config: dict, primary: str, baseline: str | None,
                 fidelity: pd.DataFrame | None = None, notes: dict[str, str] | None = None,
                 protocol: pd.DataFrame | None = None) -> Path:
-    from bench.report.leaderboard import LOWER_IS_BETTER
 
     tests = list(dict.fromkeys(c.split(":", 1)[0] for c in board.columns
                                if c.endswith("_mean") and ":" in c))
@@ -184,7 +187,6 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
 
 def _board_spec(table_id: str, board: pd.DataFrame, test_set: str, result: dict, primary: str,
                 lower_is_better: set[str]) -> dict:
-    from bench.report.leaderboard import COST_COLUMNS
 
     """What the script needs to draw one test set's table: column groups, columns, and per row
     the display text, the sort keys, the filter values and the best-in-column flags."""
@@ -239,7 +241,6 @@ def _best(values: pd.Series, better: str | None) -> set[int]:
 
 
 def _display(row: pd.Series, column: dict) -> str:
-    from bench.report.leaderboard import interval_text
 
     value = row[column["key"]]
     if column.get("interval"):
@@ -317,7 +318,6 @@ def _figure(path: Path | None, caption: str) -> str:
 
 
 def _fidelity_html(summary: pd.DataFrame, notes: dict[str, str]) -> list[str]:
-    from bench.fidelity.judge import METRICS
 
     head = "".join(f"<th title='{esc(METRICS.get(m, m))}'>{esc(m)}</th>"
                    for m in summary.columns)

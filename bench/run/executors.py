@@ -14,8 +14,20 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 
 from bench.api.errors import ConfigError
+from bench.run.rundata import RunData
+from bench.run.worker import run_cell
+
+
+@dataclass
+class ExecutorOptions:
+    """What an executor may use: local worker slots, a Ray address, the driver's loaded data."""
+
+    workers: int = 1
+    address: str | None = None
+    data: RunData | None = None  # only an in-process executor can use it
 
 
 def gpu_slots(device: str, workers: int, visible: str | None, count: int) -> list[str] | None:
@@ -48,15 +60,25 @@ def worker_pool(workers: int, gpus: list[str] | None) -> ProcessPoolExecutor:
                                initargs=(queue,))
 
 
-def _run_in_worker(job):
-    from bench.run.runner import run_cell
+def inline_results(jobs, options: ExecutorOptions, progress, task):
+    """Cells one after the other in the driver's process, on the data it already loaded."""
+    for job in jobs:
+        progress.update(task, description=f"cells · {job.cell.method}")
+        started = time.time()
+        try:
+            yield job, started, run_cell(job, options.data)
+        except Exception as exc:  # a failed cell is recorded; the run goes on
+            yield job, started, exc
 
-    return run_cell(job)
 
-
-def local_pool_results(jobs, workers: int, progress, task):
+def local_results(jobs, options: ExecutorOptions, progress, task):
+    """One worker process per slot; a single slot runs in the driver instead."""
+    if options.workers <= 1:
+        yield from inline_results(jobs, options, progress, task)
+        return
     import torch
 
+    workers = options.workers
     jobs = list(jobs)
     threads = max(1, (os.cpu_count() or 1) // workers)
     gpus = gpu_slots(jobs[0].device if jobs else "cpu", workers,
@@ -65,7 +87,7 @@ def local_pool_results(jobs, workers: int, progress, task):
         pending = {}
         for job in jobs:
             job.threads = job.threads or threads
-            pending[pool.submit(_run_in_worker, job)] = (job, time.time())
+            pending[pool.submit(run_cell, job)] = (job, time.time())
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -84,17 +106,15 @@ def ray_options(job) -> dict:
     return {"num_gpus": 0, "num_cpus": job.threads}
 
 
-def ray_results(jobs, address: str | None, progress, task):
+def ray_results(jobs, options: ExecutorOptions, progress, task):
     try:
         import ray
     except ImportError:
         raise ConfigError("executor 'ray' needs Ray: pip install 'synth2seg[ray]'") from None
     import torch
 
-    from bench.run.runner import run_cell
-
     env = {k: v for k, v in os.environ.items() if k.startswith("SYNTH2SEG_")}
-    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
+    ray.init(address=options.address, ignore_reinit_error=True, log_to_driver=False,
              runtime_env={"env_vars": env} if env else None)
     remote = ray.remote(max_retries=2, retry_exceptions=False)(run_cell)
     pending = {}
@@ -112,3 +132,13 @@ def ray_results(jobs, address: str | None, progress, task):
             except Exception as exc:
                 cause = getattr(exc, "cause", None)
                 yield job, started, cause if isinstance(cause, BaseException) else exc
+
+
+EXECUTORS = {"local": local_results, "ray": ray_results}
+
+
+def get_executor(name: str):
+    """The executor called ``name``: ``(jobs, options, progress, task)`` → results as cells end."""
+    if name not in EXECUTORS:
+        raise ConfigError(f"executor '{name}': expected {' or '.join(EXECUTORS)}")
+    return EXECUTORS[name]

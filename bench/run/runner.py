@@ -8,13 +8,9 @@ store. Re-running a run directory skips finished cells; cells that were interrup
 
 from __future__ import annotations
 
-import json
-import logging
 import platform
 import shutil
 import subprocess
-import time
-from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
@@ -23,152 +19,24 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bench.api.case import CaseSet
 from bench.api.errors import ConfigError, DataError, UserError
 from bench.api.generator import SampleContext
 from bench.api.segmenter import ExposesEncoder
-from bench.data import open_dataset
-from bench.data.leakage import check_no_leakage
-from bench.data.split import split_cases
-from bench.fidelity.judge import FidelityJudge, FidelityOptions, Reference
+from bench.fidelity.catalogue import FidelityOptions
+from bench.fidelity.judge import FidelityJudge
+from bench.fidelity.reference import Reference
 from bench.run.artifacts import ensure_fit, ensure_samples, load_samples
 from bench.run.config import MatrixConfig
 from bench.run.devices import resolve_device
-from bench.run.digest import damage, seal
-from bench.run.experiment import Experiment, check_compatible, run_experiment
+from bench.run.digest import damage
+from bench.run.executors import ExecutorOptions, get_executor
 from bench.run.matrix import Cell, expand
 from bench.run.plan import samples_per_count
 from bench.run.resolve import resolve_config
+from bench.run.rundata import RunData, prepare_data
 from bench.run.runlock import RunLock
-from bench.run.store import Store
-
-STORE = "results.sqlite"
-SEAL = "sealed.json"  # in a cell folder: the hashes of the weights its rows came from
-
-
-@dataclass
-class RunData:
-    parts: dict[str, CaseSet]  # real, val, test
-    tests: dict[str, CaseSet]
-    target: CaseSet | None
-    target_val: CaseSet | None = None
-    styles: dict[str, CaseSet] = field(default_factory=dict)  # generators' style sets, by spec
-    per_count: dict[str, int] = field(default_factory=dict)  # samples per count, by generator
-
-    def training_roles(self) -> dict[str, CaseSet]:
-        """Every set a model or a generator learns from or is selected on, by role."""
-        roles = {"training": self.parts["real"], "validation": self.parts["val"]}
-        if self.target is not None:
-            roles["target"] = self.target
-        if self.target_val is not None:
-            roles["target validation"] = self.target_val
-        for spec, cases in self.styles.items():
-            roles[f"style ({spec})"] = cases
-        return roles
-
-
-_DATA: dict[str, RunData] = {}
-
-
-def prepare_data(config: MatrixConfig) -> RunData:
-    """The run's data; kept per process, since every cell of a run reads the same sets."""
-    key = json.dumps([config.dataset, config.split.model_dump(), config.test_sets,
-                      config.target, _style_specs(config), config.match_channel_names],
-                     sort_keys=True)
-    if key not in _DATA:
-        _DATA.clear()  # one run's data at a time
-        _DATA[key] = _load_data(config)
-    return _DATA[key]
-
-
-def _load_data(config: MatrixConfig) -> RunData:
-    cases = open_dataset(config.dataset)
-    s = config.split
-    parts = split_cases(cases, {"real": 1.0 - s.val - s.test, "val": s.val, "test": s.test},
-                        s.seed)
-    if s.train_cases is not None:
-        if s.train_cases > len(parts["real"]):
-            raise ConfigError(f"split.train_cases is {s.train_cases} but the training part "
-                              f"has {len(parts['real'])} cases")
-        parts["real"] = parts["real"].subset(range(s.train_cases))
-    tests = {"heldout": parts["test"]} if len(parts["test"]) else {}
-    for name, spec in config.test_sets.items():
-        tests[name] = open_dataset(spec)
-    if not tests:
-        raise ConfigError("no test set: set split.test above 0 or add test_sets")
-    target = target_val = None
-    if config.target:
-        target = open_dataset(config.target)
-        if s.target_val > 0:
-            held = split_cases(target, {"target": 1.0 - s.target_val, "val": s.target_val},
-                               s.seed)
-            target, target_val = held["target"], held["val"]
-    for name, test in tests.items():
-        check_compatible(parts["real"], test, f"test set '{name}'", same_labels=False,
-                         same_channel_names=config.match_channel_names)
-    styles = {spec: open_dataset(spec, labelled=False) for spec in _style_specs(config)}
-    data = RunData(parts, tests, target, target_val, styles)
-    check_no_leakage(data.training_roles(), tests)
-    return data
-
-
-def _style_specs(config: MatrixConfig) -> list[str]:
-    return sorted({g.style for g in config.generators if g.style})
-
-
-@dataclass
-class CellJob:
-    """Everything a worker needs, picklable: it loads its data itself."""
-
-    config: dict
-    cell: Cell
-    run_dir: str
-    samples: str | None
-    device: str
-    sample_count: int | None = None  # samples the cell's count stands for (count_unit)
-    threads: int | None = None  # torch CPU threads; results are bitwise equal for equal counts
-
-
-def run_cell(job: CellJob) -> pd.DataFrame:
-    """Train and evaluate one cell; runs in the driver or in a worker process."""
-    config = MatrixConfig(**job.config)
-    if job.threads:
-        import torch
-
-        torch.set_num_threads(job.threads)
-    folder = Path(job.run_dir) / "cells" / job.cell.key
-    folder.mkdir(parents=True, exist_ok=True)
-    log = logging.getLogger(f"synth2seg.cell.{job.cell.key}")
-    handler = logging.FileHandler(folder / "cell.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
-        log.info("cell %s on %s", job.cell.method, job.device)
-        data = prepare_data(config)
-        sets = {"real": data.parts["real"]}
-        if len(data.parts["val"]):
-            sets["val"] = data.parts["val"]
-        if job.samples is not None:
-            sets["synthetic"] = load_samples(Path(job.samples),
-                                             job.sample_count or job.cell.count)
-        if data.target is not None:
-            sets["target"] = data.target
-        if data.target_val is not None:
-            sets["target_val"] = data.target_val
-        seg = job.cell.segmenter
-        exp = Experiment(seg.name, job.cell.strategy, None, seg.params, job.cell.seed,
-                         job.device, hd95="hd95" in config.metrics,
-                         nsd=config.nsd_tolerance if "nsd" in config.metrics else None,
-                         match_channel_names=config.match_channel_names)
-        table = run_experiment(exp, sets, data.tests, folder / "model", log=log)
-        table = table[table.metric.isin(config.metrics)]
-        seal(folder / "model", folder / SEAL)  # the weights these rows came from
-        log.info("done: %d rows", len(table))
-        return table
-    finally:
-        log.removeHandler(handler)
-        handler.close()
+from bench.run.store import STORE, Store
+from bench.run.worker import SEAL, CellJob
 
 
 class Runner:
@@ -181,15 +49,15 @@ class Runner:
         self.offline = offline or config.fidelity.offline
         self.workers, self.force, self.executor, self.address = workers, force, executor, address
         self.console = console or Console()
-        if executor not in ("local", "ray"):
-            raise ConfigError(f"executor '{executor}': expected local or ray")
+        get_executor(executor)  # an unknown name fails before anything runs
+        self.data: RunData | None = None
 
     def run(self) -> pd.DataFrame:
         """Run every unfinished cell; returns the store's cell table."""
         config = self.config
         cells = expand(config)
         device = resolve_device(config.device)
-        data = prepare_data(config)  # config, data and split are checked before any write
+        data = self.data = prepare_data(config)  # checked before anything is written
         with RunLock(self.run_dir):
             return self._run(cells, data, device)
 
@@ -391,23 +259,8 @@ class Runner:
 
     def _results(self, jobs, progress, task):
         """(job, start time, rows or exception) as cells finish, from the chosen executor."""
-        if self.executor == "ray":
-            from bench.run.executors import ray_results
-
-            yield from ray_results(jobs, self.address, progress, task)
-            return
-        if self.workers <= 1:
-            for job in jobs:
-                progress.update(task, description=f"cells · {job.cell.method}")
-                started = time.time()
-                try:
-                    yield job, started, run_cell(job)
-                except Exception as exc:  # a failed cell is recorded; the run goes on
-                    yield job, started, exc
-            return
-        from bench.run.executors import local_pool_results
-
-        yield from local_pool_results(jobs, self.workers, progress, task)
+        options = ExecutorOptions(self.workers, self.address, self.data)
+        yield from get_executor(self.executor)(jobs, options, progress, task)
 
 
 def _samples(cell: Cell, data: RunData) -> int:

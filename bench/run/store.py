@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.api.errors import DataError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cells (
@@ -40,7 +42,12 @@ PROTOCOL_COLUMNS = {"extractor": "TEXT", "weights_sha256": "TEXT", "preprocessin
                     "views": "TEXT", "n_real": "INTEGER", "n_fake": "INTEGER"}
 
 
+STORE = "results.sqlite"
+
+
 class Store:
+    """The run's SQLite file; use as ``with Store(path) as store:`` so it is always closed."""
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,8 +80,23 @@ class Store:
                 if name not in columns:
                     self.db.execute(f"ALTER TABLE fidelity ADD COLUMN {name} {kind}")
 
+    @classmethod
+    def existing(cls, run_dir: Path) -> Store:
+        """The store of a run folder that must already exist (reports and status never create
+        one)."""
+        path = Path(run_dir) / STORE
+        if not path.exists():
+            raise DataError(f"{run_dir}: not a run folder (no {STORE})")
+        return cls(path)
+
     def close(self) -> None:
         self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # manifest -----------------------------------------------------------------------------
     def set_manifest(self, values: dict) -> None:

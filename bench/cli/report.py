@@ -1,0 +1,130 @@
+"""``synth2seg fidelity``, ``report``, ``stats`` and ``list``: what a run measured, as tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bench.api.errors import UserError
+from bench.cli.app import OFFLINE_HELP, WEIGHTS_HELP, app, console
+
+
+@app.command("fidelity")
+def fidelity_command(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder.")],
+    weights_dir: Annotated[Path | None, typer.Option(help=WEIGHTS_HELP)] = None,
+    offline: Annotated[bool, typer.Option("--offline", help=OFFLINE_HELP)] = False,
+) -> None:
+    """(Re)measure a run's generated samples: FID/KID, diversity, alignment, memorisation."""
+    from rich.table import Table
+
+    from bench.report.columns import fidelity_summary
+    from bench.run.config import load_config
+    from bench.run.runner import Runner
+    from bench.run.store import Store
+
+    with Store.existing(run_dir) as store:
+        manifest = store.manifest()
+    matrix = load_config(manifest["config"], where=str(run_dir))
+    rows = Runner(matrix, run_dir, console=console, weights_dir=weights_dir,
+                  offline=offline).fidelity()
+    summary = fidelity_summary(rows)
+    if summary.empty:
+        console.print("no generated samples in this run")
+        return
+    table = Table("metric", *[f"{g} n={c}" for g, c in summary.index], title="fidelity")
+    for metric, column in summary.T.iterrows():
+        table.add_row(metric, *[v if isinstance(v, str) else f"{v:.4g}" for v in column])
+    console.print(table)
+
+
+@app.command("report")
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder.")],
+    out: Annotated[Path | None, typer.Option(help="Leaderboard folder "
+                                                  "(default leaderboards/NAME).")] = None,
+) -> None:
+    """Write the leaderboard: CSV, Markdown, statistics, plots and index.html."""
+    from bench.data.outputs import check_out_dir
+    from bench.report.leaderboard import write_report
+    from bench.run.store import Store
+
+    if out is not None:
+        check_out_dir(out)
+    if out is None:
+        with Store.existing(run_dir) as store:
+            name = store.manifest().get("config", {}).get("name", run_dir.name)
+        out = Path("leaderboards") / name
+        check_out_dir(out)
+    files = write_report(run_dir, out)
+    print((out / "leaderboard.md").read_text())
+    console.print(f"wrote {len(files)} files to {out}; open {out / 'index.html'}")
+
+
+@app.command("stats")
+def stats_command(
+    scores: Annotated[Path, typer.Argument(help="CSV with one row per method and case.")],
+    method_col: Annotated[str, typer.Option(help="Column naming the method.")] = "method",
+    case_col: Annotated[str, typer.Option(help="Column naming the case (block).")] = "case",
+    score_col: Annotated[str, typer.Option(help="Column with the score.")] = "score",
+    lower_is_better: Annotated[bool, typer.Option(help="E.g. for HD95.")] = False,
+    baseline: Annotated[str | None, typer.Option(help="Method for paired tests.")] = None,
+    alpha: float = 0.05,
+    out: Annotated[Path | None, typer.Option(help="Folder for the CSV tables.")] = None,
+) -> None:
+    """Friedman, Nemenyi, sign table and paired tests on any per-case score table."""
+    import pandas as pd
+
+    from bench.data.outputs import check_out_dir
+    from bench.report import stats
+
+    if not 0.0 < alpha < 1.0:
+        raise UserError(f"--alpha {alpha}: expected a significance level between 0 and 1")
+    if out is not None:
+        check_out_dir(out)
+    if not scores.is_file():
+        raise UserError(f"{scores}: file not found")
+    try:
+        table = pd.read_csv(scores)
+    except Exception as exc:
+        raise UserError(f"{scores}: not a readable CSV ({exc})") from None
+    wide = stats.wide_scores(table, method_col, case_col, score_col)
+    if lower_is_better:
+        wide = -wide
+    result = stats.friedman(wide, alpha)
+    p = stats.nemenyi(wide)
+    signs = stats.sign_table(wide, p, alpha)
+    console.print(f"{result.describe()} {result.dropped_blocks} incomplete cases dropped.")
+    console.print("mean ranks (1 = best):")
+    for method, rank in result.mean_ranks.items():
+        console.print(f"  {rank:6.3f}  {method}")
+    console.print(signs.to_string())
+    paired = stats.paired_tests(wide, baseline) if baseline else None
+    if paired is not None:
+        console.print(paired.to_string(index=False))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        p.to_csv(out / "nemenyi.csv")
+        pd.DataFrame([result.as_row()]).to_csv(out / "friedman.csv", index=False)
+        signs.to_csv(out / "signs.csv")
+        result.mean_ranks.rename("mean_rank").to_csv(out / "ranks.csv")
+        if paired is not None:
+            paired.to_csv(out / "paired.csv", index=False)
+        console.print(f"tables in {out}")
+
+
+@app.command("list")
+def list_command() -> None:
+    """Generators, segmenters, presets and strategies this installation knows."""
+    from bench.api.registry import generators, segmenters
+    from bench.api.strategies import PAPER_ALIASES, STAGE_DATA
+    from bench.run.config import preset_names
+
+    console.print(f"generators: {', '.join(generators.names())}")
+    console.print(f"segmenters: {', '.join(segmenters.names())}")
+    console.print(f"presets: {', '.join(preset_names())}")
+    console.print(f"strategy stages: {', '.join(STAGE_DATA)} (joined by '>', e.g. "
+                  "synthetic>real)")
+    console.print("paper aliases: " + ", ".join(f"{k}={v}" for k, v in PAPER_ALIASES.items()))

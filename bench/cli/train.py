@@ -1,0 +1,84 @@
+"""``synth2seg train``: one segmenter, one strategy, measured on real test sets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bench.api.errors import UserError
+from bench.cli.app import app, console
+from bench.run.config import parse_overrides
+
+
+@app.command("train")
+def train(
+    data: Annotated[str, typer.Option(help="Real dataset folder, or phantom[:SITE] for the "
+                                           "embedded default.")],
+    out: Annotated[Path, typer.Option(help="Folder for weights, split and metrics.csv.")],
+    segmenter: Annotated[str, typer.Option(help="unet2d, unet3d, unetr, swin_unetr, nnunet.")
+                         ] = "unet2d",
+    preset: Annotated[str | None, typer.Option(help="tiny, demo or paper.")] = "demo",
+    strategy: Annotated[str, typer.Option(help="e.g. real, synthetic>real, E2-5, real>target."
+                                          )] = "real",
+    augment: Annotated[bool, typer.Option(help="Classical augmentation on the fly.")] = False,
+    synthetic: Annotated[Path | None, typer.Option(help="Synthetic dataset folder.")] = None,
+    synthetic_fraction: Annotated[float | None, typer.Option(
+        help="real+synthetic: draw this fraction of samples from the synthetic set.")] = None,
+    target: Annotated[Path | None, typer.Option(help="Labelled target-domain set (X>target).")
+                      ] = None,
+    target_val_fraction: Annotated[float, typer.Option(
+        min=0.0, max=0.9, help="Part of --target that picks the target stage's checkpoint.")
+                                   ] = 0.25,
+    test: Annotated[list[str] | None, typer.Option(
+        help="Extra test set: DIR, NAME=DIR or NAME=phantom:SITE. Repeatable.")] = None,
+    test_fraction: Annotated[float, typer.Option(
+        min=0.0, max=0.9, help="Part of --data held out as the in-domain test set.")] = 0.25,
+    val_fraction: Annotated[float, typer.Option(
+        min=0.0, max=0.9, help="Part of --data used for best-checkpoint selection.")] = 0.15,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a segmenter parameter: key=value (e.g. steps=2000).")] = None,
+    seed: int = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    hd95: Annotated[bool, typer.Option(help="Also compute HD95 (slower).")] = True,
+) -> None:
+    """Train one segmenter with one strategy and measure it on real test sets."""
+    from bench.api.strategies import parse_strategy
+    from bench.data import open_dataset
+    from bench.data.outputs import check_out_dir
+    from bench.data.split import split_cases
+    from bench.data.summary import print_metrics
+    from bench.run.devices import resolve_device
+    from bench.run.experiment import Experiment, check_experiment, run_experiment
+
+    check_out_dir(out)
+    exp = Experiment(segmenter, parse_strategy(strategy, augment, synthetic_fraction), preset,
+                     parse_overrides(set_ or []), seed, resolve_device(device), hd95)
+    parts = split_cases(open_dataset(data), {"real": 1.0 - test_fraction - val_fraction,
+                                             "val": val_fraction, "test": test_fraction}, seed)
+    sets = {"real": parts["real"]}
+    if len(parts["val"]):
+        sets["val"] = parts["val"]
+    if synthetic is not None:
+        sets["synthetic"] = open_dataset(synthetic)
+    if target is not None:
+        held = split_cases(open_dataset(target), {"target": 1.0 - target_val_fraction,
+                                                  "target_val": target_val_fraction}, seed)
+        sets.update({k: v for k, v in held.items() if len(v)})
+    tests = {"heldout": parts["test"]} if len(parts["test"]) else {}
+    for spec in test or []:
+        name, _, where = spec.rpartition("=")
+        tests[name or Path(where).name] = open_dataset(where)
+    if not tests:
+        raise UserError("no test set: give --test DIR or a --test-fraction above 0")
+    check_experiment(exp, sets, tests)  # before anything is written
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "split.json").write_text(json.dumps({k: v.ids for k, v in parts.items()}, indent=1))
+    table = run_experiment(exp, sets, tests, out / "model")
+    tmp = out / "metrics.csv.tmp"
+    table.to_csv(tmp, index=False)
+    tmp.replace(out / "metrics.csv")
+    print_metrics(table, console, title=f"{segmenter} · {exp.strategy.key} · dice")
+    console.print(f"per-case metrics: {out / 'metrics.csv'}")

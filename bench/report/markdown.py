@@ -1,0 +1,149 @@
+"""leaderboard.md: the tables as Markdown, each mean with its interval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.report.columns import COST_COLUMNS, UNAVAILABLE
+from bench.report.markup import md
+
+
+def interval_text(row, column: str, digits: int = 3) -> str:
+    """``mean [low, high]`` of a ``…_mean`` board column; ``–`` where there is no value."""
+    mean = row[column]
+    if pd.isna(mean):
+        return "–"
+    low, high = row[column.replace("_mean", "_ci_low")], row[column.replace("_mean", "_ci_high")]
+    if pd.isna(low):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def write_markdown(board, per_test, primary, baseline, config, path: Path, fidelity: pd.DataFrame,
+              notes: dict[str, str], classes: pd.DataFrame, correlations: pd.DataFrame,
+              protocol: pd.DataFrame | None = None) -> Path:
+    means = [c for c in board.columns if c.endswith(f":{primary}_mean")]
+    resamples = config.get("report", {}).get("resamples", 1000)
+    has_stability = "keeps_rank" in board.columns
+    lines = [f"# {md(config.get('name', 'leaderboard'))}", "",
+             f"Methods ranked by mean rank of {md(primary)} over every test case (1 = best). "
+             "Values are means with 95% bootstrap intervals over cases and seeds. "
+             + (f"*Keeps rank*: the share of {resamples} bootstrap resamples of the cases that "
+                "give the method the same place; *rank range*: the 95% range of its place."
+                if has_stability else ""), ""]
+    header = ["rank", *(["keeps rank", "rank range"] if has_stability else []), "method",
+              "seeds", *[md(c.replace("_mean", "")) for c in means]]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, row in board.iterrows():
+        cells = [f"{row['rank']:.3f}" if pd.notna(row["rank"]) else "–"]
+        if has_stability:
+            cells += [f"{row.keeps_rank:.0%}" if pd.notna(row.keeps_rank) else "–",
+                      md(row.rank_range)]
+        cells += [md(row.method), str(row.seeds), *[interval_text(row, c) for c in means]]
+        lines.append("| " + " | ".join(cells) + " |")
+    for test_set, result in per_test.items():
+        lines += ["", f"## {md(test_set)}", ""]
+        lines.append(md(result["friedman"].describe()) if "friedman" in result
+                     else "Too few methods or cases for the Friedman test.")
+        if "stability" in result:
+            tau = result["stability"].tau
+            lines += ["", f"Rank stability: median Kendall's τ between {len(tau)} bootstrap "
+                      f"rankings and the full one = {np.nanmedian(tau):.3f}."]
+        if "paired" in result:
+            lines += _baseline_markdown(result["paired"], baseline)
+    lines += cost_markdown(board)
+    lines += per_class_markdown(classes, primary)
+    lines += correlation_markdown(correlations, primary)
+    lines += fidelity_markdown(fidelity, notes, protocol)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def cost_markdown(board: pd.DataFrame) -> list[str]:
+    columns = [c for c in COST_COLUMNS if c in board.columns and board[c].notna().any()]
+    if not columns:
+        return []
+    lines = ["", "## Cost", "", "| method | " + " | ".join(c.split(":", 1)[1] for c in columns)
+             + " |", "|---|" + "---|" * len(columns)]
+    for _, row in board.iterrows():
+        lines.append(f"| {md(row.method)} | " + " | ".join(
+            "–" if pd.isna(row[c]) else f"{row[c]:.4g}" for c in columns) + " |")
+    lines += [""] + [f"- {c.split(':', 1)[1]}: {text}" for c, text in COST_COLUMNS.items()
+                     if c in columns]
+    return lines
+
+
+def correlation_markdown(correlations: pd.DataFrame, primary: str) -> list[str]:
+    part = correlations.dropna(subset=["spearman"]) if len(correlations) else correlations
+    if part.empty:
+        return []
+    lines = ["", "## Does fidelity predict utility?", "",
+             f"Spearman's ρ between each fidelity metric of a sample set and the {md(primary)} "
+             "gain over the baseline of the methods trained on it, with a 95% bootstrap interval "
+             "over the methods. Lower-is-better metrics (FID, KID, FD) predict utility when ρ "
+             "is negative.", "", "| metric | test set | methods | ρ | 95% interval | p |",
+             "|---|---|---|---|---|---|"]
+    for _, r in part.iterrows():
+        interval = "–" if pd.isna(r.ci_low) else f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
+        lines.append(f"| {md(r.metric)} | {md(r.test_set)} | {r.points} | {r.spearman:+.3f} | "
+                     f"{interval} | {r.p_value:.3g} |")
+    return lines
+
+
+def per_class_markdown(classes: pd.DataFrame, metric: str) -> list[str]:
+    """Per class and test set, the mean of ``metric`` over cases (only with several classes)."""
+    part = classes[classes.metric == metric]
+    if part["class"].nunique() < 2:
+        return []
+    wide = part.pivot_table(index="method", columns=["test_set", "class"], values="mean",
+                            sort=False)
+    header = [md(f"{t}:{c}") for t, c in wide.columns]
+    lines = ["", f"## Per class ({md(metric)}, mean over cases)", "",
+             "| method | " + " | ".join(header) + " |", "|---|" + "---|" * len(header)]
+    for method, row in wide.iterrows():
+        lines.append(f"| {md(method)} | " + " | ".join(
+            "–" if pd.isna(v) else f"{v:.3f}" for v in row) + " |")
+    return lines
+
+
+def _baseline_markdown(paired: pd.DataFrame, baseline: str) -> list[str]:
+    rope = paired.rope.iloc[0] if len(paired) else 0.0
+    lines = ["", f"Against the baseline {md(baseline)} (Cliff's delta: P(x > y) − P(x < y); "
+             f"Bayesian signed-rank test with ROPE ±{rope:g}):", "",
+             "| method | cases | mean difference | t-test p | Wilcoxon p | Cliff's δ | "
+             "P(worse) | P(equivalent) | P(better) |", "|---|---|---|---|---|---|---|---|---|"]
+    for _, r in paired.iterrows():
+        lines.append(f"| {md(r.method)} | {r.cases} | {r.mean_difference:+.4f} | "
+                     f"{r.t_test_p:.3g} | {r.wilcoxon_p:.3g} | {r.cliffs_delta:+.3f} "
+                     f"({r.effect}) | {r.p_worse:.3f} | {r.p_equivalent:.3f} | "
+                     f"{r.p_better:.3f} |")
+    return lines
+
+
+def fidelity_markdown(summary: pd.DataFrame, notes: dict[str, str],
+                      protocol: pd.DataFrame | None = None) -> list[str]:
+    from bench.fidelity.catalogue import METRICS
+
+    if summary.empty:
+        return []
+    lines = ["", "## Generated samples", "",
+             "| generator | n | " + " | ".join(md(c) for c in summary.columns) + " |",
+             "|---|---|" + "---|" * len(summary.columns)]
+    for (generator, count), row in summary.iterrows():
+        cells = [md(v) if isinstance(v, str) else f"{v:.4g}" for v in row]
+        lines.append(f"| {md(generator)} | {count} | " + " | ".join(cells) + " |")
+    lines += [""] + [f"- {md(m)}: {md(METRICS.get(m, m))}" for m in summary.columns]
+    if notes:
+        lines += ["", f"Unavailable ({UNAVAILABLE}):", ""]
+        lines += [f"- {md(m)}: {md(note)}" for m, note in notes.items()]
+    if protocol is not None and len(protocol):
+        lines += ["", "How the distribution metrics were measured (n: real/synthetic images "
+                      "compared, over views; floor n: images per real half):", "",
+                  "| " + " | ".join(md(c) for c in protocol.columns) + " |",
+                  "|" + "---|" * len(protocol.columns)]
+        lines += ["| " + " | ".join(md(str(v)) for v in row) + " |"
+                  for row in protocol.itertuples(index=False)]
+    return lines

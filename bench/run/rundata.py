@@ -1,0 +1,71 @@
+"""The data of a run: real parts, test sets, target and style sets, checked for leakage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bench.api.case import CaseSet
+from bench.api.errors import ConfigError
+from bench.data import open_dataset
+from bench.data.leakage import check_no_leakage
+from bench.data.split import split_cases
+from bench.run.config import MatrixConfig
+from bench.run.experiment import check_compatible
+
+
+@dataclass
+class RunData:
+    parts: dict[str, CaseSet]  # real, val, test
+    tests: dict[str, CaseSet]
+    target: CaseSet | None
+    target_val: CaseSet | None = None
+    styles: dict[str, CaseSet] = field(default_factory=dict)  # generators' style sets, by spec
+    per_count: dict[str, int] = field(default_factory=dict)  # samples per count, by generator
+
+    def training_roles(self) -> dict[str, CaseSet]:
+        """Every set a model or a generator learns from or is selected on, by role."""
+        roles = {"training": self.parts["real"], "validation": self.parts["val"]}
+        if self.target is not None:
+            roles["target"] = self.target
+        if self.target_val is not None:
+            roles["target validation"] = self.target_val
+        for spec, cases in self.styles.items():
+            roles[f"style ({spec})"] = cases
+        return roles
+
+
+def prepare_data(config: MatrixConfig) -> RunData:
+    """The run's data, checked: labels and channels agree, and no test case is in any training
+    role. Workers call it once per cell (the phantom's subjects come from its disk cache)."""
+    cases = open_dataset(config.dataset)
+    s = config.split
+    parts = split_cases(cases, {"real": 1.0 - s.val - s.test, "val": s.val, "test": s.test},
+                        s.seed)
+    if s.train_cases is not None:
+        if s.train_cases > len(parts["real"]):
+            raise ConfigError(f"split.train_cases is {s.train_cases} but the training part "
+                              f"has {len(parts['real'])} cases")
+        parts["real"] = parts["real"].subset(range(s.train_cases))
+    tests = {"heldout": parts["test"]} if len(parts["test"]) else {}
+    for name, spec in config.test_sets.items():
+        tests[name] = open_dataset(spec)
+    if not tests:
+        raise ConfigError("no test set: set split.test above 0 or add test_sets")
+    target = target_val = None
+    if config.target:
+        target = open_dataset(config.target)
+        if s.target_val > 0:
+            held = split_cases(target, {"target": 1.0 - s.target_val, "val": s.target_val},
+                               s.seed)
+            target, target_val = held["target"], held["val"]
+    for name, test in tests.items():
+        check_compatible(parts["real"], test, f"test set '{name}'", same_labels=False,
+                         same_channel_names=config.match_channel_names)
+    styles = {spec: open_dataset(spec, labelled=False) for spec in _style_specs(config)}
+    data = RunData(parts, tests, target, target_val, styles)
+    check_no_leakage(data.training_roles(), tests)
+    return data
+
+
+def _style_specs(config: MatrixConfig) -> list[str]:
+    return sorted({g.style for g in config.generators if g.style})
