@@ -8,6 +8,7 @@ import pytest
 
 from bench.api import generators
 from bench.api.errors import ConfigError
+from bench.api.generator import Generator
 from bench.api.registry import Registry
 
 PLUGIN = '''
@@ -22,6 +23,9 @@ class EchoGenerator:
     """Returns the training cases: enough to prove the plug-in path works."""
 
     name: ClassVar[str] = "echo"
+    version: ClassVar[str] = "1"
+    spatial_dims: ClassVar[int] = 2
+    presets: ClassVar[dict[str, dict]] = {}
 
     class Params(pydantic.BaseModel):
         pass
@@ -91,23 +95,82 @@ def test_plugin_is_not_visible_without_the_package():
 
 
 def test_unknown_name_suggests_the_nearest():
-    registry = Registry("generator", "synth2seg.test-none", {"brainspade": "x:y"})
     with pytest.raises(ConfigError, match="did you mean 'brainspade'"):
-        registry.get("brainspad")
+        generators.get("brainspad")
 
 
-def test_builtins_are_imported_lazily_by_module_path():
-    registry = Registry("segmenter", "synth2seg.test-none", {"case": "bench.api.case:Case"})
-    from bench.api.case import Case
+def test_builtins_register_through_entry_points_like_plugins():
+    """Built-ins are declared in pyproject.toml's entry points: one way in for every adapter."""
+    from importlib.metadata import entry_points
 
-    assert registry.get("case") is Case
+    from bench.api import segmenters
+
+    declared = {ep.name for ep in entry_points(group="synth2seg.generators")}
+    assert {"brainspade", "b-sg", "m-sg", "c-sg", "mc-sg", "medgen3d"} <= declared
+    assert {"unet2d", "unet3d", "unetr", "swin_unetr", "nnunet"} <= set(segmenters.names())
+
+
+class _Conforming:
+    name = "local"
+    version = "1"
+    spatial_dims = 2
+    presets: dict = {}
+    Params = object
+
+    def fit(self, train, ctx): ...
+
+    def sample(self, n, ctx): ...
+
+    def save(self, path): ...
+
+    @classmethod
+    def load(cls, path): ...
 
 
 def test_register_adds_a_class_under_its_name():
-    registry = Registry("generator", "synth2seg.test-none")
+    registry = Registry("generator", "synth2seg.test-none", Generator)
+    registry.register(_Conforming)
+    assert registry.get("local") is _Conforming and registry.names() == ["local"]
 
-    @registry.register
-    class Local:
-        name = "local"
 
-    assert registry.get("local") is Local and registry.names() == ["local"]
+def test_registration_names_every_missing_member_in_one_line():
+    class Partial:  # written to the old protocol: no version, spatial_dims, presets or load
+        name = "partial"
+        Params = object
+
+        def fit(self, train, ctx): ...
+
+        def sample(self, n, ctx): ...
+
+        def save(self, path): ...
+
+    registry = Registry("generator", "synth2seg.test-none", Generator)
+    with pytest.raises(ConfigError) as caught:
+        registry.register(Partial)
+    message = str(caught.value)
+    assert "\n" not in message and "does not implement the Generator protocol" in message
+    assert message.endswith("missing version, spatial_dims, presets, load")
+
+
+def test_a_plugin_missing_a_member_is_refused_when_looked_up(plugin_site, tmp_path):
+    """The same check applies to a class found through an entry point."""
+    code = textwrap.dedent('''
+        import echo_gen
+        del echo_gen.EchoGenerator.version
+        from bench.api import generators
+        generators.get("echo")
+    ''')
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={"PYTHONPATH": str(plugin_site), "PATH": ""})
+    assert result.returncode != 0
+    assert "generator 'echo' (echo_gen:EchoGenerator) does not implement the Generator " \
+           "protocol: missing version" in result.stderr
+
+
+def test_capabilities_are_protocols_checked_with_isinstance():
+    from bench.api import ExposesEncoder, PaintsMasks, get_generator, get_segmenter
+
+    assert isinstance(get_generator("c-sg")(), PaintsMasks)
+    assert not isinstance(get_generator("b-sg")(), PaintsMasks)
+    assert isinstance(get_segmenter("unet2d")(), ExposesEncoder)
+    assert not isinstance(get_segmenter("nnunet")(), ExposesEncoder)

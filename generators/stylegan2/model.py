@@ -220,7 +220,7 @@ class StyleGAN2Family:
         names = [self.state["channels"][i] for i in picks]
         return self._cases(self._images(raw, picks), labels.numpy(), ids, names, meta)
 
-    def images_for(self, maps: CaseSet, ctx: SampleContext) -> CaseSet:
+    def _images_for(self, maps: CaseSet, ctx: SampleContext) -> CaseSet:
         """C-SG images for given 2D label maps, e.g. held-out real ones (alignment checks)."""
         if gan.CONDITIONAL not in self.kinds:
             raise ConfigError(f"generator '{self.name}' has no conditional image generator")
@@ -297,6 +297,10 @@ class CSG(StyleGAN2Family):
     name: ClassVar[str] = "c-sg"
     kinds = (gan.CONDITIONAL,)
 
+    def images_for(self, maps: CaseSet, ctx: SampleContext) -> CaseSet:
+        """Paints given label maps (the PaintsMasks capability)."""
+        return self._images_for(maps, ctx)
+
     def sample(self, n: int, ctx: SampleContext) -> CaseSet:
         s = self._check(ctx)
         if ctx.style is not None:
@@ -315,6 +319,10 @@ class MCSG(StyleGAN2Family):
 
     name: ClassVar[str] = "mc-sg"
     kinds = (gan.MASKS, gan.CONDITIONAL)
+
+    def images_for(self, maps: CaseSet, ctx: SampleContext) -> CaseSet:
+        """Paints given label maps (the PaintsMasks capability)."""
+        return self._images_for(maps, ctx)
 
     def sample(self, n: int, ctx: SampleContext) -> CaseSet:
         self._check(ctx)
