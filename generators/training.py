@@ -1,10 +1,12 @@
 """Step-based training stages with checkpoints, resume and training curves, for every generator.
 
 A generator's fit is a sequence of stages (brainSPADE: classifier, VAE, LDM, SPADE). Each step
-re-seeds the random number generators from (seed, stage, step), so a stage that resumes from its
-checkpoint draws the same batches and noise as if it had never stopped: an interrupted fit ends
-with the weights an uninterrupted one would have had. The curve (losses per step) is kept in the
-checkpoint and written beside it as CSV, so a user can see whether training converged.
+draws from generators seeded from (seed, stage, step): a NumPy generator for batches, a torch
+generator for noise, and torch's global RNG, seeded for the step and restored after it, for what
+reads only that (dropout and reparameterisation inside MONAI networks). So a stage that resumes
+from its checkpoint draws the same batches and noise as if it had never stopped: an interrupted
+fit ends with the weights an uninterrupted one would have had. The curve (losses per step) is
+kept in the checkpoint and written beside it as CSV, so a user can see whether training converged.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from torch import nn
 
 from bench.api.checkpoints import load_checkpoint, plain
 from bench.api.generator import FitContext
+from generators.seeding import seeded_global_rng, torch_generator
+
+# step_fn(step, rng, noise): one optimisation step, its batches drawn with ``rng`` and its noise
+# with ``noise`` (a generator on the fit's device); returns its losses as floats
+StepFn = Callable[[int, np.random.Generator, torch.Generator], dict[str, float]]
 
 
 @dataclass
@@ -42,12 +49,10 @@ def step_seed(seed: int, stage: str, step: int) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-def run_stage(stage: Stage, step_fn: Callable[[int, np.random.Generator], dict[str, float]],
-              ctx: FitContext) -> pd.DataFrame:
-    """Run ``step_fn(step, rng)`` from the last checkpoint to ``stage.steps``; returns the curve.
+def run_stage(stage: Stage, step_fn: StepFn, ctx: FitContext) -> pd.DataFrame:
+    """Run ``step_fn`` from the last checkpoint to ``stage.steps``; returns the curve.
 
-    ``step_fn`` does one optimisation step and returns its losses as floats. A finished stage is
-    only loaded, never retrained.
+    A finished stage is only loaded, never retrained.
     """
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     path = ctx.workdir / f"{stage.name}.pt"
@@ -66,8 +71,9 @@ def run_stage(stage: Stage, step_fn: Callable[[int, np.random.Generator], dict[s
         module.train()
     for step in range(start, stage.steps):
         seed = step_seed(ctx.seed, stage.name, step)
-        torch.manual_seed(seed)
-        losses = step_fn(step, np.random.default_rng(seed))
+        noise = torch_generator(step_seed(ctx.seed, f"{stage.name}/noise", step), ctx.device)
+        with seeded_global_rng(seed, ctx.device):
+            losses = step_fn(step, np.random.default_rng(seed), noise)
         for scheduler in stage.schedulers.values():
             scheduler.step()
         bad = [k for k, v in losses.items() if not math.isfinite(v)]

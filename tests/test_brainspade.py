@@ -15,6 +15,7 @@ from bench.run.artifacts import build_generator
 from bench.run.config import GeneratorSpec
 from generators import perceptual
 from generators.brainspade import BrainSPADE, BrainSPADEParams
+from generators.seeding import torch_generator
 
 
 def tiny(**params) -> BrainSPADE:
@@ -53,7 +54,7 @@ def test_saved_generator_samples_identically(fitted, tmp_path):
 
 
 def test_lesion_fraction_sets_the_lesion_flag_of_samples(fitted):
-    assert fitted.state["conditioned"], "tumour labels must switch lesion conditioning on"
+    assert fitted.state.conditioned, "tumour labels must switch lesion conditioning on"
     flags = [c.meta["lesion"] for c in fitted.sample(8, SampleContext(seed=0, lesion_ratio=0.25))]
     assert sum(flags) == 2
     assert all(c.meta["lesion"] for c in fitted.sample(3, SampleContext(seed=0, lesion_ratio=1)))
@@ -66,16 +67,16 @@ def test_lesion_condition_reaches_the_diffusion_model(fitted):
 
     outs = []
     for flag in (0, 1):
-        torch.manual_seed(0)
-        outs.append(sample_labels(fitted.nets["vae"], fitted.nets["ldm"], s["scale"],
-                                  torch.tensor([flag]), tuple(p.size), p, True, "cpu"))
+        outs.append(sample_labels(fitted.nets["vae"], fitted.nets["ldm"], s.scale,
+                                  torch.tensor([flag]), tuple(p.size), p, True, "cpu",
+                                  torch_generator(0)))
     assert not torch.allclose(outs[0], outs[1])
 
 
 def test_lesions_asked_of_a_healthy_generator_is_a_config_error(phantom, tmp_path):
     generator = tiny()
     generator.fit(phantom, FitContext(workdir=tmp_path, seed=0))
-    assert not generator.state["conditioned"]
+    assert not generator.state.conditioned
     with pytest.raises(ConfigError, match="without lesion labels"):
         generator.sample(2, SampleContext(lesion_ratio=0.5))
 
@@ -166,8 +167,8 @@ def test_two_sites_switch_the_dataset_loss_on(phantom, tmp_path):
     both = CaseSet(phantom.cases[:2] + site_b.cases, dict(phantom.labels), ["T1"], 3)
     generator = tiny()
     generator.fit(both, FitContext(workdir=tmp_path, seed=0))
-    assert generator.state["sites"] == ["A", "B"]
-    assert generator.state["losses"]["site_loss"] == "on"
+    assert generator.state.sites == ["A", "B"]
+    assert generator.state.losses["site_loss"] == "on"
     assert "site" in generator.curves["spade"].columns
     assert "site" in generator.curves["classifier"].columns
 
@@ -175,7 +176,7 @@ def test_two_sites_switch_the_dataset_loss_on(phantom, tmp_path):
 def test_generated_images_are_weighted_by_the_brain_share_of_each_pixel(fitted):
     """Skull-stripped data is at its minimum outside the brain: masking scales SPADE's output
     above the data's minimum (``low``) by the brain's share 1 - pv_bg."""
-    low = np.asarray(fitted.state["intensity"]["low"], np.float32)[:, None, None]
+    low = np.asarray(fitted.state.intensity.low, np.float32)[:, None, None]
     masked = fitted.sample(2, SampleContext(seed=0))
     fitted.params = fitted.params.model_copy(update={"mask_background": False})
     try:

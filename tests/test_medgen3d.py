@@ -17,6 +17,7 @@ from generators.medgen3d import masks as mk
 from generators.medgen3d import refiner as rf
 from generators.medgen3d.data import decode, encode, from_grid, one_hot, to_grid, volume_bank
 from generators.medgen3d.sequence import SequenceGenerator
+from generators.seeding import torch_generator
 from tests.conftest import call_cli
 
 TINY = MedGen3DParams(**build_generator(GeneratorSpec(name="medgen3d", preset="tiny"))
@@ -75,7 +76,7 @@ def test_loss_covers_only_the_generated_slices(phantom):
 
     net = Fixed(p.m, p)
     loss = mk.training_step(net, mk.trainer(p), bank, p,
-                            np.random.default_rng(0), "cpu")
+                            np.random.default_rng(0), torch_generator(0), "cpu")
     loss.backward()
     assert (prediction.grad[:, :p.n_cond] == 0).all()  # the conditioning slices
     assert (prediction.grad[:, p.n_cond:] != 0).any()
@@ -104,9 +105,8 @@ def test_forward_window_reproduces_its_conditioning_slices_unchanged(fitted, pha
     for kind, kept in ((mk.FORWARD, slice(0, p.n_cond)), (mk.BACKWARD, slice(p.m - p.n_cond,
                                                                               p.m))):
         flags = mk.indicators(np.full(len(known), kind), p.m, p.n_cond)
-        torch.manual_seed(0)
         out = mk.denoise_window(net, mk.sampler(p), known, flags, torch.full((len(known),), 5),
-                                p.depth)
+                                p.depth, torch_generator(0))
         assert torch.equal(out[:, kept], known[:, kept])
         free = torch.ones(p.m, dtype=bool)
         free[kept] = False
@@ -183,17 +183,16 @@ def test_autoregressive_generation_is_continuous_across_window_borders(phantom):
     labels = volume_bank(phantom, p.depth, p.size, p.axis).labels
     patterns = encode(torch.stack([labels[k % 3, 4 + k] for k in range(p.position_bins)]), 6)
     for first_seed in range(3):
-        torch.manual_seed(first_seed)
         volumes, plans = mk.generate(Drifting(p, patterns).eval(), mk.sampler(p), 4, p.depth,
-                                     p.size, 6, p, "cpu", np.random.default_rng(first_seed))
+                                     p.size, 6, p, "cpu", np.random.default_rng(first_seed),
+                                     torch_generator(first_seed))
         border, inside = _border_and_inside(volumes, plans, p)
         assert inside > 0.05  # slices do change inside windows
         assert border <= inside + BORDER_TOLERANCE, (border, inside)
     # the same denoiser told nothing about the conditioning slices restarts at every border
-    torch.manual_seed(0)
     volumes, plans = mk.generate(Drifting(p, patterns, use_indicators=False).eval(),
                                  mk.sampler(p), 4, p.depth, p.size, 6, p, "cpu",
-                                 np.random.default_rng(0))
+                                 np.random.default_rng(0), torch_generator(0))
     border, inside = _border_and_inside(volumes, plans, p)
     assert border > inside + BORDER_TOLERANCE, (border, inside)
 
@@ -208,9 +207,8 @@ def test_a_trained_mc_dpm_is_continuous_across_window_borders(phantom, tmp_path)
     torch.manual_seed(0)
     net = mk.MCDPM(p.m, p)
     mk.train_masks(net, bank, p, FitContext(workdir=tmp_path, seed=0))
-    torch.manual_seed(1)
     volumes, plans = mk.generate(net.eval(), mk.sampler(p), 6, p.depth, p.size, 6, p, "cpu",
-                                 np.random.default_rng(1))
+                                 np.random.default_rng(1), torch_generator(1))
     border, inside = _border_and_inside(volumes, plans, p)
     assert border <= inside + BORDER_TOLERANCE, (border, inside)
 
@@ -247,7 +245,7 @@ def test_fit_and_sample_volumes_on_the_phantom(fitted, lesion_phantom):
         assert set(np.unique(case.label)) <= set(lesion_phantom.labels)
         assert np.isfinite(case.image).all() and 0 <= case.image.min() <= case.image.max() <= 1
     for stage in ("masks", "sequence", "refiner0", "refiner1", "refiner2"):
-        assert len(fitted.curves[stage]) == fitted.state["steps"][stage]
+        assert len(fitted.curves[stage]) == fitted.state.steps[stage]
     again = fitted.sample(3, SampleContext(seed=0))
     other = fitted.sample(3, SampleContext(seed=1))
     np.testing.assert_array_equal(cases[0].image, again[0].image)

@@ -13,6 +13,7 @@ from bench.api.errors import ConfigError, DataError
 from bench.api.generator import FitContext, SampleContext
 from bench.run.artifacts import build_generator
 from bench.run.config import GeneratorSpec
+from generators.seeding import torch_generator
 from generators.stylegan2 import BSG, CSG, MCSG, MSG, StyleGAN2Params, gan
 from generators.stylegan2.augment import Augment
 from generators.stylegan2.model import PRESETS, one_hot
@@ -189,7 +190,7 @@ def test_mc_sg_trains_both_gans_and_paints_its_own_masks(fitted):
     model = fitted["mc-sg"]
     assert set(model.nets) == {"m-sg", "c-sg"}
     samples = model.sample(3, SampleContext(seed=5))
-    masks = model._masks(3, SampleContext(seed=5))
+    masks = model._masks(3, SampleContext(seed=5), torch_generator(5))
     for case, mask in zip(samples, masks, strict=True):
         np.testing.assert_array_equal(case.label, mask.numpy())
 
@@ -256,7 +257,7 @@ def test_interrupted_fit_resumes_to_the_uninterrupted_result(phantom, tmp_path):
 def test_training_moves_the_ema_generator_and_records_lazy_regularisation(fitted):
     model = fitted["b-sg"]
     torch.manual_seed(0)  # the fit's seed: these are the initial weights
-    initial, _ = gan.build(gan.JOINT, 2, max(model.state["labels"]) + 1, model.params)
+    initial, _ = gan.build(gan.JOINT, 2, max(model.state.labels) + 1, model.params)
     trained = dict(model.nets["b-sg"].named_parameters())
     assert any(not torch.equal(p, trained[k]) for k, p in initial.named_parameters())
     curve = model.curves["b-sg"].set_index("step")

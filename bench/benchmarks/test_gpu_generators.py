@@ -32,12 +32,15 @@ from generators.brainspade import images as img
 from generators.brainspade import labels as lab
 from generators.brainspade.model import PRESETS as BRAINSPADE
 from generators.brainspade.model import BrainSPADEParams
+from generators.intensity import IntensityRange
 from generators.medgen3d import PRESETS as MEDGEN3D
 from generators.medgen3d import MedGen3D, MedGen3DParams
 from generators.medgen3d import masks as mk
 from generators.medgen3d import refiner as rf
 from generators.medgen3d import sequence as sq
 from generators.medgen3d.data import volume_bank
+from generators.medgen3d.model import MedGen3DState
+from generators.seeding import torch_generator
 from generators.slicebank import slice_bank
 from generators.stylegan2 import gan
 from generators.stylegan2.model import PRESETS as STYLEGAN2
@@ -129,7 +132,8 @@ def test_brainspade_sampling_throughput(benchmark):
 
     def draw() -> float:
         started = time.perf_counter()
-        pv = lab.sample_labels(vae, ldm, 1.0, torch.zeros(n), tuple(p.size), p, False, DEVICE)
+        pv = lab.sample_labels(vae, ldm, 1.0, torch.zeros(n), tuple(p.size), p, False, DEVICE,
+                               torch_generator(0, DEVICE))
         img.synthesise(spade, pv, torch.rand(n, 1, *p.size), DEVICE)
         synchronise(DEVICE)
         return n / (time.perf_counter() - started)
@@ -205,10 +209,11 @@ def test_medgen3d_stage_step_time(benchmark, tmp_path, medgen3d_bank, stage):
 def test_medgen3d_sampling_time_per_volume(benchmark, phantom):
     generator = MedGen3D(_medgen3d())
     torch.manual_seed(0)
-    generator.nets = {k: v.eval() for k, v in generator._build(LABELS, CHANNELS).items()}
-    generator.state = {"labels": {i: f"label{i}" for i in range(LABELS)}, "channels": ["T1"],
-                       "n_labels": LABELS, "spacing": phantom[0].spacing,
-                       "shape": phantom[0].spatial_shape}
+    generator.state = MedGen3DState(
+        {i: f"label{i}" for i in range(LABELS)}, ["T1"], LABELS, phantom[0].spacing,
+        phantom[0].spatial_shape, 0, IntensityRange((0.0,), (1.0,)), (-1.0, 1.0), {})
+    generator.nets = {k: v.eval() for k, v in MedGen3D.networks(generator.params,
+                                                                generator.state).items()}
 
     def one() -> float:
         started = time.perf_counter()

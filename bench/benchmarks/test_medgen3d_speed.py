@@ -14,7 +14,9 @@ import pytest
 import torch
 
 from bench.api.generator import SampleContext
+from generators.intensity import IntensityRange
 from generators.medgen3d import PRESETS, MedGen3D, MedGen3DParams
+from generators.medgen3d.model import MedGen3DState
 
 PRESET = os.environ.get("MEDGEN3D_PRESET", "demo")
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -26,9 +28,11 @@ RESULTS: dict[str, float] = {}
 def model():
     generator = MedGen3D(MedGen3DParams(**PRESETS[PRESET]))
     torch.manual_seed(0)
-    generator.nets = {k: v.eval() for k, v in generator._build(LABELS, 1).items()}
-    generator.state = {"labels": {i: f"label{i}" for i in range(LABELS)}, "channels": ["T1"],
-                       "n_labels": LABELS, "spacing": (2.0, 2.0, 2.0), "shape": SHAPE}
+    generator.state = MedGen3DState(
+        {i: f"label{i}" for i in range(LABELS)}, ["T1"], LABELS, (2.0, 2.0, 2.0), SHAPE, 0,
+        IntensityRange((0.0,), (1.0,)), (-1.0, 1.0), {})
+    generator.nets = {k: v.eval() for k, v in MedGen3D.networks(generator.params,
+                                                                generator.state).items()}
     return generator
 
 

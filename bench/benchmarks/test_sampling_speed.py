@@ -15,6 +15,7 @@ import torch
 from generators.brainspade import images as img
 from generators.brainspade import labels as lab
 from generators.brainspade.model import PRESETS, BrainSPADEParams
+from generators.seeding import torch_generator
 
 PRESET = os.environ.get("BRAINSPADE_PRESET", "demo")
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -34,7 +35,7 @@ def _labels(nets, sampler, steps):
     p, vae, ldm, _ = nets
     started = time.perf_counter()
     pv = lab.sample_labels(vae, ldm, 1.0, torch.zeros(N), tuple(p.size), p, False, DEVICE,
-                           sampler, steps)
+                           torch_generator(0, DEVICE), sampler, steps)
     if DEVICE == "cuda":
         torch.cuda.synchronize()
     return pv, N / (time.perf_counter() - started)

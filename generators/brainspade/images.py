@@ -98,7 +98,7 @@ def train_classifier(net: StyleClassifier, bank: SliceBank, p, ctx: FitContext):
     optimiser = torch.optim.Adam(net.parameters(), lr=p.classifier_lr)
     fractions = bank.pv.mean((2, 3))
 
-    def step(i: int, rng: np.random.Generator) -> dict[str, float]:
+    def step(i: int, rng: np.random.Generator, noise: torch.Generator) -> dict[str, float]:
         idx, modality, images = _single_channel_batch(bank, rng, p.classifier_batch)
         out = net(images.to(device))
         losses = classifier_losses(out, torch.as_tensor(modality, device=device),
@@ -146,7 +146,7 @@ def train_spade(spade: SPADENet, classifier: StyleClassifier, bank: SliceBank, p
     affine = RandAffine(prob=1.0, rotate_range=0.2, scale_range=0.1, translate_range=4,
                         padding_mode="zeros")
 
-    def step(i: int, rng: np.random.Generator) -> dict[str, float]:
+    def step(i: int, rng: np.random.Generator, noise: torch.Generator) -> dict[str, float]:
         idx, modality, target = _single_channel_batch(bank, rng, p.spade_batch)
         partner = bank.style_partners(idx, rng)
         content = bank.pv[idx].to(device)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from monai.inferers import DiffusionInferer, LatentDiffusionInferer
+from monai.inferers import DiffusionInferer
 from monai.losses import PatchAdversarialLoss
 from monai.networks.nets import AutoencoderKL, DiffusionModelUNet, PatchDiscriminator
 from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
 
 from bench.api.generator import FitContext
 from generators.perceptual import lpips_loss
+from generators.seeding import normal, normal_like, timesteps
 from generators.slicebank import SliceBank
 from generators.training import (
     Stage,
@@ -75,7 +76,7 @@ def train_vae(vae: AutoencoderKL, bank: SliceBank, p, ctx: FitContext, perceptua
     opt_g = torch.optim.Adam(vae.parameters(), lr=p.vae_lr, betas=tuple(p.vae_betas))
     opt_d = torch.optim.Adam(disc.parameters(), lr=p.vae_lr, betas=tuple(p.vae_betas))
 
-    def step(i: int, rng: np.random.Generator) -> dict[str, float]:
+    def step(i: int, rng: np.random.Generator, noise: torch.Generator) -> dict[str, float]:
         x = bank.pv[rng.integers(0, len(bank), p.vae_batch)].to(device)
         logits, mu, sigma = vae(x)
         recon = decode_pv(logits)
@@ -124,10 +125,9 @@ def encode_latents(vae: AutoencoderKL, bank: SliceBank, device: str, batch: int 
     return torch.cat(mus), torch.cat(sigmas)
 
 
-def latent_scale(mu: torch.Tensor, sigma: torch.Tensor) -> float:
+def latent_scale(mu: torch.Tensor, sigma: torch.Tensor, noise: torch.Generator) -> float:
     """Rombach et al.'s scale factor: one over the standard deviation of the latents."""
-    generator = torch.Generator().manual_seed(0)
-    z = mu + sigma * torch.randn(mu.shape, generator=generator)
+    z = mu + sigma * normal(mu.shape, noise).to(mu.device)
     return float(1.0 / z.std())
 
 
@@ -160,11 +160,11 @@ def train_ldm(ldm: DiffusionModelUNet, latents: tuple[torch.Tensor, torch.Tensor
     optimiser = torch.optim.Adam(ldm.parameters(), lr=p.ldm_lr, betas=tuple(p.ldm_betas))
     weights = draw_weights(bank.lesion, p.lesion_fraction) if conditioned else None
 
-    def step(i: int, rng: np.random.Generator) -> dict[str, float]:
+    def step(i: int, rng: np.random.Generator, draws: torch.Generator) -> dict[str, float]:
         idx = rng.choice(len(bank), p.ldm_batch, p=weights)
-        z = (mu[idx] + sigma[idx] * torch.randn_like(sigma[idx])).to(device) * scale
-        noise = torch.randn_like(z)
-        t = torch.randint(0, p.train_timesteps, (len(idx),), device=device)
+        z = (mu[idx].to(device) + sigma[idx].to(device) * normal(sigma[idx].shape, draws)) * scale
+        noise = normal_like(z, draws)
+        t = timesteps(len(idx), p.train_timesteps, draws)
         condition = None
         if conditioned:
             condition = lesion_condition(torch.from_numpy(bank.lesion[idx]), z.shape[2:]).to(device)
@@ -184,22 +184,27 @@ def train_ldm(ldm: DiffusionModelUNet, latents: tuple[torch.Tensor, torch.Tensor
 @torch.no_grad()
 def sample_labels(vae: AutoencoderKL, ldm: DiffusionModelUNet, scale: float, flags: torch.Tensor,
                   size: tuple[int, int], p, conditioned: bool, device: str,
-                  sampler: str | None = None, steps: int | None = None) -> torch.Tensor:
-    """Partial-volume maps (N, K, H, W) for ``flags`` (N,) lesion presence, in batches."""
+                  noise: torch.Generator, sampler: str | None = None,
+                  steps: int | None = None) -> torch.Tensor:
+    """Partial-volume maps (N, K, H, W) for ``flags`` (N,) lesion presence, in batches.
+
+    Every random draw (the initial latents, DDPM's per-step noise) comes from ``noise``, a
+    generator on ``device``.
+    """
     vae.eval().to(device)
     ldm.eval().to(device)
     sched = scheduler(sampler or p.sampler, steps or p.sample_steps, p.train_timesteps)
-    inferer = LatentDiffusionInferer(sched, scale_factor=scale)
     shape = tuple(s // 4 for s in size)
     out = []
     for start in range(0, len(flags), p.sample_batch):
         chunk = flags[start:start + p.sample_batch]
-        noise = torch.randn((len(chunk), p.latent_channels, *shape)).to(device)
+        z = normal((len(chunk), p.latent_channels, *shape), noise)
         condition = lesion_condition(chunk, shape).to(device) if conditioned else None
-        logits = inferer.sample(input_noise=noise, autoencoder_model=vae, diffusion_model=ldm,
-                                scheduler=sched, conditioning=condition,
-                                mode=_mode(conditioned),
-                                verbose=False)
+        for t in sched.timesteps:
+            x = z if condition is None else torch.cat([z, condition], 1)
+            eps = ldm(x, timesteps=torch.full((len(z),), int(t), device=device))
+            z, _ = sched.step(eps, t, z, generator=noise)
+        logits = vae.decode_stage_2_outputs(z / scale)
         out.append(decode_pv(logits.float()).cpu())
     return torch.cat(out)
 

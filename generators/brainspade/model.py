@@ -9,25 +9,24 @@ of a random real training volume, or of the unlabelled target-domain images in
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bench.api.case import Case, CaseSet
-from bench.api.checkpoints import load_checkpoint, plain
 from bench.api.errors import ConfigError, DataError
 from bench.api.generator import FitContext, SampleContext
 from generators import perceptual
 from generators.brainspade import images as img
 from generators.brainspade import labels as lab
 from generators.intensity import IntensityRange
+from generators.seeding import seeded_global_rng, torch_generator
 from generators.slicebank import SliceBank, lesion_labels, pv_maps, slice_bank
+from generators.state import FittedGenerator
 
 STAGES = ("classifier", "vae", "ldm", "spade")
 Pair = tuple[float, float]
@@ -165,21 +164,42 @@ PRESETS = {
 }
 
 
-class BrainSPADE:
+@dataclass
+class BrainSPADEState:
+    """Everything sampling needs besides the networks, set by fit or load."""
+
+    labels: dict[int, str]
+    channels: list[str]
+    sites: list[str]
+    spacing: tuple[float, ...]
+    intensity: IntensityRange  # the unit range -> the training data's units
+    scale: float  # the LDM's latent scale factor
+    conditioned: bool  # on lesion presence
+    lesion_labels: list[int]
+    train_lesion_fraction: float
+    style_images: torch.Tensor  # (N, C, H, W) half precision: default style slices ...
+    style_volume: np.ndarray  # ... and the training volume each one comes from
+    losses: dict[str, str]  # which perceptual, site and modality losses were used
+    steps: dict[str, int]  # per stage, after epochs became steps
+    training_slices: int
+
+
+class BrainSPADE(FittedGenerator):
     name: ClassVar[str] = "brainspade"
     spatial_dims: ClassVar[int] = 2  # samples slices
     version: ClassVar[str] = "2"  # 2: samples in the data's units, never clipped
     Params: ClassVar[type[BaseModel]] = BrainSPADEParams
+    State: ClassVar[type] = BrainSPADEState
     presets: ClassVar[dict[str, dict]] = PRESETS
-
-    def __init__(self, params: BrainSPADEParams | None = None):
-        self.params = params or BrainSPADEParams()
-        self.state: dict | None = None  # everything sampling needs, set by fit or load
-        self.nets: dict[str, torch.nn.Module] = {}
-        self.curves: dict[str, pd.DataFrame] = {}
+    state: BrainSPADEState | None
 
     # ---- fit -------------------------------------------------------------------------------
     def fit(self, train: CaseSet, ctx: FitContext) -> None:
+        """Every weight initialisation and stage draws from ``ctx.seed`` alone."""
+        with seeded_global_rng(ctx.seed, ctx.device):
+            self._fit(train, ctx)
+
+    def _fit(self, train: CaseSet, ctx: FitContext) -> None:
         p = self.params
         lesions = lesion_labels(train.labels, p.lesion_labels)
         bank = slice_bank(train, tuple(p.size), p.fit, p.axis, p.min_foreground, lesions,
@@ -189,37 +209,34 @@ class BrainSPADE:
         spade_net, spade_note = perceptual.resolve(p.spade_perceptual_net,
                                                    ("vgg", "squeeze", "alex"))
         conditioned = bool(lesions) and bool(bank.lesion.any())
-        n_labels = bank.pv.shape[1]
-        torch.manual_seed(ctx.seed)  # initial weights depend on the seed alone
         classifier = img.build_classifier(bank, p)
-        vae, ldm = lab.build_vae(n_labels, p), lab.build_ldm(p, conditioned)
-        spade = img.build_spade(n_labels, p)
+        vae, ldm = lab.build_vae(bank.pv.shape[1], p), lab.build_ldm(p, conditioned)
+        spade = img.build_spade(bank.pv.shape[1], p)
         ctx.log.info("brainspade: %d training slices of %s, %s", len(bank), p.size,
                      "lesion-conditioned" if conditioned else "healthy only")
 
         self.curves["classifier"] = img.train_classifier(classifier, bank, p, ctx)
         self.curves["vae"] = lab.train_vae(vae, bank, p, ctx, vae_net)
         latents = lab.encode_latents(vae, bank, ctx.device)
-        scale = lab.latent_scale(*latents)
+        scale = lab.latent_scale(*latents, torch_generator(ctx.seed))
         self.curves["ldm"] = lab.train_ldm(ldm, latents, scale, bank, conditioned, p, ctx)
         self.curves["spade"] = img.train_spade(spade, classifier, bank, p, ctx, spade_net)
 
         self.nets = {"classifier": classifier.cpu(), "vae": vae.cpu(), "ldm": ldm.cpu(),
                      "spade": spade.cpu()}
-        self.state = {
-            "labels": bank.labels, "channels": bank.channels, "sites": bank.sites,
-            "spacing": bank.spacing, "intensity": bank.intensity.to_dict(), "scale": scale,
-            "conditioned": conditioned,
-            "lesion_labels": lesions, "train_lesion_fraction": float(bank.lesion.mean()),
-            "style_images": bank.images.half(), "style_volume": bank.volume,
-            "losses": {"vae_perceptual": vae_note, "spade_perceptual": spade_note,
-                       "site_loss": "on" if len(bank.sites) > 1 else
-                       "off (one site in the training data)",
-                       "modality_loss": "on" if len(bank.channels) > 1 else
-                       "off (one modality in the training data)"},
-            "steps": {s: getattr(p, f"{s}_steps") for s in STAGES},
-            "training_slices": len(bank),
-        }
+        self.state = BrainSPADEState(
+            labels=bank.labels, channels=bank.channels, sites=bank.sites,
+            spacing=tuple(bank.spacing), intensity=bank.intensity, scale=scale,
+            conditioned=conditioned, lesion_labels=lesions,
+            train_lesion_fraction=float(bank.lesion.mean()),
+            style_images=bank.images.half(), style_volume=bank.volume,
+            losses={"vae_perceptual": vae_note, "spade_perceptual": spade_note,
+                    "site_loss": "on" if len(bank.sites) > 1 else
+                    "off (one site in the training data)",
+                    "modality_loss": "on" if len(bank.channels) > 1 else
+                    "off (one modality in the training data)"},
+            steps={s: getattr(p, f"{s}_steps") for s in STAGES},
+            training_slices=len(bank))
 
     def _resolve_steps(self, n_slices: int) -> BrainSPADEParams:
         """Epochs (the paper's unit) to steps for this number of training slices."""
@@ -233,15 +250,13 @@ class BrainSPADE:
 
     # ---- sample ----------------------------------------------------------------------------
     def sample(self, n: int, ctx: SampleContext) -> CaseSet:
-        p, s = self.params, self._fitted()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            rng = np.random.default_rng(ctx.seed)
-            flags = self._lesion_flags(n, ctx.lesion_ratio, rng)
-            pv = lab.sample_labels(self.nets["vae"], self.nets["ldm"], s["scale"],
-                                   torch.from_numpy(flags), tuple(p.size), p, s["conditioned"],
-                                   ctx.device)
-            return self._paint(pv, [f"brainspade_{i:05d}" for i in range(n)], flags, ctx, rng)
+        p, s = self.params, self.fitted()
+        rng = np.random.default_rng(ctx.seed)  # lesion flags and style picks
+        flags = self._lesion_flags(n, ctx.lesion_ratio, rng)
+        pv = lab.sample_labels(self.nets["vae"], self.nets["ldm"], s.scale,
+                               torch.from_numpy(flags), tuple(p.size), p, s.conditioned,
+                               ctx.device, torch_generator(ctx.seed, ctx.device))
+        return self._paint(pv, [f"brainspade_{i:05d}" for i in range(n)], flags, ctx, rng)
 
     def images_for(self, maps: CaseSet, ctx: SampleContext) -> CaseSet:
         """Images for given 2D label maps (their pv maps when present), e.g. held-out real ones.
@@ -249,15 +264,12 @@ class BrainSPADE:
         This is the image generator alone: how well its images match their maps is the
         image-label alignment a segmenter trained on real data can measure.
         """
-        self._fitted()
+        s = self.fitted()
         if maps.spatial_dims != 2 or any(c.spatial_shape != tuple(self.params.size) for c in maps):
             raise DataError(f"images_for needs 2D maps of size {self.params.size}")
-        n_labels = max(self.state["labels"]) + 1
-        pv = torch.from_numpy(np.stack([pv_maps(c, n_labels) for c in maps]))
+        pv = torch.from_numpy(np.stack([pv_maps(c, max(s.labels) + 1) for c in maps]))
         flags = np.array([bool(c.meta.get("lesion", False)) for c in maps])
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            return self._paint(pv, maps.ids, flags, ctx, np.random.default_rng(ctx.seed))
+        return self._paint(pv, maps.ids, flags, ctx, np.random.default_rng(ctx.seed))
 
     def _paint(self, pv: torch.Tensor, ids: list[str], flags: np.ndarray, ctx: SampleContext,
                rng: np.random.Generator) -> CaseSet:
@@ -275,24 +287,19 @@ class BrainSPADE:
             image *= 1.0 - pv[:, :1]  # the brain's share of each pixel; 0 is the data's minimum
         image = intensity.pick(list(channels.values())).from_unit(image, channel_axis=1)
         labels = pv.argmax(1).numpy().astype(np.int16)
-        cases = [Case(ids[i], image[i].numpy(), labels[i], tuple(s["spacing"]),
+        cases = [Case(ids[i], image[i].numpy(), labels[i], tuple(s.spacing),
                       pv=pv[i].numpy(),
                       meta={"source": self.name, "lesion": bool(flags[i]),
                             "style": style_ids[int(chosen[i])]})
                  for i in range(n)]
-        return CaseSet(cases, dict(s["labels"]), list(channels), 2,
+        return CaseSet(cases, dict(s.labels), list(channels), 2,
                        {"source": self.name, "style": "target" if ctx.style else "training"})
-
-    def _fitted(self) -> dict:
-        if self.state is None:
-            raise ConfigError("generator 'brainspade' must be fitted (or loaded) before sampling")
-        return self.state
 
     def _lesion_flags(self, n: int, ratio: float | None, rng: np.random.Generator) -> np.ndarray:
         s = self.state
         if ratio is None:
-            ratio = s["train_lesion_fraction"] if s["conditioned"] else 0.0
-        if ratio > 0 and not s["conditioned"]:
+            ratio = s.train_lesion_fraction if s.conditioned else 0.0
+        if ratio > 0 and not s.conditioned:
             raise ConfigError("generator 'brainspade': lesion fraction > 0, but it was trained "
                               "without lesion labels")
         k = round(ratio * n)
@@ -303,10 +310,10 @@ class BrainSPADE:
         intensity range that brings images to the style data's units."""
         s, p = self.state, self.params
         if ctx.style is None:
-            images, volume = s["style_images"], s["style_volume"]
-            available = list(s["channels"])
+            images, volume = s.style_images, s.style_volume
+            available = list(s.channels)
             ids = {int(v): f"train_{int(v)}" for v in np.unique(volume)}
-            intensity = IntensityRange.from_dict(s["intensity"])
+            intensity = s.intensity
         else:
             bank = style_bank(ctx.style, p)
             images, volume, available = bank.images, bank.volume, bank.channels
@@ -315,37 +322,17 @@ class BrainSPADE:
         picks = ctx.channel_indices(available, "the style images")
         return images, volume, {available[i]: i for i in picks}, ids, intensity
 
-    # ---- save / load -----------------------------------------------------------------------
-    def save(self, path: Path) -> None:
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        torch.save({"params": self.params.model_dump(mode="json"), "state": plain(self.state),
-                    "nets": {k: v.state_dict() for k, v in self.nets.items()}},
-                   path / "brainspade.pt")
-        info = {k: v for k, v in self.state.items() if k not in ("style_images", "style_volume")}
-        (path / "meta.json").write_text(json.dumps(info, indent=1, default=str))
-        for stage, curve in self.curves.items():
-            curve.to_csv(path / f"curve_{stage}.csv", index=False)
-
+    # ---- networks (load fills their weights) ----------------------------------------------
     @classmethod
-    def load(cls, path: Path) -> BrainSPADE:
-        blob = load_checkpoint(Path(path) / "brainspade.pt")
-        model = cls(BrainSPADEParams(**blob["params"]))
-        model.state = blob["state"]
-        model.state["style_volume"] = np.asarray(model.state["style_volume"])  # saved as tensor
-        p, s = model.params, model.state
-        n_labels = max(s["labels"]) + 1
-        model.nets = {
-            "classifier": img.StyleClassifier(tuple(p.classifier_channels), len(s["channels"]),
-                                              len(s["sites"]), n_labels),
-            "vae": lab.build_vae(n_labels, p),
-            "ldm": lab.build_ldm(p, s["conditioned"]),
-            "spade": img.build_spade(n_labels, p),
-        }
-        for name, net in model.nets.items():
-            net.load_state_dict(blob["nets"][name])
-            net.eval()
-        return model
+    def networks(cls, params: BrainSPADEParams, state: BrainSPADEState
+                 ) -> dict[str, torch.nn.Module]:
+        n_labels = max(state.labels) + 1
+        return {"classifier": img.StyleClassifier(tuple(params.classifier_channels),
+                                                  len(state.channels), len(state.sites),
+                                                  n_labels),
+                "vae": lab.build_vae(n_labels, params),
+                "ldm": lab.build_ldm(params, state.conditioned),
+                "spade": img.build_spade(n_labels, params)}
 
 
 def style_bank(style: CaseSet, p: BrainSPADEParams) -> SliceBank:

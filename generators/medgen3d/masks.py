@@ -27,6 +27,7 @@ from torch import nn
 
 from bench.api.generator import FitContext
 from generators.medgen3d.data import VolumeBank, decode, encode
+from generators.seeding import normal_like, timesteps
 from generators.training import Stage, run_stage
 
 UNCONDITIONAL, FORWARD, BACKWARD = 0, 1, 2
@@ -64,7 +65,8 @@ def indicators(kinds: np.ndarray, m: int, n_cond: int) -> torch.Tensor:
 
 
 def training_step(net: MCDPM, scheduler: DDPMScheduler, bank: VolumeBank, p,
-                  rng: np.random.Generator, device: str) -> torch.Tensor:
+                  rng: np.random.Generator, noise: torch.Generator, device: str
+                  ) -> torch.Tensor:
     """One batch of random sub-sequences and conditioning kinds; MSE on generated slices."""
     n, depth = bank.labels.shape[:2]
     m = p.m
@@ -74,12 +76,12 @@ def training_step(net: MCDPM, scheduler: DDPMScheduler, bank: VolumeBank, p,
     x0 = encode(x0, bank.n_labels).to(device)
     kinds = rng.choice(3, size=p.mask_batch, p=[p.p_uncond, p.p_forward, p.p_backward])
     flags = indicators(kinds, m, p.n_cond).to(device)
-    noise = torch.randn_like(x0)
-    t = torch.randint(0, scheduler.num_train_timesteps, (len(x0),), device=device)
-    eps = net(scheduler.add_noise(x0, noise, t), x0, flags, t,
+    added = normal_like(x0, noise)
+    t = timesteps(len(x0), scheduler.num_train_timesteps, noise)
+    eps = net(scheduler.add_noise(x0, added, t), x0, flags, t,
               net.position(torch.as_tensor(starts, device=device), depth))
     generated = (1.0 - flags)[:, :, None, None].expand_as(x0)
-    return ((eps - noise) ** 2 * generated).sum() / generated.sum()
+    return ((eps - added) ** 2 * generated).sum() / generated.sum()
 
 
 def schedule(timesteps: int) -> dict:
@@ -109,8 +111,8 @@ def train_masks(net: MCDPM, bank: VolumeBank, p, ctx: FitContext):
     scheduler = trainer(p)
     optimiser = torch.optim.Adam(net.parameters(), lr=p.mask_lr)
 
-    def step(i: int, rng: np.random.Generator) -> dict[str, float]:
-        loss = training_step(net, scheduler, bank, p, rng, ctx.device)
+    def step(i: int, rng: np.random.Generator, noise: torch.Generator) -> dict[str, float]:
+        loss = training_step(net, scheduler, bank, p, rng, noise, ctx.device)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -123,16 +125,15 @@ def train_masks(net: MCDPM, bank: VolumeBank, p, ctx: FitContext):
 
 @torch.no_grad()
 def denoise_window(net: MCDPM, scheduler: DDPMScheduler | DDIMScheduler, known: torch.Tensor,
-                   flags: torch.Tensor, starts: torch.Tensor, depth: int) -> torch.Tensor:
+                   flags: torch.Tensor, starts: torch.Tensor, depth: int,
+                   noise: torch.Generator) -> torch.Tensor:
     """A full reverse diffusion of (B, m, H, W) windows; flagged slices come back unchanged.
-
-    Noise comes from torch's global generator: callers seed it (inside ``fork_rng``).
-    """
+    Every random draw comes from ``noise``, a generator on the windows' device."""
     position = net.position(starts, depth)
-    x = torch.randn(known.shape, device=known.device)
+    x = normal_like(known, noise)
     for t in scheduler.timesteps:
         eps = net(x, known, flags, torch.full((len(x),), int(t), device=x.device), position)
-        x = scheduler.step(eps, int(t), x)[0]
+        x = scheduler.step(eps, int(t), x, generator=noise)[0]
     keep = flags[:, :, None, None].expand_as(x) > 0
     return torch.where(keep, known, x.clamp(-1.0, 1.0))
 
@@ -158,9 +159,10 @@ def plan(first: int, depth: int, m: int, n_cond: int) -> list[Window]:
 
 
 def generate(net: MCDPM, scheduler: DDPMScheduler | DDIMScheduler, count: int, depth: int,
-             size: int, n_labels: int, p, device: str, rng: np.random.Generator
-             ) -> tuple[torch.Tensor, list[list[Window]]]:
-    """``count`` label volumes (count, depth, size, size) and each one's windows, in order."""
+             size: int, n_labels: int, p, device: str, rng: np.random.Generator,
+             noise: torch.Generator) -> tuple[torch.Tensor, list[list[Window]]]:
+    """``count`` label volumes (count, depth, size, size) and each one's windows, in order:
+    first windows drawn with ``rng``, diffusion noise with ``noise`` (on ``device``)."""
     m = p.m
     firsts = rng.integers(0, depth - m + 1, count)
     plans = [plan(int(z), depth, m, p.n_cond) for z in firsts]
@@ -172,7 +174,7 @@ def generate(net: MCDPM, scheduler: DDPMScheduler | DDIMScheduler, count: int, d
                                                                                 strict=True)])
         flags = indicators(np.array([w.kind for w in windows]), m, p.n_cond).to(device)
         starts = torch.tensor([w.start for w in windows], device=device)
-        out = denoise_window(net, scheduler, known, flags, starts, depth)
+        out = denoise_window(net, scheduler, known, flags, starts, depth, noise)
         for i, w, window in zip(active, windows, out, strict=True):
             # stored quantised: later windows are conditioned on label values, as in training
             volumes[i, w.start:w.start + m] = encode(decode(window, n_labels), n_labels)

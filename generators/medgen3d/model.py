@@ -11,17 +11,14 @@ percentile), one channel per training channel.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bench.api.case import Case, CaseSet
-from bench.api.checkpoints import load_checkpoint, plain
 from bench.api.errors import ConfigError, DataError
 from bench.api.generator import FitContext, SampleContext
 from generators.intensity import IntensityRange
@@ -29,6 +26,8 @@ from generators.medgen3d import masks as mk
 from generators.medgen3d import refiner as rf
 from generators.medgen3d import sequence as sq
 from generators.medgen3d.data import from_grid, to_grid, volume_bank
+from generators.seeding import seeded_global_rng, torch_generator
+from generators.state import FittedGenerator
 
 
 class MedGen3DParams(BaseModel):
@@ -141,22 +140,39 @@ PRESETS = {
 }
 
 
-class MedGen3D:
+@dataclass
+class MedGen3DState:
+    """Everything sampling needs besides the networks, set by fit or load."""
+
+    labels: dict[int, str]
+    channels: list[str]
+    n_labels: int
+    spacing: tuple[float, ...]  # samples come back on the training data's grid
+    shape: tuple[int, ...]
+    training_volumes: int
+    intensity: IntensityRange  # the unit range -> the training data's units
+    # the refiner keeps its samples within the real images' range, no tighter
+    working_range: tuple[float, float]
+    steps: dict[str, int]
+
+
+class MedGen3D(FittedGenerator):
     name: ClassVar[str] = "medgen3d"
     spatial_dims: ClassVar[int] = 3  # samples volumes
     # 2: masks resampled at voxel centres (on their images); samples in the data's units
     version: ClassVar[str] = "2"
     Params: ClassVar[type[BaseModel]] = MedGen3DParams
+    State: ClassVar[type] = MedGen3DState
     presets: ClassVar[dict[str, dict]] = PRESETS
-
-    def __init__(self, params: MedGen3DParams | None = None):
-        self.params = params or MedGen3DParams()
-        self.state: dict | None = None
-        self.nets: dict[str, torch.nn.Module] = {}
-        self.curves: dict[str, pd.DataFrame] = {}
+    state: MedGen3DState | None
 
     # ---- fit -------------------------------------------------------------------------------
     def fit(self, train: CaseSet, ctx: FitContext) -> None:
+        """Every weight initialisation and stage draws from ``ctx.seed`` alone."""
+        with seeded_global_rng(ctx.seed, ctx.device):
+            self._fit(train, ctx)
+
+    def _fit(self, train: CaseSet, ctx: FitContext) -> None:
         p = self.params
         bank = volume_bank(train, p.depth, p.size, p.axis)
         if bank.n_labels < 2:
@@ -164,68 +180,63 @@ class MedGen3D:
         channels = len(bank.channels)
         ctx.log.info("medgen3d: %d volumes on a %d x %d x %d grid", len(bank.labels), p.depth,
                      p.size, p.size)
-        torch.manual_seed(ctx.seed)  # initial weights depend on the seed alone
-        nets = self._build(bank.n_labels, channels)
+        nets = build_networks(p, bank.n_labels, channels)
         self.curves["masks"] = mk.train_masks(nets["masks"], bank, p, ctx)
         self.curves["sequence"] = sq.train_sequence(nets["sequence"], bank, p, ctx)
         for view in rf.VIEWS:
             self.curves[f"refiner{view}"] = rf.train_refiner(nets[f"refiner{view}"], view,
                                                              bank, p, ctx)
         self.nets = {k: v.cpu().eval() for k, v in nets.items()}
-        self.state = {"labels": bank.label_names, "channels": bank.channels,
-                      "n_labels": bank.n_labels, "spacing": bank.spacing,
-                      "shape": bank.shape, "training_volumes": len(bank.labels),
-                      "intensity": bank.intensity.to_dict(),
-                      # the refiner keeps its samples within the real images' range, no tighter
-                      "working_range": (float(bank.images.min()), float(bank.images.max())),
-                      "steps": {"masks": p.mask_steps, "sequence": p.seq_steps,
-                                **{f"refiner{v}": p.refiner_steps for v in rf.VIEWS}}}
+        self.state = MedGen3DState(
+            labels=bank.label_names, channels=bank.channels, n_labels=bank.n_labels,
+            spacing=tuple(bank.spacing), shape=tuple(bank.shape),
+            training_volumes=len(bank.labels), intensity=bank.intensity,
+            working_range=(float(bank.images.min()), float(bank.images.max())),
+            steps={"masks": p.mask_steps, "sequence": p.seq_steps,
+                   **{f"refiner{v}": p.refiner_steps for v in rf.VIEWS}})
 
-    def _build(self, n_labels: int, channels: int) -> dict[str, torch.nn.Module]:
-        p = self.params
-        nets = {"masks": mk.MCDPM(p.m, p), "sequence": sq.SequenceGenerator(n_labels, channels, p)}
-        for view in rf.VIEWS:
-            nets[f"refiner{view}"] = rf.build(n_labels, channels, p)
-        return nets
+    @classmethod
+    def networks(cls, params: MedGen3DParams, state: MedGen3DState) -> dict[str, torch.nn.Module]:
+        return build_networks(params, state.n_labels, len(state.channels))
 
     # ---- sample ----------------------------------------------------------------------------
     def sample(self, n: int, ctx: SampleContext) -> CaseSet:
-        p, s = self.params, self._fitted()
+        p, s = self.params, self.fitted()
         if ctx.lesion_ratio:
             raise ConfigError("generator 'medgen3d' is not lesion-conditioned: leave the "
                               "lesion fraction unset")
-        picks = ctx.channel_indices(s["channels"], "the training images")
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            rng = np.random.default_rng(ctx.seed)
-            labels, _ = mk.generate(
-                self.nets["masks"].to(ctx.device), mk.sampler(p), n, p.depth, p.size,
-                s["n_labels"], p, ctx.device, rng)
-            images = self.paint_grid(labels, ctx.device, refine=p.refine)
+        picks = ctx.channel_indices(s.channels, "the training images")
+        noise = torch_generator(ctx.seed, ctx.device)
+        labels, _ = mk.generate(self.nets["masks"].to(ctx.device), mk.sampler(p), n, p.depth,
+                                p.size, s.n_labels, p, ctx.device,
+                                np.random.default_rng(ctx.seed), noise)
+        images = self.paint_grid(labels, ctx.device, p.refine, noise)
         cases = []
         for i in range(n):
-            label = from_grid(labels[i][None], p.axis, s["shape"], "nearest")[0]
-            image = self._data_units(from_grid(images[i], p.axis, s["shape"], "trilinear"),
+            label = from_grid(labels[i][None], p.axis, s.shape, "nearest")[0]
+            image = self._data_units(from_grid(images[i], p.axis, s.shape, "trilinear"),
                                      picks)
             cases.append(Case(f"medgen3d_{i:05d}", image,
-                              label.numpy().astype(np.int16), tuple(s["spacing"]),
+                              label.numpy().astype(np.int16), tuple(s.spacing),
                               meta={"source": self.name}))
-        return CaseSet(cases, dict(s["labels"]), [s["channels"][i] for i in picks], 3,
+        return CaseSet(cases, dict(s.labels), [s.channels[i] for i in picks], 3,
                        {"source": self.name, "refined": p.refine})
 
-    def paint_grid(self, labels: torch.Tensor, device: str, refine: bool) -> torch.Tensor:
-        """Images in the unit range (N, C, D, H, W) for label volumes on the grid (N, D, H, W)."""
-        p, s = self.params, self._fitted()
-        images = sq.paint(self.nets["sequence"], labels, s["n_labels"], device, p.sample_batch)
+    def paint_grid(self, labels: torch.Tensor, device: str, refine: bool,
+                   noise: torch.Generator) -> torch.Tensor:
+        """Images in the unit range (N, C, D, H, W) for label volumes on the grid (N, D, H, W);
+        the refiner's noise comes from ``noise`` (a generator on ``device``)."""
+        p, s = self.params, self.fitted()
+        images = sq.paint(self.nets["sequence"], labels, s.n_labels, device, p.sample_batch)
         if refine:
             nets = [self.nets[f"refiner{v}"] for v in rf.VIEWS]
-            images = rf.refine(nets, images, labels, s["n_labels"], p, device,
-                               tuple(s["working_range"]))
+            images = rf.refine(nets, images, labels, s.n_labels, p, device,
+                               tuple(s.working_range), noise)
         return (images + 1.0) / 2.0
 
     def _data_units(self, image: torch.Tensor, picks: list[int]) -> np.ndarray:
         """(C, *s) unit-range image → the picked channels in the training data's units."""
-        intensity = IntensityRange.from_dict(self._fitted()["intensity"]).pick(picks)
+        intensity = self.fitted().intensity.pick(picks)
         return intensity.from_unit(image[picks]).numpy().astype(np.float32)
 
     def images_for(self, maps: CaseSet, ctx: SampleContext, refine: bool | None = None
@@ -235,49 +246,28 @@ class MedGen3D:
         This is the conditional image generator alone: how well a segmenter trained on real
         data finds the given masks in these images is the image-mask alignment.
         """
-        p, s = self.params, self._fitted()
+        p, s = self.params, self.fitted()
         if maps.spatial_dims != 3:
             raise DataError("images_for needs 3D label volumes")
-        if any(v not in s["labels"] for v in maps.labels):
+        if any(v not in s.labels for v in maps.labels):
             raise DataError(f"images_for: labels {maps.labels} are not the training labels "
-                            f"{s['labels']}")
-        picks = ctx.channel_indices(s["channels"], "the training images")
+                            f"{s.labels}")
+        picks = ctx.channel_indices(s.channels, "the training images")
         grid = torch.stack([to_grid(c.label[None], p.axis, p.depth, p.size, "nearest")[0]
                             for c in maps]).long()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            images = self.paint_grid(grid, ctx.device, p.refine if refine is None else refine)
+        images = self.paint_grid(grid, ctx.device, p.refine if refine is None else refine,
+                                 torch_generator(ctx.seed, ctx.device))
         cases = [Case(c.id, self._data_units(from_grid(images[i], p.axis, c.spatial_shape,
                                                        "trilinear"), picks), c.label, c.spacing,
                       meta={"source": self.name, "mask": c.id})
                  for i, c in enumerate(maps)]
-        return CaseSet(cases, dict(maps.labels), [s["channels"][i] for i in picks], 3,
+        return CaseSet(cases, dict(maps.labels), [s.channels[i] for i in picks], 3,
                        {"source": self.name})
 
-    def _fitted(self) -> dict:
-        if self.state is None:
-            raise ConfigError("generator 'medgen3d' must be fitted (or loaded) before sampling")
-        return self.state
 
-    # ---- save / load -----------------------------------------------------------------------
-    def save(self, path: Path) -> None:
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        torch.save({"params": self.params.model_dump(mode="json"), "state": plain(self.state),
-                    "nets": {k: v.state_dict() for k, v in self.nets.items()}},
-                   path / "medgen3d.pt")
-        (path / "meta.json").write_text(json.dumps(self.state, indent=1, default=str))
-        for stage, curve in self.curves.items():
-            curve.to_csv(path / f"curve_{stage}.csv", index=False)
-
-    @classmethod
-    def load(cls, path: Path) -> MedGen3D:
-        blob = load_checkpoint(Path(path) / "medgen3d.pt")
-        model = cls(MedGen3DParams(**blob["params"]))
-        model.state = blob["state"]
-        model.state["labels"] = {int(k): v for k, v in model.state["labels"].items()}
-        model.nets = model._build(model.state["n_labels"], len(model.state["channels"]))
-        for name, net in model.nets.items():
-            net.load_state_dict(blob["nets"][name])
-            net.eval()
-        return model
+def build_networks(p: MedGen3DParams, n_labels: int, channels: int) -> dict[str, torch.nn.Module]:
+    """The MC-DPM, the sequence generator and one refiner per view, untrained."""
+    nets = {"masks": mk.MCDPM(p.m, p), "sequence": sq.SequenceGenerator(n_labels, channels, p)}
+    for view in rf.VIEWS:
+        nets[f"refiner{view}"] = rf.build(n_labels, channels, p)
+    return nets

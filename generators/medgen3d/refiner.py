@@ -20,6 +20,7 @@ from monai.networks.schedulers import DDPMScheduler
 from bench.api.generator import FitContext
 from generators.medgen3d.data import VolumeBank, one_hot
 from generators.medgen3d.masks import schedule
+from generators.seeding import normal_like, timesteps
 from generators.training import Stage, run_stage
 
 VIEWS = (0, 1, 2)
@@ -55,7 +56,7 @@ def train_refiner(net: SPADEDiffusionModelUNet, view: int, bank: VolumeBank, p,
     n = len(bank.labels)
     length = bank.labels.shape[1 + view]
 
-    def step(i: int, rng: np.random.Generator) -> dict[str, float]:
+    def step(i: int, rng: np.random.Generator, draws: torch.Generator) -> dict[str, float]:
         picks = rng.integers(0, n, p.refiner_batch)
         index = rng.integers(0, length, p.refiner_batch)
         x0 = torch.stack([bank.images[k].select(1 + view, j) for k, j in zip(picks, index,
@@ -63,8 +64,8 @@ def train_refiner(net: SPADEDiffusionModelUNet, view: int, bank: VolumeBank, p,
         labels = torch.stack([bank.labels[k].select(view, j) for k, j in zip(picks, index,
                                                                              strict=True)])
         x0, seg = x0.to(device), one_hot(labels.to(device), bank.n_labels)
-        noise = torch.randn_like(x0)
-        t = torch.randint(0, p.train_timesteps, (len(x0),), device=device)
+        noise = normal_like(x0, draws)
+        t = timesteps(len(x0), p.train_timesteps, draws)
         loss = torch.nn.functional.mse_loss(net(scheduler.add_noise(x0, noise, t), t, seg),
                                             noise)
         optimiser.zero_grad(set_to_none=True)
@@ -79,12 +80,13 @@ def train_refiner(net: SPADEDiffusionModelUNet, view: int, bank: VolumeBank, p,
 
 @torch.no_grad()
 def refine(nets: list[SPADEDiffusionModelUNet], images: torch.Tensor, labels: torch.Tensor,
-           n_labels: int, p, device: str, bounds: tuple[float, float]) -> torch.Tensor:
+           n_labels: int, p, device: str, bounds: tuple[float, float],
+           noise: torch.Generator) -> torch.Tensor:
     """The mean over views of each view's refinement of (N, C, D, H, W) images.
 
     Samples are kept within ``bounds``, the range of the real training images in the working
     units (about [-1, 1], wider where real intensities lie beyond the 99th percentile: never a
-    range that would clip real data). Noise comes from torch's global generator: callers seed it.
+    range that would clip real data). Every random draw comes from ``noise``, on ``device``.
     """
     scheduler = DDPMScheduler(**schedule(p.train_timesteps))
     steps = min(p.refine_steps, p.train_timesteps)
@@ -98,10 +100,10 @@ def refine(nets: list[SPADEDiffusionModelUNet], images: torch.Tensor, labels: to
             x0 = x_all[start:start + p.sample_batch].to(device)
             seg = seg_all[start:start + p.sample_batch].to(device)
             t0 = torch.full((len(x0),), steps - 1, device=device, dtype=torch.long)
-            x = scheduler.add_noise(x0, torch.randn_like(x0), t0)
+            x = scheduler.add_noise(x0, normal_like(x0, noise), t0)
             for t in range(steps - 1, -1, -1):
                 eps = net(x, torch.full((len(x),), t, device=device), seg)
-                x = scheduler.step(eps, t, x)[0]
+                x = scheduler.step(eps, t, x, generator=noise)[0]
             out.append(x.clamp(*bounds).cpu())
         refined += assemble(torch.cat(out), len(images), view)
     return refined / len(VIEWS)

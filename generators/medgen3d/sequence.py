@@ -109,7 +109,7 @@ def train_sequence(generator: SequenceGenerator, bank: VolumeBank, p, ctx: FitCo
         seq = d_sequence(frames)
         return [*outs, seq[-1]], [*features, seq[:-1]]
 
-    def step(i: int, rng: np.random.Generator) -> dict[str, float]:
+    def step(i: int, rng: np.random.Generator, noise: torch.Generator) -> dict[str, float]:
         picks = rng.integers(0, n, p.seq_batch)
         starts = rng.integers(0, depth - T + 1, p.seq_batch)
         real = torch.stack([bank.images[k, :, z:z + T] for k, z in zip(picks, starts,

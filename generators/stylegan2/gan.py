@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.api.generator import FitContext
+from generators.seeding import normal, normal_like
 from generators.stylegan2.augment import Augment
 from generators.stylegan2.networks import Discriminator, Generator
 from generators.training import Stage, run_stage, set_requires_grad
@@ -96,8 +97,9 @@ def train(kind: Kind, generator: Generator, discriminator: Discriminator, ema: G
         idx = torch.from_numpy(rng.integers(0, n, batch))
         return real_all[idx].to(device), masks[idx].to(device)
 
-    def fake(batch: int, cond: torch.Tensor | None, mixing: float) -> torch.Tensor:
-        z = torch.randn(batch, p.z_dim, device=device)
+    def fake(batch: int, cond: torch.Tensor | None, noise: torch.Generator) -> torch.Tensor:
+        z = normal((batch, p.z_dim), noise)
+        mixing = p.style_mixing
         return head(kind, generator(z, cond, mixing=mixing), image_channels)
 
     def judge(x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
@@ -107,7 +109,7 @@ def train(kind: Kind, generator: Generator, discriminator: Discriminator, ema: G
         both = augment(torch.cat([x, cond], 1))
         return discriminator(both[:, :x.shape[1]], both[:, x.shape[1]:])
 
-    def step(i: int, rng: np.random.Generator) -> dict[str, float]:
+    def step(i: int, rng: np.random.Generator, noise: torch.Generator) -> dict[str, float]:
         losses = {}
         # discriminator: real pairs against generated ones (C-SG: for other real masks)
         set_requires_grad(generator, False)
@@ -117,7 +119,7 @@ def train(kind: Kind, generator: Generator, discriminator: Discriminator, ema: G
         cond_real = real_mask if kind.conditional else None
         cond_fake = fake_mask if kind.conditional else None
         with torch.no_grad():
-            generated = fake(p.batch, cond_fake, p.style_mixing)
+            generated = fake(p.batch, cond_fake, noise)
         real_logits = judge(real, cond_real)
         loss_d = F.softplus(judge(generated, cond_fake)).mean() + F.softplus(-real_logits).mean()
         augment.observe(real_logits)
@@ -137,10 +139,10 @@ def train(kind: Kind, generator: Generator, discriminator: Discriminator, ema: G
         set_requires_grad(discriminator, False)
         _, g_mask = draw(rng, p.batch)
         cond = g_mask if kind.conditional else None
-        loss_g = F.softplus(-judge(fake(p.batch, cond, p.style_mixing), cond)).mean()
+        loss_g = F.softplus(-judge(fake(p.batch, cond, noise), cond)).mean()
         losses["g"] = loss_g.item()
         if p.pl_weight > 0 and i % p.pl_every == 0:
-            pl = _path_length_penalty(generator, books, p, cond, device)
+            pl = _path_length_penalty(generator, books, p, cond, noise)
             loss_g = loss_g + pl * p.pl_weight * p.pl_every
             losses["pl"] = pl.item()
         opt_g.zero_grad(set_to_none=True)
@@ -156,14 +158,15 @@ def train(kind: Kind, generator: Generator, discriminator: Discriminator, ema: G
     return curve
 
 
-def _path_length_penalty(generator: Generator, books: Bookkeeping, p, cond, device) -> torch.Tensor:
+def _path_length_penalty(generator: Generator, books: Bookkeeping, p, cond,
+                         noise: torch.Generator) -> torch.Tensor:
     """Deviation of |J^T y| from its running mean: a fixed step in w should change the image
     by a fixed amount (StyleGAN2, section 3.2); on a batch shrunk by ``pl_batch_shrink``."""
     batch = max(1, p.batch // p.pl_batch_shrink)
-    ws = generator.ws(torch.randn(batch, p.z_dim, device=device), mixing=p.style_mixing)
+    ws = generator.ws(normal((batch, p.z_dim), noise), mixing=p.style_mixing)
     out = generator.synthesis(ws, None if cond is None else cond[:batch])
-    noise = torch.randn_like(out) / math.sqrt(out.shape[2] * out.shape[3])
-    grad, = torch.autograd.grad((out * noise).sum(), ws, create_graph=True)
+    direction = normal_like(out, noise) / math.sqrt(out.shape[2] * out.shape[3])
+    grad, = torch.autograd.grad((out * direction).sum(), ws, create_graph=True)
     lengths = grad.pow(2).sum(2).mean(1).sqrt()
     books.pl_mean.copy_(books.pl_mean.lerp(lengths.mean().detach(), p.pl_decay))
     return (lengths - books.pl_mean).pow(2).mean()

@@ -17,23 +17,22 @@ each image channel in the unit range of ``generators.intensity`` (nothing clippe
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bench.api.case import Case, CaseSet
-from bench.api.checkpoints import load_checkpoint, plain
 from bench.api.errors import ConfigError, DataError
 from bench.api.generator import FitContext, SampleContext
 from generators.intensity import IntensityRange
+from generators.seeding import seeded_global_rng, torch_generator
 from generators.slicebank import SliceBank, slice_bank
+from generators.state import FittedGenerator
 from generators.stylegan2 import gan
 from generators.stylegan2.augment import MODES
 
@@ -113,21 +112,32 @@ PRESETS = {
 }
 
 
-class StyleGAN2Family:
-    """Shared fit, sampling and storage; subclasses name the GANs they train (``kinds``)."""
+@dataclass
+class StyleGAN2State:
+    """Everything sampling needs besides the networks, set by fit or load."""
+
+    labels: dict[int, str]
+    channels: list[str]
+    spacing: tuple[float, ...]
+    intensity: IntensityRange  # the unit range -> the training data's units
+    steps: int
+    training_slices: int
+    masks: torch.Tensor  # (N, R, R) uint8: training masks C-SG paints by default ...
+    mask_ids: list[str]  # ... and the training volume each one comes from
+
+
+class StyleGAN2Family(FittedGenerator):
+    """Shared fit, sampling and storage; subclasses name the GANs they train (``kinds``).
+    ``nets`` holds the EMA generator of each kind, under the kind's name."""
 
     name: ClassVar[str]
     spatial_dims: ClassVar[int] = 2  # samples slices
     version: ClassVar[str] = "2"  # 2: samples in the data's units, never clipped
     kinds: ClassVar[tuple[gan.Kind, ...]]
     Params: ClassVar[type[BaseModel]] = StyleGAN2Params
+    State: ClassVar[type] = StyleGAN2State
     presets: ClassVar[dict[str, dict]] = PRESETS
-
-    def __init__(self, params: StyleGAN2Params | None = None):
-        self.params = params or StyleGAN2Params()
-        self.state: dict | None = None
-        self.nets: dict[str, torch.nn.Module] = {}  # "<kind>": the EMA generator
-        self.curves: dict[str, pd.DataFrame] = {}
+    state: StyleGAN2State | None
 
     # ---- fit -------------------------------------------------------------------------------
     def fit(self, train: CaseSet, ctx: FitContext) -> None:
@@ -140,126 +150,104 @@ class StyleGAN2Family:
         ctx.log.info("%s: %d training slices at %dx%d, %d steps", self.name, len(bank),
                      p.resolution, p.resolution, p.steps)
         for kind in self.kinds:
-            torch.manual_seed(ctx.seed)  # initial weights depend on the seed alone
-            generator, discriminator = gan.build(kind, images.shape[1], masks.shape[1], p)
-            ema = gan.new_ema(generator)
-            self.curves[kind.name] = gan.train(kind, generator, discriminator, ema, images,
-                                               masks, p, ctx)
+            # each GAN's initial weights and training draw from the seed alone
+            with seeded_global_rng(ctx.seed, ctx.device):
+                generator, discriminator = gan.build(kind, images.shape[1], masks.shape[1], p)
+                ema = gan.new_ema(generator)
+                self.curves[kind.name] = gan.train(kind, generator, discriminator, ema, images,
+                                                   masks, p, ctx)
             self.nets[kind.name] = ema
         keep = np.random.default_rng(ctx.seed).permutation(len(bank))[:p.keep_masks]
-        self.state = {
-            "labels": bank.labels, "channels": bank.channels, "spacing": bank.spacing,
-            "intensity": bank.intensity.to_dict(), "steps": p.steps,
-            "training_slices": len(bank),
-            "masks": masks[keep].argmax(1).to(torch.uint8),
-            "mask_ids": [f"train_{int(bank.volume[i])}" for i in keep],
-        }
+        self.state = StyleGAN2State(
+            labels=bank.labels, channels=bank.channels, spacing=tuple(bank.spacing),
+            intensity=bank.intensity, steps=p.steps, training_slices=len(bank),
+            masks=masks[keep].argmax(1).to(torch.uint8),
+            mask_ids=[f"train_{int(bank.volume[i])}" for i in keep])
+
+    @classmethod
+    def networks(cls, params: StyleGAN2Params, state: StyleGAN2State
+                 ) -> dict[str, torch.nn.Module]:
+        n_labels = max(state.labels) + 1
+        return {kind.name: gan.build(kind, len(state.channels), n_labels, params)[0]
+                for kind in cls.kinds}
 
     # ---- sample (each subclass's ``sample`` composes these) ----------------------------------
-    def _check(self, ctx: SampleContext) -> dict:
-        if self.state is None:
-            raise ConfigError(f"generator '{self.name}' must be fitted (or loaded) before "
-                              "sampling")
+    def _check(self, ctx: SampleContext) -> StyleGAN2State:
+        state = self.fitted()
         if ctx.lesion_ratio is not None:
             raise ConfigError(f"generator '{self.name}' cannot set a lesion fraction: its "
                               "GANs are not conditioned on lesions")
-        return self.state
+        return state
 
-    def _generate(self, kind: str, n: int, ctx: SampleContext,
+    def _generate(self, kind: str, n: int, ctx: SampleContext, noise: torch.Generator,
                   masks: torch.Tensor | None = None) -> torch.Tensor:
-        """``n`` outputs of the EMA generator ``kind`` (raw), in batches, on ``ctx.device``."""
+        """``n`` outputs of the EMA generator ``kind`` (raw), in batches, on ``ctx.device``;
+        latents and layer noise from ``noise`` (a generator on ``ctx.device``)."""
         p, net = self.params, self.nets[kind].to(ctx.device)
         outs = []
         for start in range(0, n, p.sample_batch):
             stop = min(n, start + p.sample_batch)
-            z = torch.randn(stop - start, p.z_dim, device=ctx.device)
+            z = torch.randn(stop - start, p.z_dim, device=ctx.device, generator=noise)
             cond = None if masks is None else masks[start:stop].to(ctx.device)
             with torch.no_grad():
-                outs.append(net(z, cond, truncation=p.truncation).cpu())
+                outs.append(net(z, cond, truncation=p.truncation, generator=noise).cpu())
         net.cpu()
         return torch.cat(outs) if outs else torch.empty(0)
 
     def _cases(self, images: np.ndarray | None, labels: np.ndarray, ids: list[str],
                channels: list[str], meta: list[dict]) -> CaseSet:
-        s = self.state
+        s = self.fitted()
         if images is None:  # masks only: the label map is the one image channel
             images, channels = labels[:, None].astype(np.float32), ["mask"]
-        cases = [Case(ids[i], images[i], labels[i].astype(np.int16), tuple(s["spacing"]),
+        cases = [Case(ids[i], images[i], labels[i].astype(np.int16), tuple(s.spacing),
                       meta={"source": self.name, **meta[i]}) for i in range(len(ids))]
-        return CaseSet(cases, dict(s["labels"]), channels, 2, {"source": self.name})
+        return CaseSet(cases, dict(s.labels), channels, 2, {"source": self.name})
 
-    def _masks(self, n: int, ctx: SampleContext) -> torch.Tensor:
+    def _masks(self, n: int, ctx: SampleContext, noise: torch.Generator) -> torch.Tensor:
         """M-SG label maps (N, R, R), decoded by argmax."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            return self._generate(gan.MASKS.name, n, ctx).argmax(1)
+        return self._generate(gan.MASKS.name, n, ctx, noise).argmax(1)
 
     def _style_masks(self, style: CaseSet) -> tuple[torch.Tensor, list[str]]:
         """Label slices of labelled cases, cut and resized as the training slices were."""
         if any(c.label is None for c in style):
             raise DataError(f"generator '{self.name}' takes masks from the style cases, which "
                             "need labels")
-        if max(style.labels) > max(self.state["labels"]):
+        if max(style.labels) > max(self.fitted().labels):
             raise DataError(f"style cases have labels {sorted(style.labels)}; the generator was "
-                            f"trained on {sorted(self.state['labels'])}")
+                            f"trained on {sorted(self.fitted().labels)}")
         p = self.params
         bank = slice_bank(style, (p.resolution,) * 2, p.fit, p.axis, p.min_foreground, [], 1)
         return bank.pv.argmax(1).to(torch.uint8), [style[int(v)].id for v in bank.volume]
 
     def _images(self, raw: torch.Tensor, picks: list[int]) -> np.ndarray:
         """Generated intensities from [-1, 1] back to the training data's units, unclipped."""
-        intensity = IntensityRange.from_dict(self.state["intensity"]).pick(picks)
+        intensity = self.fitted().intensity.pick(picks)
         return intensity.from_unit((raw[:, picks] + 1) / 2, channel_axis=1).numpy()
 
     def _paint(self, labels: torch.Tensor, ids: list[str], ctx: SampleContext,
-               meta: list[dict]) -> CaseSet:
+               meta: list[dict], noise: torch.Generator) -> CaseSet:
         """C-SG images for label maps (N, R, R)."""
-        picks = ctx.channel_indices(self.state["channels"], f"generator '{self.name}'")
-        onehot = one_hot(labels.long(), max(self.state["labels"]) + 1)
-        raw = self._generate(gan.CONDITIONAL.name, len(labels), ctx, onehot)
-        names = [self.state["channels"][i] for i in picks]
+        s = self.fitted()
+        picks = ctx.channel_indices(s.channels, f"generator '{self.name}'")
+        onehot = one_hot(labels.long(), max(s.labels) + 1)
+        raw = self._generate(gan.CONDITIONAL.name, len(labels), ctx, noise, onehot)
+        names = [s.channels[i] for i in picks]
         return self._cases(self._images(raw, picks), labels.numpy(), ids, names, meta)
 
     def _images_for(self, maps: CaseSet, ctx: SampleContext) -> CaseSet:
         """C-SG images for given 2D label maps, e.g. held-out real ones (alignment checks)."""
         if gan.CONDITIONAL not in self.kinds:
             raise ConfigError(f"generator '{self.name}' has no conditional image generator")
-        self._check(ctx)
+        s = self._check(ctx)
         size = (self.params.resolution,) * 2
         if maps.spatial_dims != 2 or any(c.spatial_shape != size for c in maps):
             raise DataError(f"images_for needs 2D label maps of size {size}")
-        if max(maps.labels) > max(self.state["labels"]):
+        if max(maps.labels) > max(s.labels):
             raise DataError(f"label maps have labels {sorted(maps.labels)}; the generator "
-                            f"was trained on {sorted(self.state['labels'])}")
+                            f"was trained on {sorted(s.labels)}")
         labels = torch.from_numpy(np.stack([c.label for c in maps]))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            return self._paint(labels, maps.ids, ctx, [{"mask": c.id} for c in maps])
-
-    # ---- save / load -----------------------------------------------------------------------
-    def save(self, path: Path) -> None:
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        torch.save({"params": self.params.model_dump(mode="json"), "state": plain(self.state),
-                    "nets": {k: v.state_dict() for k, v in self.nets.items()}},
-                   path / "stylegan2.pt")
-        info = {k: v for k, v in self.state.items() if k not in ("masks", "mask_ids")}
-        (path / "meta.json").write_text(json.dumps({"name": self.name, **info}, indent=1,
-                                                   default=str))
-        for kind, curve in self.curves.items():
-            curve.to_csv(path / f"curve_{kind}.csv", index=False)
-
-    @classmethod
-    def load(cls, path: Path):
-        blob = load_checkpoint(Path(path) / "stylegan2.pt")
-        model = cls(StyleGAN2Params(**blob["params"]))
-        model.state = blob["state"]
-        n_labels = max(model.state["labels"]) + 1
-        for kind in cls.kinds:
-            net, _ = gan.build(kind, len(model.state["channels"]), n_labels, model.params)
-            net.load_state_dict(blob["nets"][kind.name])
-            model.nets[kind.name] = net.eval()
-        return model
+        return self._paint(labels, maps.ids, ctx, [{"mask": c.id} for c in maps],
+                           torch_generator(ctx.seed, ctx.device))
 
 
 class BSG(StyleGAN2Family):
@@ -270,14 +258,11 @@ class BSG(StyleGAN2Family):
 
     def sample(self, n: int, ctx: SampleContext) -> CaseSet:
         s = self._check(ctx)
-        picks = ctx.channel_indices(self.state["channels"], f"generator '{self.name}'")
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            raw = self._generate(gan.JOINT.name, n, ctx)
-        c = len(s["channels"])
-        labels = raw[:, c:].argmax(1).numpy()
+        picks = ctx.channel_indices(s.channels, f"generator '{self.name}'")
+        raw = self._generate(gan.JOINT.name, n, ctx, torch_generator(ctx.seed, ctx.device))
+        labels = raw[:, len(s.channels):].argmax(1).numpy()
         return self._cases(self._images(raw, picks), labels, _ids(self.name, n),
-                           [s["channels"][i] for i in picks], [{}] * n)
+                           [s.channels[i] for i in picks], [{}] * n)
 
 
 class MSG(StyleGAN2Family):
@@ -288,7 +273,8 @@ class MSG(StyleGAN2Family):
 
     def sample(self, n: int, ctx: SampleContext) -> CaseSet:
         self._check(ctx)
-        return self._cases(None, self._masks(n, ctx).numpy(), _ids(self.name, n), [], [{}] * n)
+        masks = self._masks(n, ctx, torch_generator(ctx.seed, ctx.device))
+        return self._cases(None, masks.numpy(), _ids(self.name, n), [], [{}] * n)
 
 
 class CSG(StyleGAN2Family):
@@ -306,12 +292,11 @@ class CSG(StyleGAN2Family):
         if ctx.style is not None:
             pool, pool_ids = self._style_masks(ctx.style)
         else:
-            pool, pool_ids = s["masks"], s["mask_ids"]
+            pool, pool_ids = s.masks, s.mask_ids
         pick = np.random.default_rng(ctx.seed).integers(0, len(pool), n)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            return self._paint(pool[pick], _ids(self.name, n), ctx,
-                               [{"mask": pool_ids[i]} for i in pick])
+        return self._paint(pool[pick], _ids(self.name, n), ctx,
+                           [{"mask": pool_ids[i]} for i in pick],
+                           torch_generator(ctx.seed, ctx.device))
 
 
 class MCSG(StyleGAN2Family):
@@ -326,10 +311,9 @@ class MCSG(StyleGAN2Family):
 
     def sample(self, n: int, ctx: SampleContext) -> CaseSet:
         self._check(ctx)
-        masks = self._masks(n, ctx)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed + 1)
-            return self._paint(masks, _ids(self.name, n), ctx, [{}] * n)
+        noise = torch_generator(ctx.seed, ctx.device)  # masks first, then their images
+        masks = self._masks(n, ctx, noise)
+        return self._paint(masks, _ids(self.name, n), ctx, [{}] * n, noise)
 
 
 def to_tensors(bank: SliceBank) -> tuple[torch.Tensor, torch.Tensor]:

@@ -165,10 +165,14 @@ class SynthesisLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(fan_out))
         self.resolution = resolution
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: str = "random") -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: str = "random",
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """``generator``: where the per-pixel noise comes from (torch's global RNG when None,
+        as in training, which seeds it per step)."""
         x = self.conv(x, w)
         if noise == "random":
-            n = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device)
+            n = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device,
+                            generator=generator)
             x = x + n * self.noise_strength
         return lrelu(x + self.bias[None, :, None, None])
 
@@ -208,14 +212,15 @@ class SynthesisNetwork(nn.Module):
         return [2 ** i for i in range(2, int(math.log2(self.resolution)) + 1)]
 
     def forward(self, ws: torch.Tensor, mask: torch.Tensor | None = None,
-                noise: str = "random") -> torch.Tensor:
+                noise: str = "random", generator: torch.Generator | None = None
+                ) -> torch.Tensor:
         if (mask is None) != (self.mask_channels == 0):
             raise ValueError("a mask is needed by (and only by) the conditional generator")
         x = self.const[None].expand(ws.shape[0], -1, -1, -1)
         image, layer = None, 0
         for r, to_rgb in zip(self.resolutions, self.to_rgb, strict=True):
             for _ in range(1 if r == 4 else 2):
-                x = with_mask(self.layers[layer](x, ws[:, layer], noise), mask)
+                x = with_mask(self.layers[layer](x, ws[:, layer], noise, generator), mask)
                 layer += 1
             rgb = to_rgb(x, ws[:, layer])
             image = rgb if image is None else upsample(image) + rgb
@@ -246,8 +251,10 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, mask: torch.Tensor | None = None,
                 truncation: float = 1.0, mixing: float = 0.0,
-                noise: str = "random") -> torch.Tensor:
-        return self.synthesis(self.ws(z, truncation, mixing), mask, noise)
+                noise: str = "random", generator: torch.Generator | None = None
+                ) -> torch.Tensor:
+        """Sampling passes ``generator`` for the layers' noise (it never mixes styles)."""
+        return self.synthesis(self.ws(z, truncation, mixing), mask, noise, generator)
 
 
 class DiscriminatorBlock(nn.Module):

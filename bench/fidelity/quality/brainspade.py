@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
     generator = fit_timed("brainspade", args, parts["train"], device, params, results,
                           folder="generator")
     p = generator.params
-    results["losses"] = generator.state["losses"]
+    results["losses"] = generator.state.losses
 
     train_slices, heldout_slices = (real_slices(parts[k], p.size, p.axis, p.min_foreground,
                                                 p.fit) for k in ("train", "heldout"))

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
                          "from_heldout_masks_unrefined": painted[False],
                          "samples_refined": samples[True]},
         args.segmenter_steps, device, args.out / "segmenter", segmenter="unet3d")
-    results["training_volumes"] = model.state["training_volumes"]
+    results["training_volumes"] = model.state.training_volumes
     return write_results(args.out, results)
 
 

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> dict:
         train, {"real_heldout": heldout, "c-sg_from_heldout_masks": painted,
                 "b-sg_samples": samples["b-sg"], "mc-sg_samples": samples["mc-sg"]},
         args.segmenter_steps, device, args.out / "segmenter")
-    results["training_slices"] = generators["b-sg"].state["training_slices"]
+    results["training_slices"] = generators["b-sg"].state.training_slices
     return write_results(args.out, results)
 
 
