@@ -33,7 +33,7 @@ def parse_overrides(items: list[str]) -> dict:
                               "write lists as [a, b])") from None
     return params
 
-PRESETS = Path(__file__).parent / "presets"
+PRESETS = Path(__file__).parents[1] / "presets"  # bench/presets
 
 
 class _Strict(BaseModel):
