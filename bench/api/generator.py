@@ -83,8 +83,9 @@ class PaintsMasks(Protocol):
 class ReadsFolder(Protocol):
     """Optional: a generator that reads pre-generated cases from ``folder()`` (``folder``).
 
-    It has nothing to fit, and its identity is the folder's content, not the params that name
-    its path: the same folder elsewhere is the same method, a changed file another one.
+    It has nothing to fit, and its identity is the folder's content, not its params (which must
+    therefore only say where the folder is): the same folder elsewhere is the same method, a
+    changed file another one.
     """
 
     def folder(self) -> Path: ...
