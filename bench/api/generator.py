@@ -77,3 +77,15 @@ class PaintsMasks(Protocol):
     fidelity judge image–mask alignment on real masks."""
 
     def images_for(self, masks: CaseSet, ctx: SampleContext) -> CaseSet: ...
+
+
+@runtime_checkable
+class ReadsFolder(Protocol):
+    """Optional: a generator that reads pre-generated cases from ``folder()`` (``folder``).
+
+    It has nothing to fit, and its identity is the folder's content, not its params (which must
+    therefore only say where the folder is): the same folder elsewhere is the same method, a
+    changed file another one.
+    """
+
+    def folder(self) -> Path: ...

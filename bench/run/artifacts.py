@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 from bench.api.case import CaseSet
+from bench.api.errors import DataError
 from bench.api.generator import FitContext, SampleContext
 from bench.api.registry import get_generator
 from bench.data import load_dataset, write_nnunet
@@ -28,6 +29,7 @@ from bench.run.cost import measure
 from bench.run.digest import damage, seal
 from bench.run.experiment import check_compatible
 from bench.run.resolve import Component, resolve
+from bench.run.sources import FITTED_PARTS, content_digest, fitted_outputs, seen_images
 
 
 def build_generator(spec: GeneratorSpec):
@@ -51,7 +53,10 @@ def sample_key(fit: str, count: int, ctx: SampleContext) -> str:
 
 def ensure_fit(generator: Component, train: CaseSet, seed: int, root: Path, store,
                device: str, log=None) -> Path:
-    """The folder of a fitted generator, fitting it only when no finished fit exists."""
+    """The folder of a fitted generator, fitting it only when no finished fit exists; a
+    generator read from a folder (bench.run.sources) is never fitted: that folder is returned."""
+    if generator.source is not None:
+        return Path(generator.source)
     key = fit_key(generator, train, seed)
     folder = root / "fits" / key
     if _finished(folder):
@@ -81,13 +86,17 @@ def ensure_samples(generator: Component, fit_folder: Path, count: int, ctx: Samp
     Samples must have the ``real`` data's labels and channels; a generator that breaks this
     fails here, before its samples are stored and before any cell trains on them.
     """
-    key = sample_key(fit_folder.name, count, ctx)
+    fit = fit_folder.name if generator.source is None else generator.fit_identity
+    key = sample_key(fit, count, ctx)
     folder = root / "samples" / key
     if _finished(folder):
         return folder
     if folder.exists():
         shutil.rmtree(folder)
-    loaded = get_generator(generator.name).load(fit_folder / "model")
+    if generator.source is None:
+        loaded = get_generator(generator.name).load(fit_folder / "model")
+    else:
+        loaded = _unchanged(generator).build()
     with measure(ctx.device) as cost:
         cases = loaded.sample(count, ctx)
     if len(cases) != count:
@@ -101,6 +110,47 @@ def ensure_samples(generator: Component, fit_folder: Path, count: int, ctx: Samp
     _finish(folder, {"generator": generator.label, "key": key, "count": count, "cost": cost})
     store.record_artifact(key, "samples", folder, f"{generator.label} n={count}")
     return folder
+
+
+def check_sources(generators: tuple[Component, ...], real: CaseSet, tests: dict[str, CaseSet],
+                  same_channel_names: bool = True) -> None:
+    """Generators read from folders must sample the run's labels and channels, and a fitted one
+    must not have learned from a test case: checked before anything trains."""
+    for generator in generators:
+        if generator.source is None:
+            continue
+        folder, role = Path(generator.source), f"generator '{generator.label}'"
+        outputs = fitted_outputs(folder) if generator.fitted else _dataset(folder, role)
+        if outputs is None:  # fitted before outputs were recorded: its samples are checked
+            logging.getLogger("synth2seg").warning("%s: %s records no labels or training "
+                                                   "images; fit it again to check them", role,
+                                                   folder)
+            continue
+        check_compatible(real, outputs, role, same_labels=True,
+                         same_channel_names=same_channel_names)
+        seen = seen_images(folder) if generator.fitted else set()
+        for name, cases in tests.items():
+            leaked = [case.id for case in cases if image_fingerprint(case) in seen]
+            if leaked:
+                raise DataError(f"{role}: {folder} was fitted on test set '{name}' case "
+                                f"{leaked[0]} ({len(leaked)} in all): a test case must never "
+                                "be seen in training")
+
+
+def _dataset(folder: Path, role: str) -> CaseSet:
+    try:
+        return load_dataset(folder)
+    except DataError as exc:
+        raise DataError(f"{role}: {exc}") from None
+
+
+def _unchanged(generator: Component) -> Component:
+    """``generator`` if its folder still holds what the run resolved (its identity)."""
+    parts = FITTED_PARTS if generator.fitted else None
+    if content_digest(Path(generator.source), parts) != generator.content:
+        raise DataError(f"generator '{generator.label}': {generator.source} changed while the "
+                        "run was going on; run again to use its new content")
+    return generator
 
 
 def load_samples(folder: Path, count: int) -> CaseSet:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bench.api.errors import ConfigError
 
@@ -97,6 +97,22 @@ class GeneratorSpec(SegmenterSpec):
     # 'cases': a count is a number of generated cases (patients); a 2D generator then samples
     # count x the real training data's slices per case (bench.api.slices.slices_per_case).
     count_unit: Literal["samples", "cases"] = "samples"
+    # a folder written by 'synth2seg generator fit' (here or elsewhere): sampled, never fitted;
+    # its preset and params are the ones it was fitted with
+    fitted: str | None = None
+
+    @model_validator(mode="after")
+    def _fitted_has_its_own_params(self):
+        if self.fitted is not None and (self.preset is not None or self.params):
+            raise ValueError(f"generator '{self.name}' with 'fitted' takes no preset or params: "
+                             "they are the ones its folder was fitted with")
+        return self
+
+    @property
+    def display(self) -> str:
+        if self.fitted is not None and self.label is None:
+            return f"{self.name}:fitted"
+        return super().display
 
 
 class MatrixConfig(_Strict):

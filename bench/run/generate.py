@@ -18,11 +18,15 @@ from bench.api.errors import ConfigError
 from bench.api.generator import SampleContext
 from bench.api.registry import get_generator
 from bench.data import write_nnunet
+from bench.data.leakage import image_fingerprint
 from bench.data.split import fingerprint
 from bench.run.artifacts import build_generator, fit_into
 from bench.run.config import GeneratorSpec
+from bench.run.sources import INFO, read_info
 
-INFO = "generator.json"
+# what the data gives, recorded so a matrix can check a fitted folder against its own data:
+# labels and channels sampled, and the images learned from (no test case may be among them)
+DERIVED = ("labels", "channels", "spatial_dims", "cases")
 
 
 def fit_generator(spec: GeneratorSpec, data: CaseSet, out: Path, seed: int, device: str,
@@ -33,7 +37,7 @@ def fit_generator(spec: GeneratorSpec, data: CaseSet, out: Path, seed: int, devi
             "version": generator.version, "data": fingerprint(data)}
     path = out / INFO
     if path.exists() and _has_progress(out):
-        old = _read_info(out)
+        old = {k: v for k, v in read_info(out).items() if k not in DERIVED}
         if old != info:
             changed = sorted(k for k in info if old.get(k) != info[k])
             raise ConfigError(f"{out} holds another fit (different {', '.join(changed)}); "
@@ -42,7 +46,10 @@ def fit_generator(spec: GeneratorSpec, data: CaseSet, out: Path, seed: int, devi
         raise ConfigError(f"{out}: folder is not empty and holds no synth2seg fit; choose a new "
                           "or empty --out")
     out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(info, indent=1))
+    derived = {"labels": data.labels, "channels": data.channels,
+               "spatial_dims": data.spatial_dims,
+               "cases": sorted({image_fingerprint(case) for case in data})}
+    path.write_text(json.dumps({**info, **derived}, indent=1))
     return fit_into(generator, data, out, seed, device, progress, log)
 
 
@@ -52,24 +59,13 @@ def _has_progress(out: Path) -> bool:
     return (out / "model").exists() or any((out / "work").glob("*.pt"))
 
 
-def _read_info(folder: Path) -> dict:
-    try:
-        info = json.loads((folder / INFO).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{folder / INFO}: unreadable ({str(exc).splitlines()[0]}); "
-                          "it is written by 'synth2seg generator fit'") from None
-    if not isinstance(info, dict) or not isinstance(info.get("name"), str):
-        raise ConfigError(f"{folder / INFO}: expected an object with the generator 'name'")
-    return info
-
-
 def load_generator(folder: Path):
     """The fitted generator saved in ``folder`` by :func:`fit_generator`."""
     path = folder / INFO
     if not path.exists() or not (folder / "model").exists():
         raise ConfigError(f"{folder}: not a fitted generator (run 'synth2seg generator fit' "
                           "first)")
-    return get_generator(_read_info(folder)["name"]).load(folder / "model")
+    return get_generator(read_info(folder)["name"]).load(folder / "model")
 
 
 def sample_generator(folder: Path, n: int, ctx: SampleContext, out: Path) -> CaseSet:

@@ -49,6 +49,9 @@ def describe(config: MatrixConfig) -> list[str]:
         lines.append(f"  {g.label}: {g.name} v{g.version} preset={g.preset} "
                      f"identity={g.identity}")
         lines.append(f"    params: {g.params_json}")
+        if g.source is not None:
+            what = "fitted generator" if g.fitted else "pre-generated cases"
+            lines.append(f"    {what} read from {g.source} (content {g.content})")
         lines.append(f"    count unit: {g.count_unit}{unit}; style: {g.style or 'none'}")
     lines.append(f"counts: {config.counts}")
     if config.lesion_fraction is not None:

@@ -15,10 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from bench.api.errors import ConfigError, validated
+from bench.api.generator import ReadsFolder
 from bench.run.config import GeneratorSpec, MatrixConfig, SegmenterSpec
+from bench.run.sources import FITTED_PARTS, content_digest, fitted_info
 
 Kind = Literal["generator", "segmenter"]
 
@@ -35,6 +38,10 @@ class Component:
     preset: str | None = None  # where the params came from; informational, not identity
     style: str | None = None  # generators: the style dataset handed to sampling
     count_unit: str = "samples"  # generators: "samples" or "cases"
+    # generators read from a folder (bench.run.sources): where it lies now, not identity ...
+    source: str | None = None
+    content: str | None = None  # ... its content hash, the identity in place of the params
+    fitted: bool = False  # source is a 'synth2seg generator fit' folder, not a dataset
 
     @property
     def params(self) -> dict:
@@ -42,7 +49,11 @@ class Component:
 
     @property
     def fit_identity(self) -> str:
-        """What is fitted: kind, name, version and resolved params (not its label)."""
+        """What is fitted: kind, name, version and resolved params (not its label); for a
+        component read from a folder, the folder's content instead of the params."""
+        if self.content is not None:
+            return _digest({"kind": self.kind, "name": self.name, "version": self.version,
+                            "content": self.content})
         return _digest({"kind": self.kind, "name": self.name, "version": self.version,
                         "params": self.params})
 
@@ -60,8 +71,10 @@ class Component:
         return _digest({"fit": self.fit_identity, **sampling})
 
     def build(self):
-        """A fresh instance of the component with exactly these params."""
+        """A fresh instance of the component with exactly these params (a fitted one: loaded)."""
         cls = component_class(self.kind, self.name)
+        if self.fitted:
+            return cls.load(Path(self.source) / "model")
         return cls(cls.Params(**self.params))
 
     def describe(self) -> dict:
@@ -70,6 +83,8 @@ class Component:
                "preset": self.preset, "identity": self.identity, "params": self.params}
         if self.kind == "generator":
             out.update(style=self.style, count_unit=self.count_unit)
+        if self.source is not None:
+            out.update(source=self.source, content=self.content, fitted=self.fitted)
         return out
 
 
@@ -85,6 +100,8 @@ def component_class(kind: Kind, name: str):
 
 def resolve(kind: Kind, spec: GeneratorSpec | SegmenterSpec) -> Component:
     """``spec`` with its preset's values under its own params, validated by the class."""
+    if isinstance(spec, GeneratorSpec) and spec.fitted is not None:
+        return _resolve_fitted(spec)
     cls = component_class(kind, spec.name)
     presets = cls.presets
     if spec.preset is not None and spec.preset not in presets:
@@ -95,8 +112,28 @@ def resolve(kind: Kind, spec: GeneratorSpec | SegmenterSpec) -> Component:
     canonical = json.dumps(params.model_dump(mode="json"), sort_keys=True)
     style, unit = (spec.style, spec.count_unit) if isinstance(spec, GeneratorSpec) \
         else (None, "samples")
+    source = content = None
+    if kind == "generator" and isinstance(reader := cls(params), ReadsFolder):
+        folder = reader.folder()
+        if not folder.is_dir():
+            raise ConfigError(f"generator '{spec.display}': {folder} is not a folder (expected "
+                              "a dataset of pre-generated cases)")
+        source, content = str(folder.resolve()), content_digest(folder)
     return Component(kind, spec.name, str(cls.version), canonical,
-                     spec.display, spec.preset, style, unit)
+                     spec.display, spec.preset, style, unit, source, content)
+
+
+def _resolve_fitted(spec: GeneratorSpec) -> Component:
+    """A generator fitted into ``spec.fitted``: named by the content of its model and
+    generator.json; its params are informational (what it was fitted with)."""
+    cls = component_class("generator", spec.name)
+    folder = Path(spec.fitted).expanduser()
+    info = fitted_info(folder, spec.name, str(cls.version))
+    recorded = json.dumps({k: info.get(k) for k in ("preset", "params", "seed", "data")},
+                          sort_keys=True)
+    return Component("generator", spec.name, str(cls.version), recorded, spec.display,
+                     info.get("preset"), spec.style, spec.count_unit, str(folder.resolve()),
+                     content_digest(folder, FITTED_PARTS), fitted=True)
 
 
 NONE = Component("generator", "none", "1", "{}", "none")
@@ -122,8 +159,24 @@ def resolve_config(config: MatrixConfig) -> Resolved:
     _unique("generators", generators)
     _unique("segmenters", segmenters)
     for _, component in generators + segmenters:
-        component.build()  # constructors check what Params alone cannot (e.g. patch dims)
+        if not component.fitted:  # a fitted one loads when it samples, not at every resolve
+            component.build()  # constructors check what Params alone cannot (e.g. patch dims)
     return Resolved(tuple(c for _, c in generators), tuple(c for _, c in segmenters))
+
+
+def config_key(config: MatrixConfig, resolved: Resolved) -> str:
+    """:meth:`MatrixConfig.key` with every generator read from a folder named by the folder's
+    content, not its path, so that a moved folder is the same config; the same as
+    ``config.key()`` for a config without one, so existing run folders keep their key."""
+    if not any(g.source for g in resolved.generators):
+        return config.key()
+    specs, components = [], iter(resolved.generators)  # in the order of the entries
+    for spec in config.generators:
+        component = None if spec.name == "none" else next(components)
+        if component is not None and component.source is not None:
+            spec = spec.model_copy(update={"params": {}, "fitted": component.content})
+        specs.append(spec)
+    return config.model_copy(update={"generators": specs}).key()
 
 
 def _unique(field: str, entries: list[tuple[int, Component]]) -> None:

@@ -25,14 +25,14 @@ from bench.api.segmenter import ExposesEncoder
 from bench.fidelity.catalogue import FidelityOptions
 from bench.fidelity.judge import FidelityJudge
 from bench.fidelity.reference import Reference
-from bench.run.artifacts import ensure_fit, ensure_samples, load_samples
+from bench.run.artifacts import check_sources, ensure_fit, ensure_samples, load_samples
 from bench.run.config import MatrixConfig
 from bench.run.devices import resolve_device
 from bench.run.digest import damage
 from bench.run.executors import ExecutorOptions, get_executor
 from bench.run.matrix import Cell, expand
 from bench.run.plan import samples_per_count
-from bench.run.resolve import resolve_config
+from bench.run.resolve import config_key, resolve_config
 from bench.run.rundata import RunData, prepare_data
 from bench.run.runlock import RunLock
 from bench.run.store import STORE, Store
@@ -58,6 +58,8 @@ class Runner:
         cells = expand(config)
         device = resolve_device(config.device)
         data = self.data = prepare_data(config)  # checked before anything is written
+        check_sources(tuple(dict.fromkeys(c.generator for c in cells if c.count)),
+                      data.parts["real"], data.tests, config.match_channel_names)
         with RunLock(self.run_dir):
             return self._run(cells, data, device)
 
@@ -104,16 +106,17 @@ class Runner:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         store = Store(self.run_dir / STORE)
         previous = store.manifest().get("config_hash")
+        resolved = resolve_config(self.config)
+        key = config_key(self.config, resolved)  # a moved folder of samples is the same config
         holds_results = len(store.cells()) > 0 or len(store.artifacts()) > 0
         if self.force:  # cells of this matrix are replaced one by one, as their redo finishes
             store.forget_cells(keep={c.key for c in cells})
-        elif previous is not None and previous != self.config.key() and holds_results:
+        elif previous is not None and previous != key and holds_results:
             store.close()
             raise ConfigError(f"{self.run_dir}: this run folder holds results of another config "
                               "(use another --out, or --force to start its cells afresh)")
         store.set_manifest({"config": self.config.model_dump(mode="json"),
-                            "config_hash": self.config.key(),
-                            "components": resolve_config(self.config).manifest(),
+                            "config_hash": key, "components": resolved.manifest(),
                             "versions": _versions(),
                             "code_version": _code_version(), "python": platform.python_version(),
                             "device": device})
@@ -138,8 +141,9 @@ class Runner:
         out = {}
         ctx_channels = list(data.parts["real"].channels)
         for (identity, seed), (generator, count) in needed.items():
-            self.console.print(f"generator {generator.label} (seed {seed}): fit, then {count} "
-                               "samples")
+            made = "fit" if generator.source is None else "read from " + generator.source
+            self.console.print(f"generator {generator.label} (seed {seed}): {made}, then "
+                               f"{count} samples")
             fit = ensure_fit(generator, data.parts["real"], seed, artifacts, store, device)
             style = data.styles.get(generator.style)
             channels = ctx_channels if style is None or self.config.match_channel_names \
