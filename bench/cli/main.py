@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from bench.api.errors import UserError, validated
+from bench.cli import check
 from bench.run.config import parse_overrides
 
 app = typer.Typer(help="synth2seg: does synthetic image+mask data help segmentation?",
@@ -35,6 +36,9 @@ OFFLINE_HELP = ("Never fetch metric weights (also SYNTH2SEG_OFFLINE=1 or fidelit
 generator_app = typer.Typer(help="Generators: fit on real data, sample synthetic datasets.",
                             no_args_is_help=True)
 app.add_typer(generator_app, name="generator")
+segmenter_app = typer.Typer(help="Segmenters: check an adapter.", no_args_is_help=True)
+app.add_typer(segmenter_app, name="segmenter")
+check.register(generator_app, segmenter_app, console)
 
 
 @data_app.command("phantom")
