@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.api.case import CaseSet
 from bench.api.generator import SampleContext
 from bench.api.registry import generators, segmenters
 from bench.run.conformance import check_generator
@@ -107,6 +108,34 @@ class Restarts(IntensityModel):
         super().fit(train, ctx)
 
 
+class PaintsAnUndeclaredLabel(IntensityModel):
+    """Broken on purpose: a voxel of every sample carries label 9, which the data lacks."""
+
+    def sample(self, n, ctx):
+        samples = super().sample(n, ctx)
+        for case in samples:
+            case.label.flat[0] = 9
+        return samples
+
+
+class RenamesChannels(IntensityModel):
+    """Broken on purpose: its samples call the T1 channel 'MPRAGE'."""
+
+    def sample(self, n, ctx):
+        samples = super().sample(n, ctx)
+        return CaseSet(samples.cases, samples.labels, ["MPRAGE"], 3, samples.meta)
+
+
+class ForgetsOnSave(IntensityModel):
+    """Broken on purpose: load perturbs the class means, so the loaded model samples otherwise."""
+
+    @classmethod
+    def load(cls, path):
+        model = super().load(path)
+        model.mean = model.mean + 1.0
+        return model
+
+
 class NoVersion:
     name = "no-version"
     spatial_dims = 3
@@ -134,6 +163,19 @@ def test_a_generator_that_ignores_the_seed_fails_with_a_table_naming_the_rule(ca
     assert "FAIL" in row and "seeds 0 and 1 give the same samples" in row
     assert "1 rule(s) failed: other seed, other samples" in result.stdout
     assert result.stdout.count("FAIL") == 1, "every other rule still passes"
+
+
+@pytest.mark.parametrize("broken, failing, reason", [
+    # the dataset validator refuses undeclared label values too
+    (PaintsAnUndeclaredLabel, ["labels", "samples form a dataset"],
+     "label values [9] are not declared"),
+    (RenamesChannels, ["channels"], "channels ['MPRAGE'], the training data's are ['T1']"),
+    (ForgetsOnSave, ["save → load"], "the loaded generator samples differently"),
+])
+def test_a_broken_rule_fails_with_its_reason_and_the_others_pass(cases, broken, failing, reason):
+    results = check_generator(broken, cases)
+    assert [r.rule for r in results if r.passed is False] == failing, results
+    assert reason in next(r.detail for r in results if r.rule == failing[0])
 
 
 def test_a_fit_that_starts_over_fails_the_resume_rule(cases):

@@ -167,7 +167,10 @@ class _GeneratorCheck:
         self.samples = self.model.sample(self.n, self.ctx())
         if not isinstance(self.samples, CaseSet) or len(self.samples) != self.n:
             raise Failed(f"sample({self.n}) returned {len(self.samples)} cases")
-        return f"{self.n} cases"
+        bad = [c.id for c in self.samples if not np.isfinite(c.image).all()]
+        if bad:
+            raise Failed(f"case {bad[0]}: image has NaN or infinite values")
+        return f"{self.n} cases, finite images"
 
     def labels(self) -> str:
         s, want = self.samples, self.train.labels
@@ -191,9 +194,6 @@ class _GeneratorCheck:
         s, dims = self.samples, self.cls.spatial_dims
         if s.spatial_dims != dims:
             raise Failed(f"spatial_dims is {dims}, the samples are {s.spatial_dims}D")
-        bad = [c.id for c in s if not np.isfinite(c.image).all()]
-        if bad:
-            raise Failed(f"case {bad[0]}: image has NaN or infinite values")
         return f"{dims}D, shape {s[0].spatial_shape}"
 
     def same_seed(self) -> str:
@@ -212,7 +212,7 @@ class _GeneratorCheck:
         self.model.save(self.root / "model")
         loaded = self.cls.load(self.root / "model")
         if self.samples is None:
-            return "saved and loaded (nothing to sample)"
+            return "saved and loaded; " + self.not_compared()
         gap = difference(self.samples, loaded.sample(self.n, self.ctx()), SAME_ATOL)
         if gap:
             raise Failed(f"the loaded generator samples differently: {gap}")
@@ -234,7 +234,13 @@ class _GeneratorCheck:
             gap = difference(self.samples, resumed.sample(self.n, self.ctx()), RESUME_ATOL)
             if gap:
                 raise Failed(f"samples differ from an uninterrupted fit's: {gap}")
-        return f"stopped after {first} of {self.steps} steps; the resumed fit ran {len(steps)}"
+        done = f"stopped after {first} of {self.steps} steps; the resumed fit ran {len(steps)}"
+        return done if self.samples is not None else f"{done}; {self.not_compared()}"
+
+    def not_compared(self) -> str:
+        if self.cls.spatial_dims == 0:
+            return "samples nothing"
+        return "samples not compared ('sample' did not pass)"
 
     def dataset(self) -> str:
         folder = write_nnunet(self.samples, self.root / "dataset", name=f"{self.cls.name} check")
