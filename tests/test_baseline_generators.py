@@ -8,20 +8,16 @@ from bench.api.errors import ConfigError
 
 
 def test_oracle_draws_new_subjects_of_the_same_process(phantom, tmp_path):
+    """Labels, channels, save → load and seeds: tests/test_builtin_conformance.py."""
     oracle = get_generator("phantom-oracle")()
     oracle.fit(phantom, FitContext(tmp_path))
-    oracle.save(tmp_path / "model")
-    loaded = get_generator("phantom-oracle").load(tmp_path / "model")
-    samples = loaded.sample(2, SampleContext(seed=0))
-    assert samples.labels == phantom.labels and samples.channels == phantom.channels
+    samples = oracle.sample(2, SampleContext(seed=0))
     assert samples[0].image.shape == phantom[0].image.shape
     for sample in samples:
         for real in phantom:
             assert not np.array_equal(sample.label, real.label)
-    prefix = loaded.sample(1, SampleContext(seed=0))
+    prefix = oracle.sample(1, SampleContext(seed=0))
     np.testing.assert_array_equal(prefix[0].image, samples[0].image)
-    other = loaded.sample(1, SampleContext(seed=1))
-    assert not np.array_equal(other[0].label, samples[0].label)
 
 
 def test_oracle_refuses_data_that_is_not_the_phantom(phantom, tmp_path):

@@ -246,10 +246,6 @@ def test_fit_and_sample_volumes_on_the_phantom(fitted, lesion_phantom):
         assert np.isfinite(case.image).all() and 0 <= case.image.min() <= case.image.max() <= 1
     for stage in ("masks", "sequence", "refiner0", "refiner1", "refiner2"):
         assert len(fitted.curves[stage]) == fitted.state.steps[stage]
-    again = fitted.sample(3, SampleContext(seed=0))
-    other = fitted.sample(3, SampleContext(seed=1))
-    np.testing.assert_array_equal(cases[0].image, again[0].image)
-    assert not np.array_equal(cases[0].label, other[0].label)
 
 
 def test_refiner_changes_the_images_but_not_the_masks(fitted, lesion_phantom):
@@ -263,14 +259,10 @@ def test_refiner_changes_the_images_but_not_the_masks(fitted, lesion_phantom):
     assert t1.channels == ["T1"] and t1[0].image.shape[0] == 1
 
 
-def test_save_load_samples_identically(fitted, tmp_path):
+def test_saved_generator_keeps_its_training_curves(fitted, tmp_path):
+    """Save → load → same samples and seeds: tests/test_builtin_conformance.py."""
     fitted.save(tmp_path / "model")
     assert (tmp_path / "model" / "curve_masks.csv").exists()
-    loaded = type(fitted).load(tmp_path / "model")
-    a, b = fitted.sample(2, SampleContext(seed=3)), loaded.sample(2, SampleContext(seed=3))
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_array_equal(x.label, y.label)
-        np.testing.assert_allclose(x.image, y.image, atol=1e-6)
 
 
 def test_bad_use_is_a_clear_error(fitted, phantom):
@@ -285,32 +277,6 @@ def test_bad_use_is_a_clear_error(fitted, phantom):
         tiny().fit(slices, FitContext(workdir=None, seed=0))
     with pytest.raises(ConfigError, match="n_cond"):
         build_generator(GeneratorSpec(name="medgen3d", preset="tiny", params={"n_cond": 4}))
-
-
-def test_interrupted_fit_resumes_to_the_uninterrupted_result(phantom, tmp_path):
-    reference = tiny()
-    reference.fit(phantom, FitContext(workdir=tmp_path / "ref", seed=0))
-
-    class Stop(Exception):
-        pass
-
-    def stop_in_sequence(step, total, losses):
-        if losses["stage"] == "sequence" and step == 3:
-            raise Stop
-
-    with pytest.raises(Stop):
-        tiny().fit(phantom, FitContext(workdir=tmp_path / "run", seed=0,
-                                       progress=stop_in_sequence))
-    seen = []
-    resumed = tiny()
-    resumed.fit(phantom, FitContext(workdir=tmp_path / "run", seed=0,
-                                    progress=lambda s, t, losses: seen.append(
-                                        (losses["stage"], s))))
-    assert seen[:2] == [("sequence", 3), ("sequence", 4)], "masks are loaded, not retrained"
-    a, b = reference.sample(2, SampleContext(seed=0)), resumed.sample(2, SampleContext(seed=0))
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_array_equal(x.label, y.label)
-        np.testing.assert_allclose(x.image, y.image, atol=1e-5)
 
 
 def test_cli_fit_sample_data_check_and_a_3d_segmenter_trains_on_the_samples(capsys, phantom3_dir,

@@ -170,16 +170,10 @@ def test_samples_are_2d_pairs_with_labels_in_range(fitted, lesion_phantom, name)
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_saved_generator_samples_identically_and_seeds_differ(fitted, tmp_path, name):
+def test_saved_generator_keeps_a_training_curve_per_gan(fitted, tmp_path, name):
+    """Save → load → same samples and seeds: tests/test_builtin_conformance.py."""
     model = fitted[name]
     model.save(tmp_path / "model")
-    loaded = type(model).load(tmp_path / "model")
-    a, b = model.sample(3, SampleContext(seed=3)), loaded.sample(3, SampleContext(seed=3))
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_array_equal(x.image, y.image)
-        np.testing.assert_array_equal(x.label, y.label)
-    other = model.sample(3, SampleContext(seed=4))
-    assert not np.array_equal(a[0].image, other[0].image)
     for kind in type(model).kinds:
         curve = (tmp_path / "model" / f"curve_{kind.name}.csv").read_text().splitlines()
         assert curve[0].split(",")[:4] == ["step", "d", "d_real", "r1"]
@@ -224,34 +218,6 @@ def test_channel_choice_and_lesion_fraction(fitted):
         fitted["b-sg"].sample(1, SampleContext(lesion_ratio=0.5))
     with pytest.raises(ConfigError, match="fitted"):
         BSG().sample(1, SampleContext())
-
-
-def test_interrupted_fit_resumes_to_the_uninterrupted_result(phantom, tmp_path):
-    reference = tiny("mc-sg")
-    reference.fit(phantom, FitContext(workdir=tmp_path / "ref", seed=0))
-
-    class Stop(Exception):
-        pass
-
-    def stop_in_c_sg(step, total, losses):
-        if losses["stage"] == "c-sg" and step == 3:
-            raise Stop
-
-    interrupted = tiny("mc-sg")
-    with pytest.raises(Stop):
-        interrupted.fit(phantom, FitContext(workdir=tmp_path / "run", seed=0,
-                                            progress=stop_in_c_sg))
-    assert torch.load(tmp_path / "run" / "c-sg.pt", weights_only=True)["step"] == 2
-    seen = []
-    resumed = tiny("mc-sg")
-    resumed.fit(phantom, FitContext(workdir=tmp_path / "run", seed=0,
-                                    progress=lambda s, t, losses: seen.append(
-                                        (losses["stage"], s))))
-    assert seen == [("c-sg", 3), ("c-sg", 4)], "m-sg is loaded, c-sg goes on from step 2"
-    a, b = reference.sample(3, SampleContext(seed=0)), resumed.sample(3, SampleContext(seed=0))
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_allclose(x.image, y.image, atol=1e-5)
-        np.testing.assert_array_equal(x.label, y.label)
 
 
 def test_training_moves_the_ema_generator_and_records_lazy_regularisation(fitted):

@@ -12,7 +12,9 @@ data_app = typer.Typer(help="Datasets: build the embedded phantom, check and sho
 generator_app = typer.Typer(help="Generators: fit on real data, sample synthetic datasets.",
                             no_args_is_help=True)
 app.add_typer(data_app, name="data")
+segmenter_app = typer.Typer(help="Segmenters: check an adapter.", no_args_is_help=True)
 app.add_typer(generator_app, name="generator")
+app.add_typer(segmenter_app, name="segmenter")
 console = Console()
 WEIGHTS_HELP = ("Folder with metric weights (Inception, RadImageNet, MedicalNet, AlexNet for "
                 "LPIPS); the torch hub cache is searched too, and missing files are fetched "

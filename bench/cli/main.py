@@ -10,8 +10,10 @@ import errno
 import sys
 
 from bench.api.errors import UserError
-from bench.cli import data, generator, report, run, train  # noqa: F401  (registers commands)
-from bench.cli.app import app
+from bench.cli import check, data, generator, report, run, train  # noqa: F401 (their commands)
+from bench.cli.app import app, console, generator_app, segmenter_app
+
+check.register(generator_app, segmenter_app, console)
 
 # a path the user gave cannot be written: their environment, not a bug of synth2seg
 _ENVIRONMENT = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT,
