@@ -22,6 +22,13 @@ from bench.correlation import fidelity_utility, utility_points
 from bench.errors import DataError
 from bench.markup import file_part, md
 from bench.ranking import RankStability, rank_stability
+from bench.real_equivalence import (
+    add_real_equivalence,
+    equivalence,
+    equivalence_markdown,
+    equivalence_text,
+    split_curve,
+)
 from bench.store import Store
 from bench.uncertainty import (
     bayesian_signed_rank,
@@ -307,6 +314,8 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
         store.close()
     if table.empty:
         raise DataError(f"{run_dir}: no finished cells to report yet")
+    whole = table  # with the learning curve's cells, which are no leaderboard rows
+    table = split_curve(whole)[0]
     config = manifest.get("config", {})
     metrics = [m for m in config.get("metrics", sorted(table.metric.unique()))
                if m in set(table.metric)]
@@ -324,6 +333,10 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     board = add_fidelity(leaderboard(table, per_seed, primary, options["resamples"],
                                      options["seed"]), summary)
     board = add_cost(board, cells, artifacts)
+    curve, equivalents = equivalence(whole, primary, manifest.get("real_train_cases"),
+                                     primary in LOWER_IS_BETTER, options["resamples"],
+                                     options["seed"])
+    board = add_real_equivalence(board, equivalents)
     files["leaderboard.csv"] = _csv(board, out / "leaderboard.csv")
     if len(fidelity):
         files["fidelity.csv"] = _csv(fidelity, out / "fidelity.csv")
@@ -333,7 +346,7 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     files["cells.csv"] = _csv(cells, out / "cells.csv")
     classes = per_class(table, metrics)
     files["per_class.csv"] = _csv(classes, out / "per_class.csv")
-    files |= write_summaries(table, out / "summaries")
+    files |= write_summaries(whole, out / "summaries")
     files |= _figures(scores[primary], primary, artifacts, samples, out)
     points = utility_points(board, primary, baseline)
     correlations = fidelity_utility(points, options["resamples"], options["seed"])
@@ -343,9 +356,13 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
             files["fidelity_utility.png"] = plots.fidelity_utility(
                 points, correlations, primary, out / "fidelity_utility.png")
     protocol = protocol_summary(fidelity)
+    if len(curve):
+        files["learning_curve.csv"] = _csv(curve, out / "learning_curve.csv")
+        files["learning_curve.png"] = plots.learning_curve(curve, equivalents, primary,
+                                                           out / "learning_curve.png")
     files["leaderboard.md"] = _markdown(board, per_test, primary, baseline, config,
                                         out / "leaderboard.md", summary, notes, classes,
-                                        correlations, protocol)
+                                        correlations, protocol, curve)
     files["index.html"] = write_index(out / "index.html", board, per_test, files, config,
                                       primary, baseline, summary, notes, protocol)
     return files
@@ -456,8 +473,9 @@ def interval_text(row, column: str, digits: int = 3) -> str:
 
 def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: pd.DataFrame,
               notes: dict[str, str], classes: pd.DataFrame, correlations: pd.DataFrame,
-              protocol: pd.DataFrame | None = None) -> Path:
+              protocol: pd.DataFrame | None = None, curve: pd.DataFrame | None = None) -> Path:
     means = [c for c in board.columns if c.endswith(f":{primary}_mean")]
+    equivs = [c for c in board.columns if c.endswith(":real_equiv")]
     resamples = config.get("report", {}).get("resamples", 1000)
     has_stability = "keeps_rank" in board.columns
     lines = [f"# {md(config.get('name', 'leaderboard'))}", "",
@@ -467,14 +485,16 @@ def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: 
                 "give the method the same place; *rank range*: the 95% range of its place."
                 if has_stability else ""), ""]
     header = ["rank", *(["keeps rank", "rank range"] if has_stability else []), "method",
-              "seeds", *[md(c.replace("_mean", "")) for c in means]]
+              "seeds", *[md(c.replace("_mean", "")) for c in means],
+              *[md(c.replace("real_equiv", "real cases ≈")) for c in equivs]]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in board.iterrows():
         cells = [f"{row['rank']:.3f}" if pd.notna(row["rank"]) else "–"]
         if has_stability:
             cells += [f"{row.keeps_rank:.0%}" if pd.notna(row.keeps_rank) else "–",
                       md(row.rank_range)]
-        cells += [md(row.method), str(row.seeds), *[interval_text(row, c) for c in means]]
+        cells += [md(row.method), str(row.seeds), *[interval_text(row, c) for c in means],
+                  *[equivalence_text(row, c) for c in equivs]]
         lines.append("| " + " | ".join(cells) + " |")
     for test_set, result in per_test.items():
         lines += ["", f"## {md(test_set)}", ""]
@@ -486,6 +506,7 @@ def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: 
                       f"rankings and the full one = {np.nanmedian(tau):.3f}."]
         if "paired" in result:
             lines += _baseline_markdown(result["paired"], baseline)
+    lines += equivalence_markdown(curve if curve is not None else pd.DataFrame(), primary)
     lines += cost_markdown(board)
     lines += per_class_markdown(classes, primary)
     lines += correlation_markdown(correlations, primary)

@@ -33,6 +33,7 @@ from bench.errors import ConfigError, DataError, UserError
 from bench.experiment import Experiment, check_compatible, run_experiment
 from bench.fidelity import FidelityJudge, FidelityOptions, Reference
 from bench.leakage import check_no_leakage
+from bench.learning_curve import check_sizes, training_cases
 from bench.matrix import Cell, expand
 from bench.plan import samples_per_count
 from bench.resolve import resolve_config
@@ -77,6 +78,7 @@ def prepare_data(config: MatrixConfig) -> RunData:
     if key not in _DATA:
         _DATA.clear()  # one run's data at a time
         _DATA[key] = _load_data(config)
+    check_sizes(config, len(_DATA[key].parts["real"]))  # not part of the key: checked each time
     return _DATA[key]
 
 
@@ -145,7 +147,7 @@ def run_cell(job: CellJob) -> pd.DataFrame:
     try:
         log.info("cell %s on %s", job.cell.method, job.device)
         data = prepare_data(config)
-        sets = {"real": data.parts["real"]}
+        sets = {"real": training_cases(data.parts["real"], job.cell, config)}
         if len(data.parts["val"]):
             sets["val"] = data.parts["val"]
         if job.samples is not None:
@@ -196,6 +198,7 @@ class Runner:
         config = self.config
         store = self._open_store(device, cells)
         try:
+            store.set_manifest({"real_train_cases": len(data.parts["real"])})  # curve's last x
             samples = self._prepare_generators(cells, data, store, device)
             done = self._intact(store.done_cells())
             todo = [c for c in cells if c.key not in done or self.force]
@@ -327,7 +330,8 @@ class Runner:
         """The finished real-only cell (no augmentation first, lowest seed) of a MONAI net."""
         done = store.done_cells()
         candidates = sorted(
-            (c for c in cells if c.count == 0 and c.strategy.name == "real" and c.key in done),
+            (c for c in cells if c.count == 0 and c.strategy.name == "real" and c.key in done
+             and c.train_cases is None),
             key=lambda c: (c.strategy.augment != "none", c.seed))
         for cell in candidates:
             seg = cell.segmenter.build()
