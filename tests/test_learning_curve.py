@@ -92,15 +92,17 @@ def _cell(method, count, strategy, seed, train_cases=None):
         segmenter=SimpleNamespace(label="unet2d:tiny"), train_cases=train_cases)
 
 
-def test_the_leaderboard_reads_a_method_off_the_hand_computed_curve(tmp_path):
-    """Dice 0.5 with 2 real cases, 0.7 with 4 and 0.8 with all 8: a method at 0.75 is worth
-    6 real cases (halfway from 4 to 8), one at 0.9 more than 8; curve cells are not ranked."""
-    store = Store(tmp_path / "results.sqlite")
+@pytest.fixture(scope="module")
+def hand_board(tmp_path_factory):
+    """Dice 0.5 with 2 real cases, 0.7 with 4 and 0.8 with all 8 (two seeds, nine cases)."""
+    run = tmp_path_factory.mktemp("hand")
+    store = Store(run / "results.sqlite")
     store.set_manifest({"config": {"name": "hand", "metrics": ["dice"],
                                    "report": {"resamples": 100}}, "real_train_cases": 8})
     arms = [("real 2", 0, "real", 0.5, 2), ("real 4", 0, "real", 0.7, 4),
             ("real only", 0, "real", 0.8, None), ("oracle n=10", 10, "real+synthetic", 0.75,
-                                                   None), ("best n=10", 10, "synthetic", 0.9, None)]
+                                                   None), ("best n=10", 10, "synthetic", 0.9, None),
+            ("worst n=10", 10, "synthetic", 0.3, None)]
     for method, count, strategy, dice, size in arms:
         for seed in (0, 1):
             rows = pd.DataFrame([("heldout", f"case{c}", "dice", "fg", dice + 0.01 * (c % 3 - 1))
@@ -109,23 +111,48 @@ def test_the_leaderboard_reads_a_method_off_the_hand_computed_curve(tmp_path):
             store.commit_cell(_cell(method, count, strategy, seed, size), rows, time.time(),
                               "cpu")
     store.close()
-    out = tmp_path / "board"
-    files = write_report(tmp_path, out)
-    board = pd.read_csv(files["leaderboard.csv"]).set_index("method")
-    assert set(board.index) == {"real only", "oracle n=10", "best n=10"}
+    return write_report(run, run / "board")
+
+
+def test_the_leaderboard_reads_a_method_off_the_hand_computed_curve(hand_board):
+    """A method at 0.75 is worth 6 real cases (halfway from 4 to 8), one at 0.9 more than 8,
+    one at 0.3 fewer than 2; the curve's own cells are not ranked."""
+    board = pd.read_csv(hand_board["leaderboard.csv"]).set_index("method")
+    assert set(board.index) == {"real only", "oracle n=10", "best n=10", "worst n=10"}
     assert board.loc["oracle n=10", "heldout:real_equiv"] == "6.0"
     assert board.loc["best n=10", "heldout:real_equiv"] == ">8"
     assert board.loc["best n=10", "heldout:real_equiv_ci_low"] == ">8"
+    assert board.loc["worst n=10", "heldout:real_equiv_ci_high"] == "<2"
     assert pd.isna(board.loc["real only", "heldout:real_equiv"])
-    curve = pd.read_csv(files["learning_curve.csv"])
+    curve = pd.read_csv(hand_board["learning_curve.csv"])
     assert curve.train_cases.tolist() == [2, 4, 8]
     assert curve.fitted.tolist() == pytest.approx([0.5, 0.7, 0.8])
-    assert (out / "learning_curve.png").stat().st_size > 0
-    markdown = files["leaderboard.md"].read_text()
-    assert "heldout:real cases ≈" in markdown and "| 6.0 [" in markdown
-    assert "## Real-data equivalence" in markdown
-    page = files["index.html"].read_text()
-    assert "real-data equivalence" in page and "Learning curve" in page
+    assert hand_board["learning_curve.png"].stat().st_size > 0
+    markdown = hand_board["leaderboard.md"].read_text()
+    assert "heldout:real cases ≈" in markdown and "| 6.0 [6.0, 6.0] |" in markdown
+    assert "| >8 [>8, >8] |" in markdown and "## Real-data equivalence" in markdown
+
+
+def test_the_page_shows_and_sorts_the_real_equivalents(hand_board, tmp_path):
+    from tests.browser import probe
+
+    found = probe(hand_board["index.html"], """
+        const heads = [...document.querySelectorAll('#board-0 thead tr:nth-child(2) th')];
+        const col = heads.findIndex(th => th.textContent.startsWith('real cases'));
+        const texts = () => [...document.querySelectorAll('#board-0 tbody tr')]
+          .map(r => r.children[col].textContent.split(' ')[0]);
+        out.groups = [...document.querySelectorAll('#board-0 th.group')].map(t => t.textContent);
+        heads[col].click();
+        out.first = texts();
+        heads[col].click();
+        out.second = texts();
+        out.captions = [...document.querySelectorAll('figcaption')].map(f => f.textContent);
+    """, tmp_path / "profile")
+    assert found["errors"] == [] and "probe_error" not in found, found
+    assert "heldout: real-data equivalence" in found["groups"]
+    assert found["first"] == ["<2", "6.0", ">8", "–"]  # missing last
+    assert found["second"] == [">8", "6.0", "<2", "–"]
+    assert any(c.startswith("Learning curve") for c in found["captions"])
 
 
 @pytest.fixture(scope="module")
