@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.lesion_strata import strata_html
 from bench.markup import esc, file_part
 from bench.real_equivalence import equivalence_text, sort_value
 
@@ -129,7 +130,8 @@ IDENTITY = [("rank", "mean rank", "low"), ("keeps_rank", "keeps rank", "high"),
 def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str, Path],
                 config: dict, primary: str, baseline: str | None,
                 fidelity: pd.DataFrame | None = None, notes: dict[str, str] | None = None,
-                protocol: pd.DataFrame | None = None) -> Path:
+                protocol: pd.DataFrame | None = None, strata: pd.DataFrame | None = None
+                ) -> Path:
     from bench.report import LOWER_IS_BETTER
 
     tests = list(dict.fromkeys(c.split(":", 1)[0] for c in board.columns
@@ -165,6 +167,8 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
         parts += _fidelity_html(fidelity, notes or {})
         if protocol is not None and len(protocol):
             parts += _protocol_html(protocol)
+    if strata is not None and len(strata):
+        parts += strata_html(strata, primary)
     parts.append("<h2>Figures</h2>")
     parts.append(_figure(files.get(f"{file_part(primary)}_vs_count.png"),
                          f"{esc(primary)} against the number of synthetic samples, per test set; "

@@ -20,6 +20,7 @@ import pandas as pd
 from bench import stats
 from bench.correlation import fidelity_utility, utility_points
 from bench.errors import DataError
+from bench.lesion_strata import lesion_strata, strata_markdown
 from bench.markup import file_part, md
 from bench.ranking import RankStability, rank_stability
 from bench.real_equivalence import (
@@ -356,15 +357,19 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
             files["fidelity_utility.png"] = plots.fidelity_utility(
                 points, correlations, primary, out / "fidelity_utility.png")
     protocol = protocol_summary(fidelity)
+    strata = lesion_strata(table, manifest.get("lesion_volumes"), primary, options["resamples"],
+                           options["seed"])
+    if len(strata):
+        files["lesion_strata.csv"] = _csv(strata, out / "lesion_strata.csv")
     if len(curve):
         files["learning_curve.csv"] = _csv(curve, out / "learning_curve.csv")
         files["learning_curve.png"] = plots.learning_curve(curve, equivalents, primary,
                                                            out / "learning_curve.png")
     files["leaderboard.md"] = _markdown(board, per_test, primary, baseline, config,
                                         out / "leaderboard.md", summary, notes, classes,
-                                        correlations, protocol, curve)
+                                        correlations, protocol, curve, strata)
     files["index.html"] = write_index(out / "index.html", board, per_test, files, config,
-                                      primary, baseline, summary, notes, protocol)
+                                      primary, baseline, summary, notes, protocol, strata)
     return files
 
 
@@ -473,7 +478,8 @@ def interval_text(row, column: str, digits: int = 3) -> str:
 
 def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: pd.DataFrame,
               notes: dict[str, str], classes: pd.DataFrame, correlations: pd.DataFrame,
-              protocol: pd.DataFrame | None = None, curve: pd.DataFrame | None = None) -> Path:
+              protocol: pd.DataFrame | None = None, curve: pd.DataFrame | None = None,
+              strata: pd.DataFrame | None = None) -> Path:
     means = [c for c in board.columns if c.endswith(f":{primary}_mean")]
     equivs = [c for c in board.columns if c.endswith(":real_equiv")]
     resamples = config.get("report", {}).get("resamples", 1000)
@@ -507,6 +513,7 @@ def _markdown(board, per_test, primary, baseline, config, path: Path, fidelity: 
         if "paired" in result:
             lines += _baseline_markdown(result["paired"], baseline)
     lines += equivalence_markdown(curve if curve is not None else pd.DataFrame(), primary)
+    lines += strata_markdown(strata if strata is not None else pd.DataFrame(), primary)
     lines += cost_markdown(board)
     lines += per_class_markdown(classes, primary)
     lines += correlation_markdown(correlations, primary)

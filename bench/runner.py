@@ -34,6 +34,7 @@ from bench.experiment import Experiment, check_compatible, run_experiment
 from bench.fidelity import FidelityJudge, FidelityOptions, Reference
 from bench.leakage import check_no_leakage
 from bench.learning_curve import check_sizes, training_cases
+from bench.lesion_strata import reference_volumes
 from bench.matrix import Cell, expand
 from bench.plan import samples_per_count
 from bench.resolve import resolve_config
@@ -198,7 +199,8 @@ class Runner:
         config = self.config
         store = self._open_store(device, cells)
         try:
-            store.set_manifest({"real_train_cases": len(data.parts["real"])})  # curve's last x
+            store.set_manifest({"real_train_cases": len(data.parts["real"]),  # curve's last x
+                                "lesion_volumes": reference_volumes(data.tests)})
             samples = self._prepare_generators(cells, data, store, device)
             done = self._intact(store.done_cells())
             todo = [c for c in cells if c.key not in done or self.force]

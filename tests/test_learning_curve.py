@@ -17,7 +17,7 @@ from bench.report import write_report
 from bench.runner import Runner, prepare_data
 from bench.store import Store
 
-TINY = {"name": "curve", "dataset": "phantom:A:8",  # 5 training, 1 validation, 2 test cases
+TINY = {"name": "curve", "dataset": "phantom:A:8:lesions",  # 5 train, 1 validation, 2 test
         "split": {"val": 0.15, "test": 0.25},
         "generators": [{"name": "none"}, {"name": "phantom-oracle"}], "counts": [2],
         "strategies": ["real", "real+synthetic"],
@@ -64,6 +64,14 @@ def test_curve_cells_are_added_without_changing_the_other_cells():
     assert {c.key for c in without} <= {c.key for c in cells}
     plain = load_config({k: v for k, v in TINY.items() if k != "learning_curve"})
     assert plain.key() == load_config({**TINY, "learning_curve": None}).key()
+
+
+def test_the_dry_run_lists_the_curve_and_its_methods():
+    from bench.plan import describe
+
+    lines = describe(load_config(TINY))
+    assert "learning curve: real-only at [2, 4] real training cases (subset seed 0)" in lines
+    assert "  real only (2 real cases) · real · unet2d:tiny" in lines
 
 
 def test_a_smaller_training_set_is_a_seeded_nested_subset_of_the_training_cases():
@@ -172,6 +180,8 @@ def test_a_tiny_matrix_with_a_learning_curve_runs_its_extra_cells(curve_run):
     assert set(cells.status) == {"done"} and len(cells) == 4
     assert sorted(cells.train_cases.dropna().astype(int)) == [2, 4]
     assert manifest["real_train_cases"] == 5
+    assert set(manifest["lesion_volumes"]["volumes"]["heldout"]) == set(
+        rows[rows.test_set == "heldout"].case)  # every test case's lesion volumes, for strata
     curve_cells = set(cells[cells.train_cases.notna()].key)
     assert curve_cells <= set(rows.cell)  # each has its per-case rows
 
@@ -186,4 +196,7 @@ def test_the_tiny_matrix_leaderboard_has_a_real_equivalent_for_the_synthetic_met
     assert value in ("<2", ">5") or 2 <= float(value) <= 5
     curve = pd.read_csv(files["learning_curve.csv"])
     assert curve.train_cases.tolist() == [2, 4, 5]  # the full training set is the last point
+    strata = pd.read_csv(files["lesion_strata.csv"])  # two test cases with lesions: one stratum
+    assert set(strata["class"]) == {"tumour", "oedema"} and set(strata.stratum) == {"all"}
+    assert set(strata.method) == set(board.method)
     assert curve.fitted.is_monotonic_increasing
