@@ -33,7 +33,7 @@ def write_fake_run(run_dir: Path, generators: dict[str, float], test_sets=("held
                 key=f"{abs(hash((label, seed))):x}", method=method, seed=seed, count=count,
                 method_id=f"{abs(hash(method)):x}", generator=SimpleNamespace(label=label),
                 strategy=SimpleNamespace(key=strategy, augment=False),
-                segmenter=SimpleNamespace(label="unet2d:tiny"))
+                segmenter=SimpleNamespace(label="unet2d:tiny"), train_cases=None)
             rows = []
             for t, test_set in enumerate(test_sets):
                 for c in range(cases):

@@ -22,8 +22,10 @@ import pandas as pd
 
 from bench.fidelity.catalogue import METRICS
 from bench.report.columns import COST_COLUMNS
+from bench.report.lesion_strata import strata_html
 from bench.report.markdown import interval_text
 from bench.report.markup import esc, file_part
+from bench.report.real_equivalence import equivalence_text, sort_value
 from bench.report.tables import LOWER_IS_BETTER
 
 SCRIPT = r"""
@@ -132,7 +134,8 @@ IDENTITY = [("rank", "mean rank", "low"), ("keeps_rank", "keeps rank", "high"),
 def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str, Path],
                 config: dict, primary: str, baseline: str | None,
                 fidelity: pd.DataFrame | None = None, notes: dict[str, str] | None = None,
-                protocol: pd.DataFrame | None = None) -> Path:
+                protocol: pd.DataFrame | None = None, strata: pd.DataFrame | None = None
+                ) -> Path:
 
     tests = list(dict.fromkeys(c.split(":", 1)[0] for c in board.columns
                                if c.endswith("_mean") and ":" in c))
@@ -167,6 +170,8 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
         parts += _fidelity_html(fidelity, notes or {})
         if protocol is not None and len(protocol):
             parts += _protocol_html(protocol)
+    if strata is not None and len(strata):
+        parts += strata_html(strata, primary)
     parts.append("<h2>Figures</h2>")
     parts.append(_figure(files.get(f"{file_part(primary)}_vs_count.png"),
                          f"{esc(primary)} against the number of synthetic samples, per test set; "
@@ -175,6 +180,10 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
                          "Does fidelity predict utility? Each synthetic method's gain over the "
                          "baseline against its sample set's fidelity metric; Spearman's ρ with a "
                          "95% bootstrap interval over methods."))
+    parts.append(_figure(files.get("learning_curve.png"),
+                         "Learning curve: the real-only baseline against its number of real "
+                         "training cases (95% intervals; line: monotone fit); dashed: synthetic "
+                         "methods, with the real cases each is worth."))
     parts.append(_figure(files.get("samples.png"),
                          "Sample grid: the first samples of each generator, masks overlaid."))
     links = " · ".join(f"<a href='{esc(p.name)}'>{esc(p.name)}</a>"
@@ -207,6 +216,11 @@ def _board_spec(table_id: str, board: pd.DataFrame, test_set: str, result: dict,
             "better": "low" if m in lower_is_better else "high",
             "title": f"{m}: mean over cases and seeds, 95% bootstrap interval"}
            for m in metrics])
+    group(f"{test_set}: real-data equivalence", [
+        {"key": c, "label": "real cases ≈", "better": None, "equiv": True,
+         "title": f"{primary}: real training cases the real-only baseline needs to match it "
+                  "(inverted learning curve), 95% bootstrap interval"}
+        for c in board.columns if c == f"{test_set}:real_equiv"])
     paired = result.get("paired")
     if paired is not None and len(paired):
         extra = paired.set_index("method")
@@ -224,7 +238,8 @@ def _board_spec(table_id: str, board: pd.DataFrame, test_set: str, result: dict,
     rows = []
     for position, (_, row) in enumerate(board.iterrows()):
         rows.append({"cells": [_display(row, c) for c in columns],
-                     "sort": [_sort_key(row[c["key"]]) for c in columns],
+                     "sort": [sort_value(row[c["key"]]) if c.get("equiv")
+                              else _sort_key(row[c["key"]]) for c in columns],
                      "best": [position in best.get(i, ()) for i in range(len(columns))],
                      "filter": {k: str(row[k]) for k in ("generator", "strategy", "segmenter")}})
     return {"id": table_id, "groups": groups,
@@ -245,6 +260,8 @@ def _display(row: pd.Series, column: dict) -> str:
     value = row[column["key"]]
     if column.get("interval"):
         return interval_text(row, column["key"])
+    if column.get("equiv"):
+        return equivalence_text(row, column["key"])
     if isinstance(value, str):
         return value
     if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -27,9 +27,12 @@ from bench.report.columns import (
     unavailable_notes,
 )
 from bench.report.correlation import fidelity_utility, utility_points
+from bench.report.lesion_strata import lesion_strata
 from bench.report.markdown import write_markdown
 from bench.report.markup import file_part
+from bench.report.real_equivalence import add_real_equivalence, equivalence, split_curve
 from bench.report.tables import (
+    LOWER_IS_BETTER,
     default_baseline,
     leaderboard,
     per_class,
@@ -51,6 +54,8 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
         cells, artifacts, fidelity = store.cells(), store.artifacts(), store.fidelity()
     if table.empty:
         raise DataError(f"{run_dir}: no finished cells to report yet")
+    whole = table  # with the learning curve's cells, which are no leaderboard rows
+    table = split_curve(whole)[0]
     config = manifest.get("config", {})
     metrics = [m for m in config.get("metrics", sorted(table.metric.unique()))
                if m in set(table.metric)]
@@ -68,6 +73,10 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     board = add_fidelity(leaderboard(table, per_seed, primary, options["resamples"],
                                      options["seed"]), summary)
     board = add_cost(board, cells, artifacts)
+    curve, equivalents = equivalence(whole, primary, manifest.get("real_train_cases"),
+                                     primary in LOWER_IS_BETTER, options["resamples"],
+                                     options["seed"])
+    board = add_real_equivalence(board, equivalents)
     files["leaderboard.csv"] = _csv(board, out / "leaderboard.csv")
     if len(fidelity):
         files["fidelity.csv"] = _csv(fidelity, out / "fidelity.csv")
@@ -77,7 +86,7 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     files["cells.csv"] = _csv(cells, out / "cells.csv")
     classes = per_class(table, metrics)
     files["per_class.csv"] = _csv(classes, out / "per_class.csv")
-    files |= write_summaries(table, out / "summaries")
+    files |= write_summaries(whole, out / "summaries")
     files |= _figures(scores[primary], primary, artifacts, samples, out)
     points = utility_points(board, primary, baseline)
     correlations = fidelity_utility(points, options["resamples"], options["seed"])
@@ -87,11 +96,19 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
             files["fidelity_utility.png"] = plots.fidelity_utility(
                 points, correlations, primary, out / "fidelity_utility.png")
     protocol = protocol_summary(fidelity)
+    strata = lesion_strata(table, manifest.get("lesion_volumes"), primary, options["resamples"],
+                           options["seed"])
+    if len(strata):
+        files["lesion_strata.csv"] = _csv(strata, out / "lesion_strata.csv")
+    if len(curve):
+        files["learning_curve.csv"] = _csv(curve, out / "learning_curve.csv")
+        files["learning_curve.png"] = plots.learning_curve(curve, equivalents, primary,
+                                                           out / "learning_curve.png")
     files["leaderboard.md"] = write_markdown(board, per_test, primary, baseline, config,
                                         out / "leaderboard.md", summary, notes, classes,
-                                        correlations, protocol)
+                                        correlations, protocol, curve, strata)
     files["index.html"] = write_index(out / "index.html", board, per_test, files, config,
-                                      primary, baseline, summary, notes, protocol)
+                                      primary, baseline, summary, notes, protocol, strata)
     return files
 
 

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 
 from bench.report.columns import COST_COLUMNS, UNAVAILABLE
+from bench.report.lesion_strata import strata_markdown
 from bench.report.markup import md
+from bench.report.real_equivalence import equivalence_markdown, equivalence_text
 
 
 def interval_text(row, column: str, digits: int = 3) -> str:
@@ -24,8 +26,10 @@ def interval_text(row, column: str, digits: int = 3) -> str:
 
 def write_markdown(board, per_test, primary, baseline, config, path: Path, fidelity: pd.DataFrame,
               notes: dict[str, str], classes: pd.DataFrame, correlations: pd.DataFrame,
-              protocol: pd.DataFrame | None = None) -> Path:
+              protocol: pd.DataFrame | None = None, curve: pd.DataFrame | None = None,
+              strata: pd.DataFrame | None = None) -> Path:
     means = [c for c in board.columns if c.endswith(f":{primary}_mean")]
+    equivs = [c for c in board.columns if c.endswith(":real_equiv")]
     resamples = config.get("report", {}).get("resamples", 1000)
     has_stability = "keeps_rank" in board.columns
     lines = [f"# {md(config.get('name', 'leaderboard'))}", "",
@@ -35,14 +39,16 @@ def write_markdown(board, per_test, primary, baseline, config, path: Path, fidel
                 "give the method the same place; *rank range*: the 95% range of its place."
                 if has_stability else ""), ""]
     header = ["rank", *(["keeps rank", "rank range"] if has_stability else []), "method",
-              "seeds", *[md(c.replace("_mean", "")) for c in means]]
+              "seeds", *[md(c.replace("_mean", "")) for c in means],
+              *[md(c.replace("real_equiv", "real cases ≈")) for c in equivs]]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in board.iterrows():
         cells = [f"{row['rank']:.3f}" if pd.notna(row["rank"]) else "–"]
         if has_stability:
             cells += [f"{row.keeps_rank:.0%}" if pd.notna(row.keeps_rank) else "–",
                       md(row.rank_range)]
-        cells += [md(row.method), str(row.seeds), *[interval_text(row, c) for c in means]]
+        cells += [md(row.method), str(row.seeds), *[interval_text(row, c) for c in means],
+                  *[equivalence_text(row, c) for c in equivs]]
         lines.append("| " + " | ".join(cells) + " |")
     for test_set, result in per_test.items():
         lines += ["", f"## {md(test_set)}", ""]
@@ -54,6 +60,8 @@ def write_markdown(board, per_test, primary, baseline, config, path: Path, fidel
                       f"rankings and the full one = {np.nanmedian(tau):.3f}."]
         if "paired" in result:
             lines += _baseline_markdown(result["paired"], baseline)
+    lines += equivalence_markdown(curve if curve is not None else pd.DataFrame(), primary)
+    lines += strata_markdown(strata if strata is not None else pd.DataFrame(), primary)
     lines += cost_markdown(board)
     lines += per_class_markdown(classes, primary)
     lines += correlation_markdown(correlations, primary)

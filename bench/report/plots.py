@@ -180,3 +180,32 @@ def _save(fig, out: Path) -> Path:
     fig.savefig(out, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return out
+
+
+def learning_curve(points: pd.DataFrame, methods: pd.DataFrame, metric: str, out: Path) -> Path:
+    """Per test set: the real-only baseline's mean against its number of real training cases
+    (95% intervals; the monotone fit as straight lines, as it is inverted), each synthetic
+    method as a horizontal line at its mean, labelled with the real cases it is worth."""
+    tests = list(dict.fromkeys(points.test_set))
+    fig, axes = plt.subplots(1, len(tests), figsize=(6 * len(tests), 4.2), squeeze=False)
+    for ax, test_set in zip(axes[0], tests, strict=True):
+        part = points[points.test_set == test_set]
+        for i, ((segmenter, strategy), curve) in enumerate(
+                part.groupby(["segmenter", "strategy"], sort=False)):
+            curve = curve.sort_values("train_cases")
+            ax.errorbar(curve.train_cases, curve["mean"], fmt="o", color=f"C{i}", capsize=3,
+                        yerr=[curve["mean"] - curve.ci_low, curve.ci_high - curve["mean"]],
+                        label=_short(f"real only · {strategy} · {segmenter}", 48))
+            ax.plot(curve.train_cases, curve.fitted, color=f"C{i}", linewidth=1.5)
+        mine = methods[methods.test_set == test_set] if len(methods) else methods
+        for j, row in enumerate(mine.itertuples(index=False)):
+            ax.axhline(row.mean, color=f"C{(j + 3) % 10}", linestyle="--", linewidth=1,
+                       label=_short(f"{row.method} ≈ {row.real_equiv} real cases", 64))
+        sizes = sorted(part.train_cases.unique())
+        ax.set_xticks(sizes, [str(n) for n in sizes])  # a linear axis: the lines are the curve
+        ax.set_xlabel("real training cases")
+        ax.set_ylabel(metric)
+        ax.set_title(test_set)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return _save(fig, out)

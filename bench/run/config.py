@@ -79,6 +79,20 @@ class ReportConfig(_Strict):
     seed: int = 0
 
 
+class LearningCurveConfig(_Strict):
+    """The real-only baseline again on fewer real cases (see :mod:`bench.run.learning_curve`)."""
+
+    train_cases: list[pydantic.StrictInt] = Field(min_length=1)  # each <= real training cases
+    seed: int = 0  # which cases a smaller training set keeps (with each cell's seed)
+
+    @field_validator("train_cases")
+    @classmethod
+    def _positive_sizes(cls, value):
+        if any(n < 1 for n in value):
+            raise ValueError("training-set sizes must be positive whole numbers")
+        return sorted(set(value))
+
+
 class SegmenterSpec(_Strict):
     name: str
     preset: str | None = None
@@ -144,6 +158,7 @@ class MatrixConfig(_Strict):
     lesion_fraction: float | None = Field(None, ge=0.0, le=1.0)
     fidelity: FidelityConfig = Field(default_factory=FidelityConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    learning_curve: LearningCurveConfig | None = None  # real data a synthetic method is worth
 
     @field_validator("counts")
     @classmethod
@@ -184,6 +199,7 @@ class MatrixConfig(_Strict):
         """What the cells depend on; fidelity and report options do not change any cell."""
         unused = {"fidelity", "report"} | ({"nsd_tolerance"} if "nsd" not in self.metrics
                                            else set())
+        unused |= {"learning_curve"} if self.learning_curve is None else set()
         payload = json.dumps(self.model_dump(mode="json", exclude=unused), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from bench.api.errors import ConfigError
 from bench.api.strategies import Strategy, parse_strategy
 from bench.run.config import MatrixConfig
+from bench.run.learning_curve import curve_cells
 from bench.run.resolve import NONE, Component, component_class, resolve_config
 
 
@@ -25,6 +26,7 @@ class Cell:
     strategy: Strategy
     segmenter: Component
     seed: int
+    train_cases: int | None = None  # real-only on this many real cases (bench.run.learning_curve)
 
     @property
     def method(self) -> str:
@@ -32,6 +34,7 @@ class Cell:
         unit = " cases" if self.generator.count_unit == "cases" else ""
         source = "real only" if self.count == 0 else \
             f"{self.generator.label} n={self.count}{unit}"
+        source += "" if self.train_cases is None else f" ({self.train_cases} real cases)"
         return f"{source} · {self.strategy.key} · {self.segmenter.label}"
 
     @property
@@ -39,6 +42,7 @@ class Cell:
         """The method's identity: resolved components, count and strategy; never a label."""
         text = "|".join([self.generator.identity, str(self.count), self.strategy.key,
                          repr(self.strategy.stages), self.segmenter.identity])
+        text += "" if self.train_cases is None else f"|train_cases={self.train_cases}"
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @property
@@ -47,6 +51,7 @@ class Cell:
         digest = hashlib.sha256(f"{self.method_id}|{self.seed}".encode()).hexdigest()[:10]
         slug = f"{self.generator.label}-n{self.count}-{self.strategy.key}-" \
                f"{self.segmenter.label}-s{self.seed}"
+        slug += "" if self.train_cases is None else f"-t{self.train_cases}"
         return f"{_safe(slug)}-{digest}"
 
 
@@ -69,6 +74,7 @@ def expand(config: MatrixConfig) -> list[Cell]:
                 for generator in resolved.generators:
                     for count in config.counts:
                         cells.append(Cell(generator, count, strategy, segmenter, seed))
+    cells += curve_cells(config, strategies, resolved.segmenters, config.seeds)
     keys = [c.key for c in cells]
     if len(set(keys)) != len(keys):
         raise ConfigError("the matrix has duplicate cells: list each strategy, augmentation "

@@ -64,6 +64,9 @@ def describe(config: MatrixConfig) -> list[str]:
                      f"identity={s.identity}")
         lines.append(f"    params: {s.params_json}")
     lines.append(f"seeds: {config.seeds}")
+    if config.learning_curve is not None:
+        lines.append(f"learning curve: real-only at {config.learning_curve.train_cases} real "
+                     f"training cases (subset seed {config.learning_curve.seed})")
     methods = sorted({c.method for c in cells})
     lines.append(f"methods: {len(methods)}")
     lines += [f"  {m}" for m in methods]

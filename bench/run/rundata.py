@@ -11,6 +11,7 @@ from bench.data.leakage import check_no_leakage
 from bench.data.split import split_cases
 from bench.run.config import MatrixConfig
 from bench.run.experiment import check_compatible
+from bench.run.learning_curve import check_sizes
 
 
 @dataclass
@@ -64,6 +65,7 @@ def prepare_data(config: MatrixConfig) -> RunData:
     styles = {spec: open_dataset(spec, labelled=False) for spec in _style_specs(config)}
     data = RunData(parts, tests, target, target_val, styles)
     check_no_leakage(data.training_roles(), tests)
+    check_sizes(config, len(parts["real"]))
     return data
 
 

@@ -25,6 +25,7 @@ from bench.api.segmenter import ExposesEncoder
 from bench.fidelity.catalogue import FidelityOptions
 from bench.fidelity.judge import FidelityJudge
 from bench.fidelity.reference import Reference
+from bench.report.lesion_strata import reference_volumes
 from bench.run.artifacts import check_sources, ensure_fit, ensure_samples, load_samples
 from bench.run.config import MatrixConfig
 from bench.run.devices import resolve_device
@@ -67,6 +68,8 @@ class Runner:
         config = self.config
         store = self._open_store(device, cells)
         try:
+            store.set_manifest({"real_train_cases": len(data.parts["real"]),  # curve's last x
+                                "lesion_volumes": reference_volumes(data.tests)})
             samples = self._prepare_generators(cells, data, store, device)
             done = self._intact(store.done_cells())
             todo = [c for c in cells if c.key not in done or self.force]
@@ -200,7 +203,8 @@ class Runner:
         """The finished real-only cell (no augmentation first, lowest seed) of a MONAI net."""
         done = store.done_cells()
         candidates = sorted(
-            (c for c in cells if c.count == 0 and c.strategy.name == "real" and c.key in done),
+            (c for c in cells if c.count == 0 and c.strategy.name == "real" and c.key in done
+             and c.train_cases is None),
             key=lambda c: (c.strategy.augment != "none", c.seed))
         for cell in candidates:
             seg = cell.segmenter.build()

@@ -66,11 +66,13 @@ class Store:
                 self.db.execute("DROP TABLE fidelity")
 
     def _add_method_id(self) -> None:
-        """Stores written before methods had identities lack the column; their rows get NULL."""
+        """Stores written before methods had identities (or learning curves: ``train_cases``)
+        lack the columns; their rows get NULL."""
         columns = {r[1] for r in self.db.execute("PRAGMA table_info(cells)")}
-        if "method_id" not in columns:
-            with self.db:
-                self.db.execute("ALTER TABLE cells ADD COLUMN method_id TEXT")
+        with self.db:
+            for name, kind in (("method_id", "TEXT"), ("train_cases", "INTEGER")):
+                if name not in columns:
+                    self.db.execute(f"ALTER TABLE cells ADD COLUMN {name} {kind}")
 
     def _add_protocol_columns(self) -> None:
         """Stores written before fidelity rows recorded their protocol get its (empty) columns."""
@@ -129,8 +131,8 @@ class Store:
             self.db.execute("DELETE FROM case_metrics WHERE cell = ?", (cell.key,))
             self.db.execute(
                 "INSERT OR REPLACE INTO cells (key, method, generator, count, strategy, augment,"
-                " segmenter, seed, method_id, status, started, finished, seconds, device, error)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " segmenter, seed, method_id, train_cases, status, started, finished, seconds,"
+                " device, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (*_describe(cell), status, started, finished, finished - started, device, error))
             self.db.executemany("INSERT INTO case_metrics VALUES (?, ?, ?, ?, ?, ?)", records)
 
@@ -146,7 +148,8 @@ class Store:
 
     def case_metrics(self) -> pd.DataFrame:
         query = """SELECT c.method, COALESCE(c.method_id, c.method) AS method_id, c.generator,
-                          c.count, c.strategy, c.augment, c.segmenter, c.seed, m.cell,
+                          c.count, c.strategy, c.augment, c.segmenter, c.seed, c.train_cases,
+                          m.cell,
                           m.test_set, m."case", m.metric, m.class, m.value
                    FROM case_metrics m JOIN cells c ON c.key = m.cell
                    WHERE c.status = 'done' ORDER BY c.rowid, m.rowid"""
@@ -189,7 +192,8 @@ class Store:
 
 def _describe(cell) -> tuple:
     return (cell.key, cell.method, cell.generator.label, cell.count, cell.strategy.key,
-            cell.strategy.augment, cell.segmenter.label, cell.seed, cell.method_id)
+            cell.strategy.augment, cell.segmenter.label, cell.seed, cell.method_id,
+            cell.train_cases)
 
 
 def _float(value) -> float | None:

@@ -14,6 +14,7 @@ from bench.run.artifacts import load_samples
 from bench.run.config import MatrixConfig
 from bench.run.digest import seal
 from bench.run.experiment import Experiment, run_experiment
+from bench.run.learning_curve import training_cases
 from bench.run.matrix import Cell
 from bench.run.rundata import RunData, prepare_data
 
@@ -51,7 +52,7 @@ def run_cell(job: CellJob, data: RunData | None = None) -> pd.DataFrame:
     try:
         log.info("cell %s on %s", job.cell.method, job.device)
         data = data or prepare_data(config)
-        sets = {"real": data.parts["real"]}
+        sets = {"real": training_cases(data.parts["real"], job.cell, config)}
         if len(data.parts["val"]):
             sets["val"] = data.parts["val"]
         if job.samples is not None:
