@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from bench.artifacts import build_generator
-from bench.config import GeneratorSpec
-from bench.errors import DataError
+from bench.api.errors import DataError
+from bench.api.generator import FitContext, SampleContext
+from bench.run.artifacts import build_generator
+from bench.run.config import GeneratorSpec
 from generators.brainspade import BrainSPADE
 from generators.brainspade.model import BrainSPADEState
 from generators.medgen3d.model import MedGen3DState
-from generators.protocol import FitContext, SampleContext
 from generators.state import FILE
 from generators.stylegan2.model import StyleGAN2State
 
