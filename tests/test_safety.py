@@ -19,6 +19,7 @@ from bench.run.config import GeneratorSpec, load_config
 from bench.run.resolve import resolve
 from bench.run.runlock import RunLock
 from bench.run.store import Store
+from generators.state import FILE as FITTED
 from tests.conftest import call_cli
 
 # ---- 1. data loss ----------------------------------------------------------------------------
@@ -121,9 +122,9 @@ def _segmenter_weights(folder: Path):
 
 
 LOADERS = {
-    "stylegan2": _load_generator("b-sg", "stylegan2.pt"),
-    "brainspade": _load_generator("brainspade", "brainspade.pt"),
-    "medgen3d": _load_generator("medgen3d", "medgen3d.pt"),
+    "stylegan2": _load_generator("b-sg", FITTED),
+    "brainspade": _load_generator("brainspade", FITTED),
+    "medgen3d": _load_generator("medgen3d", FITTED),
     "generator-stage-resume": (_resume_generator_stage, "stage.pt"),
     "segmenter-resume": (_resume_segmenter, "last.pt"),
     "segmenter-weights": (_segmenter_weights, "best.pt"),
@@ -144,10 +145,10 @@ def test_sampling_a_shared_folder_with_a_crafted_checkpoint_is_one_line(capsys, 
     folder, marker = tmp_path / "shared", tmp_path / "pwned"
     folder.mkdir()
     (folder / "generator.json").write_text(json.dumps({"name": "b-sg"}))
-    _crafted(folder / "model" / "stylegan2.pt", marker)
+    _crafted(folder / "model" / FITTED, marker)
     result = call_cli(capsys, "generator", "sample", str(folder), "-n", "1", "--out",
                       str(tmp_path / "out"))
-    assert result.returncode == 2 and "stylegan2.pt: refused to load" in result.stderr
+    assert result.returncode == 2 and f"{FITTED}: refused to load" in result.stderr
     assert not marker.exists()
 
 
@@ -156,9 +157,9 @@ def test_a_truncated_checkpoint_is_one_line(capsys, tmp_path):
     (folder / "model").mkdir(parents=True)
     (folder / "generator.json").write_text(json.dumps({"name": "b-sg"}))
     torch.save({"params": {}, "state": {}, "nets": {"w": torch.zeros(1000)}},
-               folder / "model" / "stylegan2.pt")
-    data = (folder / "model" / "stylegan2.pt").read_bytes()
-    (folder / "model" / "stylegan2.pt").write_bytes(data[: len(data) // 2])
+               folder / "model" / FITTED)
+    data = (folder / "model" / FITTED).read_bytes()
+    (folder / "model" / FITTED).write_bytes(data[: len(data) // 2])
     result = call_cli(capsys, "generator", "sample", str(folder), "-n", "1", "--out",
                       str(tmp_path / "out"))
     assert result.returncode == 2 and "truncated checkpoint" in result.stderr

@@ -34,6 +34,7 @@ class StyleRecorder:
     version: ClassVar[str] = "1"
     spatial_dims: ClassVar[int] = 2
     Params: ClassVar[type[BaseModel]] = _NoParams
+    presets: ClassVar[dict[str, dict]] = {}
     seen: ClassVar[list] = []  # (style ids or None, n) per sample call
 
     def __init__(self, params=None):
