@@ -62,3 +62,16 @@ def test_no_module_is_over_the_size_limit():
              for part in PACKAGES for path in _modules(part)}
     big = {str(p): n for p, n in sizes.items() if n > MAX_LINES}
     assert not big, f"modules over {MAX_LINES} lines: {big}"
+
+
+def test_the_command_line_starts_without_torch_or_monai():
+    """Every CLI call imports bench.cli.main first; the contract's package must not drag torch
+    and MONAI in (it did once: each call then took 10 s before doing anything)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, bench.cli.main, bench.api.errors; "
+            "print(sorted(m for m in ('torch', 'monai') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, check=True)
+    assert result.stdout.strip() == "[]"

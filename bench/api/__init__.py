@@ -1,17 +1,30 @@
 """The contract every plugin imports: cases, strategies, errors, protocols and registries.
 
 Imports nothing else of synth2seg, so an adapter depends on this and on nothing of the harness.
+Names are loaded on first use, so ``from bench.api.errors import ...`` (the CLI's first import)
+does not pay for torch and MONAI.
 """
 
-from bench.api.case import Case, CaseSet
-from bench.api.errors import ConfigError, DataError, UserError
-from bench.api.generator import FitContext, Generator, PaintsMasks, ReadsFolder, SampleContext
-from bench.api.registry import generators, get_generator, get_segmenter, segmenters
-from bench.api.segmenter import ExposesEncoder, Segmenter, TrainContext, TrainedModel
-from bench.api.slices import SliceSet
-from bench.api.strategies import Stage, Strategy, parse_strategy
+import importlib
 
-__all__ = ["Case", "CaseSet", "ConfigError", "DataError", "ExposesEncoder", "FitContext",
-           "Generator", "PaintsMasks", "ReadsFolder", "SampleContext", "Segmenter", "SliceSet",
-           "Stage", "Strategy", "TrainContext", "TrainedModel", "UserError", "generators",
-           "get_generator", "get_segmenter", "parse_strategy", "segmenters"]
+_WHERE = {
+    "case": ("Case", "CaseSet"),
+    "errors": ("ConfigError", "DataError", "UserError"),
+    "generator": ("FitContext", "Generator", "PaintsMasks", "ReadsFolder", "SampleContext"),
+    "registry": ("generators", "get_generator", "get_segmenter", "segmenters"),
+    "segmenter": ("ExposesEncoder", "Segmenter", "TrainContext", "TrainedModel"),
+    "slices": ("SliceSet",),
+    "strategies": ("Stage", "Strategy", "parse_strategy"),
+}
+_MODULE = {name: module for module, names in _WHERE.items() for name in names}
+__all__ = sorted(_MODULE)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE:
+        raise AttributeError(f"module 'bench.api' has no attribute '{name}'")
+    return getattr(importlib.import_module(f"bench.api.{_MODULE[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import pydantic
-import torch
 
 from bench.api.case import CaseSet
 from bench.api.errors import ConfigError
 from bench.api.strategies import Stage, set_name
+
+if TYPE_CHECKING:  # the CLI imports this contract; torch loads only where a network is built
+    import torch
 
 
 @dataclass
