@@ -259,3 +259,20 @@ def test_a_fitted_generator_that_learned_from_a_test_case_is_refused(synthetic_d
     with pytest.raises(DataError, match="was fitted on test set 'heldout'"):
         Runner(load_config(_matrix(synthetic_dir, leaky)), tmp_path / "run").run()
     assert not (tmp_path / "run" / "cells").exists()
+
+
+def test_a_run_hashes_each_folder_once_when_resolving(sources_run, synthetic_dir, fitted_dir,
+                                                      tmp_path, monkeypatch):
+    """Hashing reads every byte of a folder: the driver resolves the config once per run."""
+    import bench.run.resolve
+
+    calls = []
+    real = bench.run.resolve.content_digest
+
+    def counted(folder, parts=None):
+        calls.append(Path(folder).name)
+        return real(folder, parts)
+    monkeypatch.setattr(bench.run.resolve, "content_digest", counted)
+    run_dir = _copy(sources_run, tmp_path / "again")
+    Runner(load_config(_matrix(synthetic_dir, fitted_dir)), run_dir).run()
+    assert sorted(calls) == sorted([synthetic_dir.name, fitted_dir.name])

@@ -16,7 +16,7 @@ from bench.api.errors import ConfigError
 from bench.api.strategies import Strategy, parse_strategy
 from bench.run.config import MatrixConfig
 from bench.run.learning_curve import curve_cells
-from bench.run.resolve import NONE, Component, component_class, resolve_config
+from bench.run.resolve import NONE, Component, Resolved, component_class, resolve_config
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,9 @@ class Cell:
         return f"{_safe(slug)}-{digest}"
 
 
-def expand(config: MatrixConfig) -> list[Cell]:
-    resolved = resolve_config(config)
+def expand(config: MatrixConfig, resolved: Resolved | None = None) -> list[Cell]:
+    """Every cell of the matrix; ``resolved`` saves resolving (and hashing folders) again."""
+    resolved = resolved or resolve_config(config)
     strategies = [parse_strategy(name, augment, config.synthetic_fraction)
                   for name in config.strategies for augment in config.augmentation]
     if not (strategies and resolved.segmenters and config.seeds):

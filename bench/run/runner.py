@@ -33,7 +33,7 @@ from bench.run.digest import damage
 from bench.run.executors import ExecutorOptions, get_executor
 from bench.run.matrix import Cell, expand
 from bench.run.plan import samples_per_count
-from bench.run.resolve import config_key, resolve_config
+from bench.run.resolve import Resolved, config_key, resolve_config
 from bench.run.rundata import RunData, prepare_data
 from bench.run.runlock import RunLock
 from bench.run.store import STORE, Store
@@ -52,11 +52,13 @@ class Runner:
         self.console = console or Console()
         get_executor(executor)  # an unknown name fails before anything runs
         self.data: RunData | None = None
+        self.resolved: Resolved | None = None  # set by run() / fidelity(), before the store
 
     def run(self) -> pd.DataFrame:
         """Run every unfinished cell; returns the store's cell table."""
         config = self.config
-        cells = expand(config)
+        self.resolved = resolve_config(config)  # once: folders' contents are hashed here
+        cells = expand(config, self.resolved)
         device = resolve_device(config.device)
         data = self.data = prepare_data(config)  # checked before anything is written
         check_sources(tuple(dict.fromkeys(c.generator for c in cells if c.count)),
@@ -87,7 +89,8 @@ class Runner:
 
     def fidelity(self) -> pd.DataFrame:
         """(Re)measure every sample set of a finished run, e.g. once weights are provided."""
-        cells = expand(self.config)
+        self.resolved = resolve_config(self.config)
+        cells = expand(self.config, self.resolved)
         device = resolve_device(self.config.device)
         if not (self.run_dir / STORE).exists():
             raise ConfigError(f"{self.run_dir}: not a run folder (no {STORE})")
@@ -109,7 +112,7 @@ class Runner:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         store = Store(self.run_dir / STORE)
         previous = store.manifest().get("config_hash")
-        resolved = resolve_config(self.config)
+        resolved = self.resolved
         key = config_key(self.config, resolved)  # a moved folder of samples is the same config
         holds_results = len(store.cells()) > 0 or len(store.artifacts()) > 0
         if self.force:  # cells of this matrix are replaced one by one, as their redo finishes
