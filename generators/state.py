@@ -27,8 +27,8 @@ from torch import nn
 
 from bench.api.checkpoints import load_checkpoint, plain
 from bench.api.errors import ConfigError, DataError
+from bench.api.seeding import seeded_global_rng
 from generators.intensity import IntensityRange
-from generators.seeding import seeded_global_rng
 
 FILE = "fitted.pt"
 FORMAT = 2  # 1: one untyped state dict per family, in <family>.pt

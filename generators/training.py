@@ -24,7 +24,7 @@ from torch import nn
 
 from bench.api.checkpoints import load_checkpoint, plain
 from bench.api.generator import FitContext
-from generators.seeding import seeded_global_rng, torch_generator
+from bench.api.seeding import seeded_global_rng, torch_generator
 
 # step_fn(step, rng, noise): one optimisation step, its batches drawn with ``rng`` and its noise
 # with ``noise`` (a generator on the fit's device); returns its losses as floats

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.api.seeding import seeded_global_rng
+
 
 class _Given(nn.Module):
     """torchmetrics' feature slot, filled with features that are already extracted."""
@@ -58,8 +60,7 @@ def kernel_distance(real: np.ndarray, fake: np.ndarray, subsets: int = 100,
                                          subset_size=size, reset_real_features=False)
     metric.update(real, real=True)
     metric.update(fake, real=False)
-    with torch.random.fork_rng():  # torchmetrics draws its subsets from the global RNG
-        torch.manual_seed(seed)
+    with seeded_global_rng(seed):  # torchmetrics draws its subsets from the global RNG
         mean, sd = metric.compute()
     return float(mean), float(sd)
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bench.api.case import CaseSet
 from bench.api.checkpoints import load_checkpoint
 from bench.api.errors import ConfigError
+from bench.api.seeding import seeded_global_rng
 from bench.api.segmenter import TrainContext, TrainedModel, preset_params
 from bench.api.slices import extract_slices, fit_slices, restore
 from bench.api.strategies import Stage
@@ -83,8 +84,7 @@ class MonaiSegmenter:
         for i, stage in enumerate(stages):
             val = self._validation(stage, ctx.data)
             items, weights = self._stage_items(stage, ctx.data)
-            with torch.random.fork_rng():  # seeded initialisation without touching global RNG
-                torch.manual_seed(ctx.seed)
+            with seeded_global_rng(ctx.seed):  # initial weights from the seed alone
                 net = self.build(channels, n_classes)
             p = self.params
             steps = p.finetune_steps if stage.finetune and p.finetune_steps is not None \

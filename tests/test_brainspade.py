@@ -11,11 +11,11 @@ import torch
 from bench.api.case import CaseSet, pv_consistent
 from bench.api.errors import ConfigError, DataError
 from bench.api.generator import FitContext, SampleContext
+from bench.api.seeding import torch_generator
 from bench.run.artifacts import build_generator
 from bench.run.config import GeneratorSpec
 from generators import perceptual
 from generators.brainspade import BrainSPADE, BrainSPADEParams
-from generators.seeding import torch_generator
 
 
 def tiny(**params) -> BrainSPADE:

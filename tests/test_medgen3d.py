@@ -9,6 +9,7 @@ import torch
 
 from bench.api.errors import ConfigError, DataError
 from bench.api.generator import FitContext, SampleContext
+from bench.api.seeding import torch_generator
 from bench.api.slices import extract_slices
 from bench.run.artifacts import build_generator
 from bench.run.config import GeneratorSpec
@@ -17,7 +18,6 @@ from generators.medgen3d import masks as mk
 from generators.medgen3d import refiner as rf
 from generators.medgen3d.data import decode, encode, from_grid, one_hot, to_grid, volume_bank
 from generators.medgen3d.sequence import SequenceGenerator
-from generators.seeding import torch_generator
 from tests.conftest import call_cli
 
 TINY = MedGen3DParams(**build_generator(GeneratorSpec(name="medgen3d", preset="tiny"))

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 
 from bench.api.errors import ConfigError, DataError
 from bench.api.generator import FitContext, SampleContext
+from bench.api.seeding import torch_generator
 from bench.run.artifacts import build_generator
 from bench.run.config import GeneratorSpec
-from generators.seeding import torch_generator
 from generators.stylegan2 import BSG, CSG, MCSG, MSG, StyleGAN2Params, gan
 from generators.stylegan2.augment import Augment
 from generators.stylegan2.model import PRESETS, one_hot

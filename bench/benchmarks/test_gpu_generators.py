@@ -25,6 +25,7 @@ import pytest
 import torch
 
 from bench.api.generator import FitContext, SampleContext
+from bench.api.seeding import torch_generator
 from bench.benchmarks.mfu import synchronise
 from bench.data.phantom import PhantomConfig, make_phantom
 from generators import perceptual
@@ -40,7 +41,6 @@ from generators.medgen3d import refiner as rf
 from generators.medgen3d import sequence as sq
 from generators.medgen3d.data import volume_bank
 from generators.medgen3d.model import MedGen3DState
-from generators.seeding import torch_generator
 from generators.slicebank import slice_bank
 from generators.stylegan2 import gan
 from generators.stylegan2.model import PRESETS as STYLEGAN2

@@ -12,10 +12,10 @@ import time
 import pytest
 import torch
 
+from bench.api.seeding import torch_generator
 from generators.brainspade import images as img
 from generators.brainspade import labels as lab
 from generators.brainspade.model import PRESETS, BrainSPADEParams
-from generators.seeding import torch_generator
 
 PRESET = os.environ.get("BRAINSPADE_PRESET", "demo")
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"

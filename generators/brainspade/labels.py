@@ -19,8 +19,8 @@ from monai.networks.nets import AutoencoderKL, DiffusionModelUNet, PatchDiscrimi
 from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
 
 from bench.api.generator import FitContext
+from bench.api.seeding import normal, normal_like, timesteps
 from generators.perceptual import lpips_loss
-from generators.seeding import normal, normal_like, timesteps
 from generators.slicebank import SliceBank
 from generators.training import (
     Stage,

@@ -20,11 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bench.api.case import Case, CaseSet
 from bench.api.errors import ConfigError, DataError
 from bench.api.generator import FitContext, SampleContext
+from bench.api.seeding import seeded_global_rng, torch_generator
 from generators import perceptual
 from generators.brainspade import images as img
 from generators.brainspade import labels as lab
 from generators.intensity import IntensityRange
-from generators.seeding import seeded_global_rng, torch_generator
 from generators.slicebank import SliceBank, lesion_labels, pv_maps, slice_bank
 from generators.state import FittedGenerator
 

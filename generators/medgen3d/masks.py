@@ -26,8 +26,8 @@ from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
 from torch import nn
 
 from bench.api.generator import FitContext
+from bench.api.seeding import normal_like, timesteps
 from generators.medgen3d.data import VolumeBank, decode, encode
-from generators.seeding import normal_like, timesteps
 from generators.training import Stage, run_stage
 
 UNCONDITIONAL, FORWARD, BACKWARD = 0, 1, 2

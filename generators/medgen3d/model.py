@@ -21,12 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bench.api.case import Case, CaseSet
 from bench.api.errors import ConfigError, DataError
 from bench.api.generator import FitContext, SampleContext
+from bench.api.seeding import seeded_global_rng, torch_generator
 from generators.intensity import IntensityRange
 from generators.medgen3d import masks as mk
 from generators.medgen3d import refiner as rf
 from generators.medgen3d import sequence as sq
 from generators.medgen3d.data import from_grid, to_grid, volume_bank
-from generators.seeding import seeded_global_rng, torch_generator
 from generators.state import FittedGenerator
 
 

@@ -18,9 +18,9 @@ from monai.networks.nets import SPADEDiffusionModelUNet
 from monai.networks.schedulers import DDPMScheduler
 
 from bench.api.generator import FitContext
+from bench.api.seeding import normal_like, timesteps
 from generators.medgen3d.data import VolumeBank, one_hot
 from generators.medgen3d.masks import schedule
-from generators.seeding import normal_like, timesteps
 from generators.training import Stage, run_stage
 
 VIEWS = (0, 1, 2)

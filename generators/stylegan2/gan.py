@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.api.generator import FitContext
-from generators.seeding import normal, normal_like
+from bench.api.seeding import normal, normal_like
 from generators.stylegan2.augment import Augment
 from generators.stylegan2.networks import Discriminator, Generator
 from generators.training import Stage, run_stage, set_requires_grad

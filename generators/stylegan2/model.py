@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bench.api.case import Case, CaseSet
 from bench.api.errors import ConfigError, DataError
 from bench.api.generator import FitContext, SampleContext
+from bench.api.seeding import seeded_global_rng, torch_generator
 from generators.intensity import IntensityRange
-from generators.seeding import seeded_global_rng, torch_generator
 from generators.slicebank import SliceBank, slice_bank
 from generators.state import FittedGenerator
 from generators.stylegan2 import gan
