@@ -76,3 +76,28 @@ def test_a_methods_interval_does_not_depend_on_the_other_methods():
     both = mean_intervals(pd.DataFrame(rows), 500, 0)
     alone = mean_intervals(pd.DataFrame([r for r in rows if r["method"] == "b"]), 500, 0)
     assert both.loc[("b", "t")].to_dict() == alone.loc[("b", "t")].to_dict()
+
+
+def test_the_leaderboard_names_where_each_generator_comes_from(tmp_path):
+    """A fitted folder's preset and training data reach generators.csv, the Markdown and the
+    page; a run without the record (older stores) writes no such table."""
+    run = write_fake_run(tmp_path / "run", {"B-SG": 0.02})
+    components = {"generators": [
+        {"kind": "generator", "name": "b-sg", "label": "B-SG", "version": "2", "preset": "demo",
+         "identity": "abc123", "params": {"preset": "demo", "params": {"steps": 600}, "seed": 0,
+                                          "data": "25a7420e5868ae1e"},
+         "source": "/somewhere/generators/b-sg", "content": "c0ffee", "fitted": True},
+        {"kind": "generator", "name": "phantom-oracle", "label": "phantom-oracle",
+         "version": "1", "preset": None, "identity": "def456", "params": {}}]}
+    with Store(run / "results.sqlite") as store:
+        store.set_manifest({"components": components})
+    files = write_report(run, tmp_path / "board")
+    table = pd.read_csv(files["generators.csv"])
+    assert list(table.generator) == ["B-SG", "phantom-oracle"]
+    made = table.set_index("generator").made
+    assert "b-sg/" in made["B-SG"] and "25a7420e5868ae1e" in made["B-SG"]
+    assert "'steps': 600" in made["B-SG"] and made["phantom-oracle"] == "fitted in this run"
+    assert "## Generators" in files["leaderboard.md"].read_text()
+    assert "id='generators'" in files["index.html"].read_text()
+    bare = write_report(write_fake_run(tmp_path / "old", {"B-SG": 0.02}), tmp_path / "old_board")
+    assert "generators.csv" not in bare

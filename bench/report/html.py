@@ -25,6 +25,7 @@ from bench.report.columns import COST_COLUMNS
 from bench.report.lesion_strata import strata_html
 from bench.report.markdown import interval_text
 from bench.report.markup import esc, file_part
+from bench.report.provenance import provenance_html
 from bench.report.real_equivalence import equivalence_text, sort_value
 from bench.report.tables import LOWER_IS_BETTER
 
@@ -134,8 +135,8 @@ IDENTITY = [("rank", "mean rank", "low"), ("keeps_rank", "keeps rank", "high"),
 def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str, Path],
                 config: dict, primary: str, baseline: str | None,
                 fidelity: pd.DataFrame | None = None, notes: dict[str, str] | None = None,
-                protocol: pd.DataFrame | None = None, strata: pd.DataFrame | None = None
-                ) -> Path:
+                protocol: pd.DataFrame | None = None, strata: pd.DataFrame | None = None,
+                generators: pd.DataFrame | None = None) -> Path:
 
     tests = list(dict.fromkeys(c.split(":", 1)[0] for c in board.columns
                                if c.endswith("_mean") and ":" in c))
@@ -172,6 +173,8 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
             parts += _protocol_html(protocol)
     if strata is not None and len(strata):
         parts += strata_html(strata, primary)
+    if generators is not None:
+        parts += provenance_html(generators)
     parts.append("<h2>Figures</h2>")
     parts.append(_figure(files.get(f"{file_part(primary)}_vs_count.png"),
                          f"{esc(primary)} against the number of synthetic samples, per test set; "

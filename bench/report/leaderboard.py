@@ -30,6 +30,7 @@ from bench.report.correlation import fidelity_utility, utility_points
 from bench.report.lesion_strata import lesion_strata
 from bench.report.markdown import write_markdown
 from bench.report.markup import file_part
+from bench.report.provenance import generator_table
 from bench.report.real_equivalence import add_real_equivalence, equivalence, split_curve
 from bench.report.tables import (
     LOWER_IS_BETTER,
@@ -104,11 +105,15 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
         files["learning_curve.csv"] = _csv(curve, out / "learning_curve.csv")
         files["learning_curve.png"] = plots.learning_curve(curve, equivalents, primary,
                                                            out / "learning_curve.png")
+    generators = generator_table(manifest)
+    if len(generators):
+        files["generators.csv"] = _csv(generators, out / "generators.csv")
     files["leaderboard.md"] = write_markdown(board, per_test, primary, baseline, config,
                                         out / "leaderboard.md", summary, notes, classes,
-                                        correlations, protocol, curve, strata)
+                                        correlations, protocol, curve, strata, generators)
     files["index.html"] = write_index(out / "index.html", board, per_test, files, config,
-                                      primary, baseline, summary, notes, protocol, strata)
+                                      primary, baseline, summary, notes, protocol, strata,
+                                      generators)
     return files
 
 

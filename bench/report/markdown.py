@@ -10,6 +10,7 @@ import pandas as pd
 from bench.report.columns import COST_COLUMNS, UNAVAILABLE
 from bench.report.lesion_strata import strata_markdown
 from bench.report.markup import md
+from bench.report.provenance import provenance_markdown
 from bench.report.real_equivalence import equivalence_markdown, equivalence_text
 
 
@@ -27,7 +28,8 @@ def interval_text(row, column: str, digits: int = 3) -> str:
 def write_markdown(board, per_test, primary, baseline, config, path: Path, fidelity: pd.DataFrame,
               notes: dict[str, str], classes: pd.DataFrame, correlations: pd.DataFrame,
               protocol: pd.DataFrame | None = None, curve: pd.DataFrame | None = None,
-              strata: pd.DataFrame | None = None) -> Path:
+              strata: pd.DataFrame | None = None,
+              generators: pd.DataFrame | None = None) -> Path:
     means = [c for c in board.columns if c.endswith(f":{primary}_mean")]
     equivs = [c for c in board.columns if c.endswith(":real_equiv")]
     resamples = config.get("report", {}).get("resamples", 1000)
@@ -66,6 +68,7 @@ def write_markdown(board, per_test, primary, baseline, config, path: Path, fidel
     lines += per_class_markdown(classes, primary)
     lines += correlation_markdown(correlations, primary)
     lines += fidelity_markdown(fidelity, notes, protocol)
+    lines += provenance_markdown(generators if generators is not None else pd.DataFrame())
     path.write_text("\n".join(lines) + "\n")
     return path
 

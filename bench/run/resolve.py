@@ -79,8 +79,9 @@ class Component:
 
     def describe(self) -> dict:
         """What the run's manifest records for it."""
-        out = {"kind": self.kind, "name": self.name, "version": self.version,
-               "preset": self.preset, "identity": self.identity, "params": self.params}
+        out = {"kind": self.kind, "name": self.name, "label": self.label,
+               "version": self.version, "preset": self.preset, "identity": self.identity,
+               "params": self.params}
         if self.kind == "generator":
             out.update(style=self.style, count_unit=self.count_unit)
         if self.source is not None:
