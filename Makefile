@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-gpu bench bench-gpu lint clean
+.PHONY: demo demo-generators test test-slow test-gpu bench bench-gpu lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/synth2seg demo
+
+# Refit the generators `make demo` samples from (bench/presets/generators, with manifest.json):
+# 76 minutes on one CPU core (manifest.json has each fit's time); DEVICE=cuda on a GPU machine.
+DEVICE ?= cpu
+demo-generators: $(STAMP)
+	$(BIN)/python -m bench.run.demo_generators --device $(DEVICE)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

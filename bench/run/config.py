@@ -210,15 +210,7 @@ def load_config(source: str | Path | dict, where: str | None = None) -> MatrixCo
         data, where = source, where or "config"
     else:
         path = Path(source)
-        if not path.exists():
-            raise ConfigError(f"{path}: config file not found")
-        where = where or str(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" (line {mark.line + 1})" if mark else ""
-            raise ConfigError(f"{path}: not valid YAML{line}") from None
+        data, where = load_yaml(path), where or str(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping of config fields")
     try:
@@ -227,13 +219,31 @@ def load_config(source: str | Path | dict, where: str | None = None) -> MatrixCo
         raise ConfigError(f"{where}: {_describe(exc.errors()[0])}") from None
 
 
+def load_yaml(path: Path):
+    """The parsed contents of a config file; one line naming the file when it cannot be."""
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{line}") from None
+
+
 def load_preset(name: str) -> MatrixConfig:
     path = PRESETS / f"{name}.yaml"
     if not path.exists():
         near = difflib.get_close_matches(name, preset_names(), n=1)
         hint = f"; did you mean '{near[0]}'?" if near else ""
         raise ConfigError(f"unknown preset '{name}' (known: {', '.join(preset_names())}){hint}")
-    return load_config(path, where=f"preset '{name}'")
+    data = load_yaml(path)
+    for entry in (data.get("generators") or []) if isinstance(data, dict) else []:
+        # a preset's fits ship beside it (bench/presets/generators): relative to the presets
+        if isinstance(entry, dict) and entry.get("fitted") \
+                and not Path(entry["fitted"]).expanduser().is_absolute():
+            entry["fitted"] = str(PRESETS / entry["fitted"])
+    return load_config(data, where=f"preset '{name}'")
 
 
 def preset_names() -> list[str]:
