@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+REFERENCE_SUFFIXES = ("_floor", "_real")
+
 
 def spearman_interval(x, y, resamples: int = 1000, seed: int = 0, level: float = 0.95
                       ) -> tuple[float, float, float, float]:
@@ -38,11 +40,14 @@ def spearman_interval(x, y, resamples: int = 1000, seed: int = 0, level: float =
 
 def utility_points(board: pd.DataFrame, primary: str, baseline: str | None) -> pd.DataFrame:
     """One row per (synthetic method, test set): its gain over the baseline and every
-    ``fidelity:`` column of the board that holds a number."""
+    ``fidelity:`` metric of its sample set (not the real data's reference values)."""
     if baseline is None or baseline not in set(board.method):
         return pd.DataFrame()
     base = board.set_index("method").loc[baseline]
-    fidelity = [c for c in board.columns if c.startswith("fidelity:")]
+    # floors and real-vs-real values describe the real data, not the sample set: a ρ with them
+    # would only say which generators were measured on which views
+    fidelity = [c for c in board.columns if c.startswith("fidelity:")
+                and not c.endswith(REFERENCE_SUFFIXES)]
     rows = []
     for column in [c for c in board.columns if c.endswith(f":{primary}_mean")]:
         test_set = column[: -len(f":{primary}_mean")]
