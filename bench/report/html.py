@@ -173,8 +173,7 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
             parts += _protocol_html(protocol)
     if strata is not None and len(strata):
         parts += strata_html(strata, primary)
-    if generators is not None:
-        parts += provenance_html(generators)
+    parts += provenance_html(generators)
     parts.append("<h2>Figures</h2>")
     parts.append(_figure(files.get(f"{file_part(primary)}_vs_count.png"),
                          f"{esc(primary)} against the number of synthetic samples, per test set; "

@@ -68,7 +68,7 @@ def write_markdown(board, per_test, primary, baseline, config, path: Path, fidel
     lines += per_class_markdown(classes, primary)
     lines += correlation_markdown(correlations, primary)
     lines += fidelity_markdown(fidelity, notes, protocol)
-    lines += provenance_markdown(generators if generators is not None else pd.DataFrame())
+    lines += provenance_markdown(generators)
     path.write_text("\n".join(lines) + "\n")
     return path
 

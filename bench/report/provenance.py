@@ -34,8 +34,8 @@ def generator_table(manifest: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def provenance_markdown(table: pd.DataFrame) -> list[str]:
-    if table.empty:
+def provenance_markdown(table: pd.DataFrame | None) -> list[str]:
+    if table is None or table.empty:
         return []
     lines = ["", "## Generators", "", "| " + " | ".join(COLUMNS) + " |",
              "|" + "---|" * len(COLUMNS)]
@@ -44,8 +44,8 @@ def provenance_markdown(table: pd.DataFrame) -> list[str]:
     return lines
 
 
-def provenance_html(table: pd.DataFrame) -> list[str]:
-    if table.empty:
+def provenance_html(table: pd.DataFrame | None) -> list[str]:
+    if table is None or table.empty:
         return []
     head = "".join(f"<th>{esc(c)}</th>" for c in COLUMNS)
     rows = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>"
