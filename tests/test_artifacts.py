@@ -1,11 +1,13 @@
 """Content-addressed fits and sample sets."""
 
+import numpy as np
 import pytest
 
 from bench.api import SampleContext
-from bench.api.case import CaseSet
+from bench.api.case import Case, CaseSet
 from bench.api.errors import DataError
 from bench.api.registry import generators
+from bench.api.slices import fit_case
 from bench.run.artifacts import ensure_fit, ensure_samples, fit_key, load_samples
 from bench.run.config import GeneratorSpec
 from bench.run.resolve import resolve
@@ -62,4 +64,44 @@ def test_samples_with_other_labels_are_refused_and_not_stored(phantom, tmp_path)
         ensure_samples(spec, fit, 1, SampleContext(), tmp_path, store, phantom)
     assert not list((tmp_path / "samples").glob("*/done.json"))
     assert list(store.artifacts().kind) == ["fit"]
+    store.close()
+
+
+class HalfGrid(PhantomOracle):
+    """A 2D generator that works on a coarser grid: the oracle's middle axial slices at half the
+    in-plane size, i.e. twice the voxel size, as brainSPADE and StyleGAN2 work at 64 x 64."""
+
+    name = "half-grid"
+    spatial_dims = 2
+
+    def sample(self, n, ctx):
+        volumes = super().sample(n, ctx)
+        cases = []
+        for case in volumes:
+            k = case.label.shape[2] // 2
+            middle = Case(case.id, case.image[..., k], case.label[..., k], case.spacing[:2])
+            half = tuple(s // 2 for s in middle.spatial_shape)
+            cases.append(fit_case(middle, half, "resize"))
+        return CaseSet(cases, volumes.labels, volumes.channels, 2, volumes.meta)
+
+
+generators.register(HalfGrid)
+
+
+def test_samples_are_brought_to_the_real_voxel_size(phantom, tmp_path):
+    """A segmenter sees voxels: samples on a coarser grid would show it brains of half the size."""
+    store = Store(tmp_path / "results.sqlite")
+    spec = oracle("half-grid")
+    fit = ensure_fit(spec, phantom, 0, tmp_path, store, "cpu")
+    samples = load_samples(ensure_samples(spec, fit, 2, SampleContext(), tmp_path, store,
+                                          phantom), 2)
+    real = phantom[0]
+    for case in samples:
+        assert case.spacing == pytest.approx(real.spacing[:2], rel=0.05)
+        assert abs(case.spatial_shape[0] - real.spatial_shape[0]) <= 1
+        assert abs(case.spatial_shape[1] - real.spatial_shape[1]) <= 1
+        brain = (case.label > 0).sum() * np.prod(case.spacing)
+        middle = real.label[..., real.label.shape[2] // 2]
+        real_brain = (middle > 0).sum() * np.prod(real.spacing[:2])
+        assert brain == pytest.approx(real_brain, rel=0.1)
     store.close()

@@ -137,15 +137,16 @@ def fit_slices(cases: CaseSet, size: Sequence[int], fit: str = "resize") -> Case
 
 
 def fit_case(case: Case, size: tuple[int, ...], fit: str) -> Case:
-    """One 2D case resampled (``resize``) or padded and cropped (``pad``) to ``size``."""
+    """One case resampled (``resize``) or padded and cropped (``pad``) to ``size``."""
     if case.spatial_shape == size:
         return case
     image, label, pv, spacing = case.image, case.label, case.pv, case.spacing
     if fit == "resize":
         spacing = tuple(s * n / m for s, n, m in zip(spacing, label.shape, size, strict=True))
-    image = _fit(image, size, fit, "bilinear")
+    linear = "bilinear" if len(size) == 2 else "trilinear"
+    image = _fit(image, size, fit, linear)
     if pv is not None:
-        pv = _fit(pv, size, fit, "bilinear")
+        pv = _fit(pv, size, fit, linear)
         if fit == "pad":  # padding is background
             pv[0][pv.sum(0) == 0] = 1.0
         pv = pv / np.clip(pv.sum(0, keepdims=True), 1e-6, None)
@@ -154,6 +155,18 @@ def fit_case(case: Case, size: tuple[int, ...], fit: str) -> Case:
         label = _fit(label[None].astype(np.float32), size, fit, "nearest")[0]
         label = label.astype(case.label.dtype)
     return dataclasses.replace(case, image=image, label=label, pv=pv, spacing=spacing)
+
+
+def to_spacing(case: Case, spacing: Sequence[float]) -> Case:
+    """``case`` resampled to voxel ``spacing``, its field of view kept.
+
+    A generator that works at a reduced grid (brainSPADE and StyleGAN2 resize slices to 64 x 64)
+    returns anatomy at another voxel size than the real data's; a segmenter sees voxels, not
+    millimetres, so without this its synthetic training brains are smaller than the real ones.
+    """
+    size = tuple(max(1, round(n * s / t))
+                 for n, s, t in zip(case.spatial_shape, case.spacing, spacing, strict=True))
+    return fit_case(case, size, "resize")
 
 
 def _fit(array: np.ndarray, size: tuple[int, ...], fit: str, mode: str) -> np.ndarray:

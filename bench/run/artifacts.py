@@ -17,10 +17,13 @@ import logging
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from bench.api.case import CaseSet
 from bench.api.errors import DataError
 from bench.api.generator import FitContext, SampleContext
 from bench.api.registry import get_generator
+from bench.api.slices import to_spacing
 from bench.data import load_dataset, write_nnunet
 from bench.data.leakage import image_fingerprint
 from bench.data.split import fingerprint
@@ -42,10 +45,12 @@ def fit_key(generator: Component, train: CaseSet, seed: int) -> str:
                   "seed": seed})
 
 
-def sample_key(fit: str, count: int, ctx: SampleContext) -> str:
-    """Fit, count and sampling options, the style images' content included."""
+def sample_key(fit: str, count: int, ctx: SampleContext,
+               spacing: tuple[float, ...] | None = None) -> str:
+    """Fit, count, sampling options (the style images' content included) and the voxel size
+    the samples are brought to."""
     payload = {"fit": fit, "count": count, "seed": ctx.seed, "lesion_ratio": ctx.lesion_ratio,
-               "channels": ctx.channels}
+               "channels": ctx.channels, "spacing": spacing}
     if ctx.style is not None:
         payload["style"] = [image_fingerprint(case) for case in ctx.style]
     return _hash(payload)
@@ -87,7 +92,7 @@ def ensure_samples(generator: Component, fit_folder: Path, count: int, ctx: Samp
     fails here, before its samples are stored and before any cell trains on them.
     """
     fit = fit_folder.name if generator.source is None else generator.fit_identity
-    key = sample_key(fit, count, ctx)
+    key = sample_key(fit, count, ctx, real_spacing(real))
     folder = root / "samples" / key
     if _finished(folder):
         return folder
@@ -104,12 +109,30 @@ def ensure_samples(generator: Component, fit_folder: Path, count: int, ctx: Samp
                            f"not {count}")
     check_compatible(real, cases, f"generator '{generator.label}' samples", same_labels=True,
                      same_channel_names=same_channel_names)
+    cases = at_real_spacing(cases, real)
     # ids that sort in sampling order, so that a prefix of the folder is a prefix of the samples
     renamed = [dataclasses.replace(c, id=f"sample_{i:05d}") for i, c in enumerate(cases)]
     write_nnunet(cases.replace(renamed), folder / "dataset", name=f"{generator.label} samples")
     _finish(folder, {"generator": generator.label, "key": key, "count": count, "cost": cost})
     store.record_artifact(key, "samples", folder, f"{generator.label} n={count}")
     return folder
+
+
+def real_spacing(real: CaseSet) -> tuple[float, ...]:
+    """The real data's voxel size: the median over its cases, per axis."""
+    return tuple(float(v) for v in np.median([case.spacing for case in real], axis=0))
+
+
+def at_real_spacing(samples: CaseSet, real: CaseSet) -> CaseSet:
+    """Samples at the real data's voxel size, so that a segmenter (which sees voxels) trains on
+    anatomy of the real size. 2D samples of 3D data take its in-plane size: axis 2 is the axis
+    along which 2D segmenters and the fidelity views cut real volumes."""
+    spacing = real_spacing(real)
+    if samples.spatial_dims < len(spacing):
+        spacing = spacing[:2]
+    if samples.spatial_dims != len(spacing):
+        return samples
+    return samples.replace([to_spacing(case, spacing) for case in samples])
 
 
 def check_sources(generators: tuple[Component, ...], real: CaseSet, tests: dict[str, CaseSet],
