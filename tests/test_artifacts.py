@@ -8,7 +8,7 @@ from bench.api.case import Case, CaseSet
 from bench.api.errors import DataError
 from bench.api.registry import generators
 from bench.api.slices import fit_case
-from bench.run.artifacts import ensure_fit, ensure_samples, fit_key, load_samples
+from bench.run.artifacts import ensure_fit, ensure_samples, fit_key, load_samples, sample_key
 from bench.run.config import GeneratorSpec
 from bench.run.resolve import resolve
 from bench.run.store import Store
@@ -90,6 +90,8 @@ generators.register(HalfGrid)
 
 def test_samples_are_brought_to_the_real_voxel_size(phantom, tmp_path):
     """A segmenter sees voxels: samples on a coarser grid would show it brains of half the size."""
+    assert sample_key("f", 2, SampleContext(), (2.0, 2.0)) != \
+        sample_key("f", 2, SampleContext(), (1.0, 1.0))  # samples of another size are new ones
     store = Store(tmp_path / "results.sqlite")
     spec = oracle("half-grid")
     fit = ensure_fit(spec, phantom, 0, tmp_path, store, "cpu")

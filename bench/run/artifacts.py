@@ -45,8 +45,7 @@ def fit_key(generator: Component, train: CaseSet, seed: int) -> str:
                   "seed": seed})
 
 
-def sample_key(fit: str, count: int, ctx: SampleContext,
-               spacing: tuple[float, ...] | None = None) -> str:
+def sample_key(fit: str, count: int, ctx: SampleContext, spacing: tuple[float, ...]) -> str:
     """Fit, count, sampling options (the style images' content included) and the voxel size
     the samples are brought to."""
     payload = {"fit": fit, "count": count, "seed": ctx.seed, "lesion_ratio": ctx.lesion_ratio,
@@ -92,7 +91,8 @@ def ensure_samples(generator: Component, fit_folder: Path, count: int, ctx: Samp
     fails here, before its samples are stored and before any cell trains on them.
     """
     fit = fit_folder.name if generator.source is None else generator.fit_identity
-    key = sample_key(fit, count, ctx, real_spacing(real))
+    spacing = real_spacing(real)
+    key = sample_key(fit, count, ctx, spacing)
     folder = root / "samples" / key
     if _finished(folder):
         return folder
@@ -109,7 +109,7 @@ def ensure_samples(generator: Component, fit_folder: Path, count: int, ctx: Samp
                            f"not {count}")
     check_compatible(real, cases, f"generator '{generator.label}' samples", same_labels=True,
                      same_channel_names=same_channel_names)
-    cases = at_real_spacing(cases, real)
+    cases = at_spacing(cases, spacing)
     # ids that sort in sampling order, so that a prefix of the folder is a prefix of the samples
     renamed = [dataclasses.replace(c, id=f"sample_{i:05d}") for i, c in enumerate(cases)]
     write_nnunet(cases.replace(renamed), folder / "dataset", name=f"{generator.label} samples")
@@ -123,15 +123,14 @@ def real_spacing(real: CaseSet) -> tuple[float, ...]:
     return tuple(float(v) for v in np.median([case.spacing for case in real], axis=0))
 
 
-def at_real_spacing(samples: CaseSet, real: CaseSet) -> CaseSet:
-    """Samples at the real data's voxel size, so that a segmenter (which sees voxels) trains on
-    anatomy of the real size. 2D samples of 3D data take its in-plane size: axis 2 is the axis
-    along which 2D segmenters and the fidelity views cut real volumes."""
-    spacing = real_spacing(real)
-    if samples.spatial_dims < len(spacing):
+def at_spacing(samples: CaseSet, spacing: tuple[float, ...]) -> CaseSet:
+    """Samples at the real data's voxel ``spacing``, so that a segmenter (which sees voxels)
+    trains on anatomy of the real size. 2D samples of 3D data take its in-plane size: axis 2 is
+    the axis along which 2D segmenters and the fidelity views cut real volumes."""
+    if samples.spatial_dims == 2 and len(spacing) == 3:
         spacing = spacing[:2]
-    if samples.spatial_dims != len(spacing):
-        return samples
+    elif samples.spatial_dims != len(spacing):
+        return samples  # 3D samples of 2D data: no real voxel size to match
     return samples.replace([to_spacing(case, spacing) for case in samples])
 
 
