@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from bench.api.case import pv_consistent
 from bench.data import phantom as ph
@@ -128,3 +129,19 @@ def test_damaged_cache_entry_is_rebuilt(tmp_path):
 def test_unknown_channel_is_rejected():
     with pytest.raises(ValueError, match="channels"):
         PhantomConfig(channels=("T1", "PD"))
+
+
+def test_a_subject_does_not_depend_on_the_number_of_threads():
+    """The same config must give the same bytes on any machine: a run's data fingerprint, its
+    fit keys and its numbers follow from them. A multi-threaded BLAS sums the template's
+    least-squares fit in another order with more threads."""
+    config = PhantomConfig(subjects=1, seed=0)
+    subjects = []
+    for threads in (1, 2):
+        ph._template.cache_clear()
+        with threadpool_limits(limits=threads, user_api="blas"):
+            subjects.append(ph.make_subject(config, 0))
+    ph._template.cache_clear()
+    one, two = subjects
+    assert np.array_equal(one.image, two.image)
+    assert np.array_equal(one.pv, two.pv)

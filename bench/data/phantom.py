@@ -15,6 +15,7 @@ Labels: 0 background, 1 CSF, 2 grey matter, 3 white matter, and with lesions 4 t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -28,10 +29,11 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scipy import ndimage, special
+from threadpoolctl import threadpool_limits
 
 from bench.api.case import Case, CaseSet
 
-PHANTOM_VERSION = 1
+PHANTOM_VERSION = 2  # 2: one BLAS thread, so the same bytes on every machine (1 varied with it)
 TISSUES = ("background", "CSF", "grey matter", "white matter")
 LESIONS = ("tumour", "oedema")
 SEQUENCES = ("T1", "T2", "FLAIR")
@@ -135,6 +137,19 @@ def subject_id(config: PhantomConfig, index: int) -> str:
     return f"phantom{config.site}_s{config.seed}_{index:03d}"
 
 
+def _one_blas_thread(function):
+    """Run ``function`` with one BLAS thread: more threads sum in another order, and the
+    phantom's bytes (its fingerprint, every fit key and number built on it) would depend on
+    the machine."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with threadpool_limits(limits=1, user_api="blas"):
+            return function(*args, **kwargs)
+    return wrapper
+
+
+@_one_blas_thread
 def make_subject(config: PhantomConfig, index: int, template: Template | None = None) -> Case:
     """Subject ``index`` of ``config``: deterministic given the seed, the site and the index."""
     template = template or _template(config.resolution)
@@ -175,6 +190,7 @@ class Template:
 
 
 @lru_cache(maxsize=4)
+@_one_blas_thread
 def _template(resolution: float) -> Template:
     from nilearn import datasets, image
 
