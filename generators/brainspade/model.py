@@ -67,6 +67,7 @@ class BrainSPADEParams(BaseModel):
     vae_perceptual_net: str = "auto"
     vae_adv: float = 0.01
     vae_adv_start: int = 0
+    vae_dice: float = Field(0.0, ge=0.0)  # not in the paper: keeps rare classes (lesions) alive
     # latent diffusion model
     ldm_channels: tuple[int, ...] = (32, 64, 64)
     ldm_attention: tuple[bool, ...] = (False, False, True)
@@ -143,7 +144,8 @@ PRESETS = {
              "checkpoint_every": 2, "min_foreground": 0.3},
     "demo": {"size": (64, 64), "classifier_steps": 300, "vae_channels": (16, 32, 32),
              "vae_steps": 400, "vae_lr": 5e-4, "vae_adv_start": 150, "ldm_steps": 800,
-             "ldm_lr": 5e-4, "spade_steps": 500, "spade_lr": 2e-4, "w_l1": 1.0},
+             "ldm_lr": 5e-4, "spade_steps": 500, "spade_lr": 2e-4, "w_l1": 1.0,
+             "vae_dice": 1.0},
     # Appendix A: epochs, batch sizes, learning rates and loss weights; 192x256 slices, 48x64x3
     # latents; DDPM sampling with the 1000 training steps. Networks: MONAI's LDM tutorial sizes
     # and SPADE's defaults, which the paper does not restate.
