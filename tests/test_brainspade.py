@@ -171,3 +171,26 @@ def test_images_for_given_maps_keep_those_maps(fitted, lesion_phantom):
     with pytest.raises(DataError, match="maps of size"):
         fitted.images_for(extract_slices(lesion_phantom.subset([0]), size=(16, 16)).cases,
                           SampleContext())
+
+
+def test_the_vae_dice_term_makes_dropping_a_rare_class_costly():
+    """The 3.3 fit's VAE reconstructed no tumour: dropping a class on 1% of the pixels costs
+    L1 almost nothing. The Dice term (demo preset) must cost it like any other class; the
+    paper's loss (vae_dice = 0) stays L1 alone."""
+    from generators.brainspade.labels import reconstruction_losses
+
+    truth = torch.zeros(4, 3, 20, 20)
+    truth[:, 0] = 1.0
+    truth[:, 1, :10] = 1.0  # a common class on half of every map
+    truth[:, 0, :10] = 0.0
+    truth[:, 2, 15:17, 15:17] = 1.0  # a rare class on 1% of the pixels
+    truth[:, 0, 15:17, 15:17] = 0.0
+    dropped = truth.clone()
+    dropped[:, 0] += dropped[:, 2]
+    dropped[:, 2] = 0.0
+    l1, dice = reconstruction_losses(dropped, truth, 1.0)
+    assert l1 < 0.01
+    assert dice > 0.3, "one class of three lost entirely: a third of the Dice loss"
+    assert reconstruction_losses(truth, truth, 1.0)[1] < 1e-4
+    assert reconstruction_losses(dropped, truth, 0.0)[1] == 0
+    assert BrainSPADEParams().vae_dice == 0, "the paper's loss has no Dice term"

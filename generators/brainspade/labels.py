@@ -64,6 +64,19 @@ def decode_pv(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits, dim=1)
 
 
+def reconstruction_losses(recon: torch.Tensor, target: torch.Tensor, dice_weight: float):
+    """(L1, Dice) between reconstructed and true partial-volume maps; Dice is 0 when unweighted.
+
+    L1 weighs pixels, so a class on 0.7% of them (a tumour) costs almost nothing to drop, and a
+    short fit dropped it. Dice over the whole batch weighs every class alike. Not in the paper,
+    whose loss is L1 alone (``vae_dice = 0``).
+    """
+    l1 = F.l1_loss(recon, target)
+    if not dice_weight:
+        return l1, torch.zeros((), device=recon.device)
+    return l1, DiceLoss(include_background=True, batch=True)(recon, target)
+
+
 def train_vae(vae: AutoencoderKL, bank: SliceBank, p, ctx: FitContext, perceptual: str):
     """Stage 'vae'. ``perceptual``: a backbone name, or 'in-domain' for discriminator features."""
     device = ctx.device
@@ -73,9 +86,6 @@ def train_vae(vae: AutoencoderKL, bank: SliceBank, p, ctx: FitContext, perceptua
     vae.to(device)
     lpips = lpips_loss(perceptual, device)
     adversarial = PatchAdversarialLoss(criterion="least_squares")
-    # Dice over the whole batch weighs every class alike, where L1 weighs pixels: with L1 alone a
-    # short fit reconstructs no tumour (0.7% of pixels) at all. Not in the paper (p.vae_dice = 0).
-    dice = DiceLoss(include_background=True, batch=True)
     opt_g = torch.optim.Adam(vae.parameters(), lr=p.vae_lr, betas=tuple(p.vae_betas))
     opt_d = torch.optim.Adam(disc.parameters(), lr=p.vae_lr, betas=tuple(p.vae_betas))
 
@@ -83,8 +93,7 @@ def train_vae(vae: AutoencoderKL, bank: SliceBank, p, ctx: FitContext, perceptua
         x = bank.pv[rng.integers(0, len(bank), p.vae_batch)].to(device)
         logits, mu, sigma = vae(x)
         recon = decode_pv(logits)
-        l1 = F.l1_loss(recon, x)
-        overlap = dice(recon, x) if p.vae_dice else torch.zeros((), device=device)
+        l1, overlap = reconstruction_losses(recon, x, p.vae_dice)
         kl = kl_normal(mu, 2.0 * torch.log(sigma + 1e-6))  # AutoencoderKL gives the std
         adversarial_on = i >= p.vae_adv_start
         set_requires_grad(disc, False)
