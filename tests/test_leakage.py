@@ -31,6 +31,21 @@ def test_a_renamed_copy_of_a_training_case_is_still_leakage(phantom):
     check_no_leakage({"training": phantom.subset([0])}, {"x": phantom.subset([1, 2])})
 
 
+def test_a_test_volume_inside_a_multi_channel_training_volume_is_leakage():
+    """The T1 of a T1 + FLAIR training subject is that subject's T1 test volume."""
+    t1, both = open_dataset("phantom:A:2"), open_dataset("phantom:A:1:2:T1+FLAIR")
+    with pytest.raises(DataError, match="case phantomA_s0_000 is also generator fit data case "
+                                        "phantomA_s0_000"):
+        check_no_leakage({"generator fit data": both}, {"heldout": t1})
+    check_no_leakage({"generator fit data": both}, {"heldout": t1.subset([1])})
+
+
+def test_a_constant_channel_is_not_a_subject(phantom):
+    blank = dataclasses.replace(phantom[0], image=np.zeros_like(phantom[0].image))
+    other = dataclasses.replace(phantom[1], image=np.zeros_like(phantom[1].image))
+    check_no_leakage({"training": phantom.replace([blank])}, {"x": phantom.replace([other])})
+
+
 def test_phantom_specs_share_a_subject_only_when_they_mean_the_same_subject():
     small, large = open_dataset("phantom:B:1"), open_dataset("phantom:B:2")
     other = open_dataset("phantom:B:2:seed=1")

@@ -1,9 +1,11 @@
 """The leakage guard: no test case may be seen in training.
 
-Every case of every role is fingerprinted by the content of its image (not its id: the same
-subject under two names, or one folder reused for two roles, is still caught). A test case whose
-image equals a case used for training, validation, fine-tuning, target validation, style or as a
-synthetic sample stops the run before anything trains.
+Every case of every role is fingerprinted by the content of each of its image channels (not its
+id: the same subject under two names, or one folder reused for two roles, is still caught; nor
+the whole image only: a T1 test volume is also inside a T1 + FLAIR training volume of the same
+subject). A test case with a channel equal to a channel of a case used for training,
+validation, fine-tuning, target validation, style, generator fitting or as a synthetic sample
+stops the run before anything trains. Constant channels carry no subject and are not compared.
 """
 
 from __future__ import annotations
@@ -24,17 +26,33 @@ def image_fingerprint(case: Case) -> str:
     return digest.hexdigest()
 
 
+def channel_fingerprints(case: Case) -> list[str]:
+    """A hash of each non-constant channel: spatial shape and float32 values."""
+    image = np.asarray(case.image, dtype=np.float32)
+    out = []
+    for channel in image:
+        if channel.size and channel.min() == channel.max():
+            continue
+        digest = hashlib.sha256(str(channel.shape).encode())
+        digest.update(np.ascontiguousarray(channel).tobytes())
+        out.append(digest.hexdigest())
+    return out
+
+
 def check_no_leakage(seen: dict[str, CaseSet], tests: dict[str, CaseSet]) -> None:
-    """Refuse any test case whose image is also in a role of ``seen`` (e.g. real, val, target).
+    """Refuse any test case with an image channel also in a role of ``seen`` (e.g. real, val,
+    target).
 
     The error names both roles and both case ids, and how many more overlaps there are.
     """
     owners: dict[str, tuple[str, str]] = {}
     for role, cases in seen.items():
         for case in cases:
-            owners.setdefault(image_fingerprint(case), (role, case.id))
-    overlaps = [(name, case.id, *owners[fp]) for name, cases in tests.items() for case in cases
-                if (fp := image_fingerprint(case)) in owners]
+            for fp in channel_fingerprints(case):
+                owners.setdefault(fp, (role, case.id))
+    overlaps = [(name, case.id, *owners[shared[0]]) for name, cases in tests.items()
+                for case in cases
+                if (shared := [fp for fp in channel_fingerprints(case) if fp in owners])]
     if overlaps:
         test, test_id, role, seen_id = overlaps[0]
         more = f" (and {len(overlaps) - 1} more overlaps)" if len(overlaps) > 1 else ""
