@@ -1,4 +1,5 @@
-"""Style images reach the sampler, counts in cases scale to slices, both are part of the keys."""
+"""Style images reach the sampler, generator fit data reaches the fit, counts in cases scale to
+slices; all three are part of the keys."""
 
 from __future__ import annotations
 
@@ -36,12 +37,14 @@ class StyleRecorder:
     Params: ClassVar[type[BaseModel]] = _NoParams
     presets: ClassVar[dict[str, dict]] = {}
     seen: ClassVar[list] = []  # (style ids or None, n) per sample call
+    fitted_on: ClassVar[list] = []  # (case ids, channels) per fit call
 
     def __init__(self, params=None):
         self.params = params or _NoParams()
         self.spec: dict = {}
 
     def fit(self, train: CaseSet, ctx: FitContext) -> None:
+        StyleRecorder.fitted_on.append((list(train.ids), list(train.channels)))
         self.spec = {"labels": {str(k): v for k, v in train.labels.items()},
                      "channels": list(train.channels)}
 
@@ -72,6 +75,7 @@ class StyleRecorder:
 def _registered():
     generators.register(StyleRecorder)
     StyleRecorder.seen.clear()
+    StyleRecorder.fitted_on.clear()
     yield
 
 
@@ -118,6 +122,51 @@ def test_entries_differing_only_in_style_are_two_methods_sharing_one_fit(phantom
 def test_a_test_case_used_as_a_style_image_is_leakage(phantom3_dir, tmp_path):
     with pytest.raises(DataError, match=r"is also style \("):
         _prepare(_config(phantom3_dir, style=str(phantom3_dir)), tmp_path / "run")
+
+
+FIT_DATA = "phantom:A:2:2:T1+FLAIR:seed=5"  # other subjects than phantom3_dir's, two sequences
+
+
+def test_fit_data_is_what_the_generator_learns_from_and_part_of_its_identity(phantom3_dir,
+                                                                             tmp_path):
+    from bench.run.plan import describe
+
+    plain = _prepare(_config(phantom3_dir), tmp_path / "a")
+    elsewhere = _prepare(_config(phantom3_dir, fit_data=FIT_DATA), tmp_path / "b")
+    real = prepare_data(load_config(_config(phantom3_dir))).parts["real"]
+    assert StyleRecorder.fitted_on[0] == (real.ids, ["T1"])
+    assert StyleRecorder.fitted_on[1] == (["phantomA_s5_000", "phantomA_s5_001"],
+                                          ["T1", "FLAIR"])
+    assert StyleRecorder.seen[1] == (None, 2)  # sampled in the run's channel (T1) all the same
+    assert Path(next(iter(plain.values()))).name != Path(next(iter(elsewhere.values()))).name
+    config = load_config(_config(phantom3_dir, fit_data=FIT_DATA))
+    other = resolve_config(config).generators[0]
+    assert other.fit_identity != resolve_config(load_config(_config(phantom3_dir))) \
+        .generators[0].fit_identity
+    assert f"fitted on: {FIT_DATA}" in "\n".join(describe(config))
+
+
+def test_fit_data_holding_a_test_subject_is_leakage(phantom3_dir, tmp_path):
+    """phantom3_dir is phantom:A:3 with seed 7; its held-out T1 is inside the T1 + FLAIR set."""
+    with pytest.raises(DataError, match=r"is also generator fit data \(phantom:A:3"):
+        _prepare(_config(phantom3_dir, fit_data="phantom:A:3:2:T1+FLAIR:seed=7"),
+                 tmp_path / "run")
+    assert StyleRecorder.fitted_on == []
+
+
+def test_fit_data_must_have_the_runs_labels_and_channels(phantom3_dir, lesion_dir, tmp_path):
+    with pytest.raises(DataError, match=r"generator fit_data .*lesions: labels"):
+        _prepare(_config(phantom3_dir, fit_data=str(lesion_dir)), tmp_path / "a")
+    with pytest.raises(DataError, match=r"channels \['FLAIR'\] lack the training data's "
+                                        r"\['T1'\]"):
+        _prepare(_config(phantom3_dir, fit_data="phantom:C:1:seed=5"), tmp_path / "b")
+
+
+def test_a_fitted_generator_takes_no_fit_data(phantom3_dir):
+    from bench.api.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="with 'fitted' takes no fit_data"):
+        load_config(_config(phantom3_dir, fitted="somewhere", fit_data=FIT_DATA))
 
 
 def test_counts_in_cases_sample_count_times_the_slices_per_training_case(phantom3_dir,

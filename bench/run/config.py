@@ -114,12 +114,19 @@ class GeneratorSpec(SegmenterSpec):
     # a folder written by 'synth2seg generator fit' (here or elsewhere): sampled, never fitted;
     # its preset and params are the ones it was fitted with
     fitted: str | None = None
+    # a labelled dataset spec the generator is fitted on in place of the run's training split,
+    # as brainSPADE's paper generator learnt from other cohorts and contrasts (SABRE, ADNI2,
+    # BRATS) than its segmenters' training data; same labels, the run's channels among its own
+    fit_data: str | None = None
 
     @model_validator(mode="after")
     def _fitted_has_its_own_params(self):
         if self.fitted is not None and (self.preset is not None or self.params):
             raise ValueError(f"generator '{self.name}' with 'fitted' takes no preset or params: "
                              "they are the ones its folder was fitted with")
+        if self.fitted is not None and self.fit_data is not None:
+            raise ValueError(f"generator '{self.name}' with 'fitted' takes no fit_data: its "
+                             "folder was fitted already")
         return self
 
     @property

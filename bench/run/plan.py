@@ -41,6 +41,8 @@ def describe(config: MatrixConfig) -> list[str]:
         lines.append(f"target: {config.target} (target_val {split.target_val})")
     styles = sorted({g.style for g in resolved.generators if g.style})
     lines.append(f"style sets: {', '.join(styles) or 'none'}")
+    fits = sorted({g.fit_data for g in resolved.generators if g.fit_data})
+    lines.append(f"generator fit data: {', '.join(fits) or 'the training split'}")
     lines.append("generators:")
     for g in resolved.generators:
         unit = "" if g.count_unit == "samples" else \
@@ -52,7 +54,8 @@ def describe(config: MatrixConfig) -> list[str]:
         if g.source is not None:
             what = "fitted generator" if g.fitted else "pre-generated cases"
             lines.append(f"    {what} read from {g.source} (content {g.content})")
-        lines.append(f"    count unit: {g.count_unit}{unit}; style: {g.style or 'none'}")
+        lines.append(f"    count unit: {g.count_unit}{unit}; style: {g.style or 'none'}; "
+                     f"fitted on: {g.fit_data or 'the training split'}")
     lines.append(f"counts: {config.counts}")
     if config.lesion_fraction is not None:
         lines.append(f"lesion fraction: {config.lesion_fraction}")

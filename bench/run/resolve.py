@@ -42,6 +42,7 @@ class Component:
     source: str | None = None
     content: str | None = None  # ... its content hash, the identity in place of the params
     fitted: bool = False  # source is a 'synth2seg generator fit' folder, not a dataset
+    fit_data: str | None = None  # generators: the dataset fitted on, if not the training split
 
     @property
     def params(self) -> dict:
@@ -49,13 +50,15 @@ class Component:
 
     @property
     def fit_identity(self) -> str:
-        """What is fitted: kind, name, version and resolved params (not its label); for a
-        component read from a folder, the folder's content instead of the params."""
+        """What is fitted: kind, name, version, resolved params (not its label) and the fit
+        data when it is not the run's training split; for a component read from a folder, the
+        folder's content instead of the params."""
         if self.content is not None:
             return _digest({"kind": self.kind, "name": self.name, "version": self.version,
                             "content": self.content})
+        data = {"fit_data": self.fit_data} if self.fit_data is not None else {}
         return _digest({"kind": self.kind, "name": self.name, "version": self.version,
-                        "params": self.params})
+                        "params": self.params, **data})
 
     @property
     def identity(self) -> str:
@@ -83,7 +86,7 @@ class Component:
                "version": self.version, "preset": self.preset, "identity": self.identity,
                "params": self.params}
         if self.kind == "generator":
-            out.update(style=self.style, count_unit=self.count_unit)
+            out.update(style=self.style, count_unit=self.count_unit, fit_data=self.fit_data)
         if self.source is not None:
             out.update(source=self.source, content=self.content, fitted=self.fitted)
         return out
@@ -120,8 +123,12 @@ def resolve(kind: Kind, spec: GeneratorSpec | SegmenterSpec) -> Component:
             raise ConfigError(f"generator '{spec.display}': {folder} is not a folder (expected "
                               "a dataset of pre-generated cases)")
         source, content = str(folder.resolve()), content_digest(folder)
+    fit_data = spec.fit_data if isinstance(spec, GeneratorSpec) else None
+    if fit_data is not None and source is not None:
+        raise ConfigError(f"generator '{spec.display}' reads its cases from {source}; it is "
+                          "not fitted, so fit_data does not apply")
     return Component(kind, spec.name, str(cls.version), canonical,
-                     spec.display, spec.preset, style, unit, source, content)
+                     spec.display, spec.preset, style, unit, source, content, fit_data=fit_data)
 
 
 def _resolve_fitted(spec: GeneratorSpec) -> Component:

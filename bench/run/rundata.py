@@ -1,11 +1,12 @@
-"""The data of a run: real parts, test sets, target and style sets, checked for leakage."""
+"""The data of a run: real parts, test sets, target, style and generator fit sets, checked for
+leakage."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from bench.api.case import CaseSet
-from bench.api.errors import ConfigError
+from bench.api.errors import ConfigError, DataError
 from bench.data import open_dataset
 from bench.data.leakage import check_no_leakage
 from bench.data.split import split_cases
@@ -22,6 +23,11 @@ class RunData:
     target_val: CaseSet | None = None
     styles: dict[str, CaseSet] = field(default_factory=dict)  # generators' style sets, by spec
     per_count: dict[str, int] = field(default_factory=dict)  # samples per count, by generator
+    fit_sets: dict[str, CaseSet] = field(default_factory=dict)  # generators' fit_data, by spec
+
+    def fit_data(self, spec: str | None) -> CaseSet:
+        """What a generator is fitted on: its own fit data, else the run's training split."""
+        return self.parts["real"] if spec is None else self.fit_sets[spec]
 
     def training_roles(self) -> dict[str, CaseSet]:
         """Every set a model or a generator learns from or is selected on, by role."""
@@ -32,6 +38,8 @@ class RunData:
             roles["target validation"] = self.target_val
         for spec, cases in self.styles.items():
             roles[f"style ({spec})"] = cases
+        for spec, cases in self.fit_sets.items():
+            roles[f"generator fit data ({spec})"] = cases
         return roles
 
 
@@ -63,7 +71,10 @@ def prepare_data(config: MatrixConfig) -> RunData:
         check_compatible(parts["real"], test, f"test set '{name}'", same_labels=False,
                          same_channel_names=config.match_channel_names)
     styles = {spec: open_dataset(spec, labelled=False) for spec in _style_specs(config)}
-    data = RunData(parts, tests, target, target_val, styles)
+    fit_sets = {spec: open_dataset(spec) for spec in _fit_specs(config)}
+    for spec, cases in fit_sets.items():
+        _check_fit_data(parts["real"], cases, spec, config.match_channel_names)
+    data = RunData(parts, tests, target, target_val, styles, fit_sets=fit_sets)
     check_no_leakage(data.training_roles(), tests)
     check_sizes(config, len(parts["real"]))
     return data
@@ -71,3 +82,24 @@ def prepare_data(config: MatrixConfig) -> RunData:
 
 def _style_specs(config: MatrixConfig) -> list[str]:
     return sorted({g.style for g in config.generators if g.style})
+
+
+def _fit_specs(config: MatrixConfig) -> list[str]:
+    return sorted({g.fit_data for g in config.generators if g.fit_data})
+
+
+def _check_fit_data(real: CaseSet, fit: CaseSet, spec: str, same_channel_names: bool) -> None:
+    """A generator fitted elsewhere must sample the run's labels, dimensionality and (by name,
+    unless ``match_channel_names`` is off) channels; it may know more channels."""
+    where = f"generator fit_data {spec}"
+    if fit.spatial_dims != real.spatial_dims:
+        raise DataError(f"{where}: {fit.spatial_dims}D cases, the training data is "
+                        f"{real.spatial_dims}D")
+    if set(fit.labels) != set(real.labels):
+        raise DataError(f"{where}: labels {fit.labels} do not match the training data's "
+                        f"{real.labels}")
+    ours, theirs = [c.lower() for c in real.channels], [c.lower() for c in fit.channels]
+    missing = [c for c, low in zip(real.channels, ours, strict=True) if low not in theirs]
+    if missing if same_channel_names else len(theirs) < len(ours):
+        raise DataError(f"{where}: channels {fit.channels} lack the training data's "
+                        f"{missing or real.channels}")

@@ -150,7 +150,8 @@ class Runner:
             made = "fit" if generator.source is None else "read from " + generator.source
             self.console.print(f"generator {generator.label} (seed {seed}): {made}, then "
                                f"{count} samples")
-            fit = ensure_fit(generator, data.parts["real"], seed, artifacts, store, device)
+            fit = ensure_fit(generator, data.fit_data(generator.fit_data), seed, artifacts,
+                             store, device)
             style = data.styles.get(generator.style)
             channels = ctx_channels if style is None or self.config.match_channel_names \
                 else list(style.channels)  # another sequence: images in the style's channels
