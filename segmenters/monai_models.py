@@ -251,6 +251,14 @@ class SwinUNETRSegmenter(UNETRSegmenter):
     presets = {**UNETRSegmenter.presets,
                "tiny": {**UNETRSegmenter.presets["tiny"], "patch": (64, 64, 64)}}
 
+    def __init__(self, params: NetParams | None = None, preset: str | None = None):
+        super().__init__(params, preset)
+        patch = self.params.patch
+        if any(side < 64 or side % 32 for side in patch):
+            raise ConfigError(f"segmenter 'swin_unetr': patch {patch} must be at least 64 and a "
+                              "multiple of 32 on every side (five downsamplings; a 1-voxel "
+                              "bottleneck fails to train)")
+
     def build(self, in_channels, n_classes):
         return SwinUNETR(in_channels, n_classes,
                          feature_size=12 * max(1, self.params.channels[0] // 12),  # /12 needed

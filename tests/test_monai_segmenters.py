@@ -101,3 +101,20 @@ def test_unknown_preset_is_a_config_error():
 
     with pytest.raises(ConfigError, match="unknown preset 'huge'"):
         get_segmenter("unet2d")(preset="huge")
+
+
+def test_a_swin_unetr_patch_below_64_is_refused_when_the_matrix_resolves():
+    """32³ leaves Swin-UNETR a 1-voxel bottleneck that fails every cell in training."""
+    from bench.api.errors import ConfigError
+    from bench.run.config import load_config
+    from bench.run.resolve import resolve_config
+
+    def matrix(patch):
+        return load_config({"name": "swin", "segmenters": [
+            {"name": "swin_unetr", "preset": "tiny", "params": {"patch": patch}}]})
+
+    with pytest.raises(ConfigError, match=r"swin_unetr': patch \(32, 32, 32\) must be at least 64"):
+        resolve_config(matrix([32, 32, 32]))
+    with pytest.raises(ConfigError, match="multiple of 32"):
+        resolve_config(matrix([64, 64, 80]))
+    assert resolve_config(matrix([64, 64, 96])).segmenters[0].params["patch"] == [64, 64, 96]
