@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 import pytest
 from pydantic import BaseModel, ConfigDict
 
@@ -160,6 +161,30 @@ def test_fit_data_must_have_the_runs_labels_and_channels(phantom3_dir, lesion_di
     with pytest.raises(DataError, match=r"channels \['FLAIR'\] lack the training data's "
                                         r"\['T1'\]"):
         _prepare(_config(phantom3_dir, fit_data="phantom:C:1:seed=5"), tmp_path / "b")
+
+
+def test_no_memorisation_figure_for_a_generator_fitted_on_other_data(phantom3_dir, tmp_path):
+    """Distances to a training split the generator never saw cannot show it copying."""
+    def memorisation_rows(run_dir: Path, **generator) -> pd.DataFrame:
+        config = _config(phantom3_dir, **generator)
+        config["fidelity"] = {"extractors": ["in-domain"], "planes": ["axial"]}
+        matrix = load_config(config)
+        data, cells = prepare_data(matrix), expand(matrix)
+        runner = Runner(matrix, run_dir)
+        store = Store(run_dir / "results.sqlite")
+        try:
+            samples = runner._prepare_generators(cells, data, store, "cpu")
+            runner._measure_fidelity(cells, data, store, "cpu", samples, redo=True)
+            rows = store.fidelity()
+        finally:
+            store.close()
+        return rows[rows.metric.isin(["memorisation", "nn_ratio"])]
+
+    own = memorisation_rows(tmp_path / "own")
+    other = memorisation_rows(tmp_path / "other", fit_data=FIT_DATA)
+    assert own.value.notna().all()
+    assert other.value.isna().all() and len(other) == 2
+    assert other.note.str.startswith(f"not measured: the generator was fitted on {FIT_DATA}").all()
 
 
 def test_a_fitted_generator_takes_no_fit_data(phantom3_dir):
