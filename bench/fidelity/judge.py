@@ -91,8 +91,12 @@ class FidelityJudge:
         return metric_names(self.options.extractors)
 
     # ------------------------------------------------------------------------------------
-    def measure(self, samples: CaseSet, counts: list[int]) -> dict[int, list[Row]]:
-        """Rows per count; ``samples`` holds at least ``max(counts)`` samples in their order."""
+    def measure(self, samples: CaseSet, counts: list[int],
+                fitted_on: str | None = None) -> dict[int, list[Row]]:
+        """Rows per count; ``samples`` holds at least ``max(counts)`` samples in their order.
+
+        ``fitted_on`` names the data a generator learnt from when it is not ``real``: near-copies
+        of a training set it never saw say nothing about memorisation, so none are reported."""
         if samples.spatial_dims == 3 and self.real.spatial_dims != 3:
             note = "3D samples of 2D real data: nothing to compare them with"
             return {n: [Row(m, None, note) for m in self.metrics] for n in counts}
@@ -111,7 +115,7 @@ class FidelityJudge:
             rows = [row for key in EXTRACTORS if key in self.options.extractors
                     for row in self._distribution(part, fake, fake_whole, key)]
             rows += [*self._diversity(part, fake), self.alignment(part),
-                     *self._memorisation(part, fake, fake_whole)]
+                     *self._memorisation(part, fake, fake_whole, fitted_on)]
             order = {m: i for i, m in enumerate(METRICS)}
             out[n] = sorted(rows, key=lambda r: order[r.metric])
         return out
@@ -340,8 +344,12 @@ class FidelityJudge:
         dice = table[table.metric == "dice"].groupby("case", sort=False).value.mean().mean()
         return Row("alignment_dice", float(dice), f"segmenter: {self.reference.label}")
 
-    def _memorisation(self, samples: CaseSet, fake: dict[str, View], whole: View | None
-                      ) -> list[Row]:
+    def _memorisation(self, samples: CaseSet, fake: dict[str, View], whole: View | None,
+                      fitted_on: str | None = None) -> list[Row]:
+        if fitted_on is not None:
+            note = (f"not measured: the generator was fitted on {fitted_on}, not on the "
+                    "training split these distances are taken to")
+            return [Row(m, None, note) for m in ("memorisation", "nn_ratio")]
         if len(self.heldout) == 0:
             note = "no held-out real cases to scale distances by"
             return [Row(m, None, note) for m in ("memorisation", "nn_ratio")]

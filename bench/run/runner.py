@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench.api.errors import ConfigError, DataError, UserError
 from bench.api.generator import SampleContext
 from bench.api.segmenter import ExposesEncoder
-from bench.fidelity.catalogue import FidelityOptions, Row
+from bench.fidelity.catalogue import FidelityOptions
 from bench.fidelity.judge import FidelityJudge
 from bench.fidelity.reference import Reference
 from bench.report.lesion_strata import reference_volumes
@@ -38,8 +38,6 @@ from bench.run.rundata import RunData, prepare_data
 from bench.run.runlock import RunLock
 from bench.run.store import STORE, Store
 from bench.run.worker import SEAL, CellJob
-
-MEMORISATION = ("memorisation", "nn_ratio")  # distances to the training split's images
 
 
 class Runner:
@@ -195,9 +193,7 @@ class Runner:
             self.console.print(f"fidelity of {label} (seed {seed}) at n = "
                                f"{', '.join(map(str, wanted))}")
             sizes = [n * factor for n in wanted]  # counts in cases measure their samples
-            rows = judge.measure(load_samples(Path(folder), max(sizes)), sizes)
-            if fit_data[label] is not None:
-                rows = {n: _not_memorisation(r, fit_data[label]) for n, r in rows.items()}
+            rows = judge.measure(load_samples(Path(folder), max(sizes)), sizes, fit_data[label])
             for count, size in zip(wanted, sizes, strict=True):
                 store.record_fidelity(Path(folder).name, label, seed, count, rows[size])
             missing: dict[str, list[str]] = {}  # one line per reason
@@ -305,10 +301,3 @@ def _code_version() -> str:
     except Exception:
         return "unknown"
 
-
-def _not_memorisation(rows: list[Row], fit_data: str) -> list[Row]:
-    """A generator fitted on other data than the training split cannot copy the training
-    split: near-copies of it would say nothing about memorisation, so none are reported."""
-    note = (f"not measured: the generator was fitted on {fit_data}, not on the training "
-            "split these distances are taken to")
-    return [Row(r.metric, None, note) if r.metric in MEMORISATION else r for r in rows]
