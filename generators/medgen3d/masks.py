@@ -67,7 +67,8 @@ def indicators(kinds: np.ndarray, m: int, n_cond: int) -> torch.Tensor:
 def training_step(net: MCDPM, scheduler: DDPMScheduler, bank: VolumeBank, p,
                   rng: np.random.Generator, noise: torch.Generator, device: str
                   ) -> torch.Tensor:
-    """One batch of random sub-sequences and conditioning kinds; MSE on generated slices."""
+    """One batch of random sub-sequences and conditioning kinds; MSE on generated slices
+    against :func:`target`."""
     n, depth = bank.labels.shape[:2]
     m = p.m
     picks = rng.integers(0, n, p.mask_batch)
@@ -78,29 +79,41 @@ def training_step(net: MCDPM, scheduler: DDPMScheduler, bank: VolumeBank, p,
     flags = indicators(kinds, m, p.n_cond).to(device)
     added = normal_like(x0, noise)
     t = timesteps(len(x0), scheduler.num_train_timesteps, noise)
-    eps = net(scheduler.add_noise(x0, added, t), x0, flags, t,
+    out = net(scheduler.add_noise(x0, added, t), x0, flags, t,
               net.position(torch.as_tensor(starts, device=device), depth))
     generated = (1.0 - flags)[:, :, None, None].expand_as(x0)
-    return ((eps - added) ** 2 * generated).sum() / generated.sum()
+    return ((out - target(scheduler, x0, added, t)) ** 2 * generated).sum() / generated.sum()
 
 
-def schedule(timesteps: int) -> dict:
+def target(scheduler: DDPMScheduler, x0: torch.Tensor, noise: torch.Tensor,
+           t: torch.Tensor) -> torch.Tensor:
+    """What the network learns to output: the noise (the paper's Eq. 4), the clean mask
+    (``sample``) or the velocity, as the scheduler's ``prediction_type`` says."""
+    if scheduler.prediction_type == "sample":
+        return x0
+    if scheduler.prediction_type == "v_prediction":
+        return scheduler.get_velocity(x0, noise, t)
+    return noise
+
+
+def schedule(timesteps: int, prediction: str = "epsilon") -> dict:
     """DDPM's linear betas (1e-4 to 0.02 over 1000 steps), rescaled by 1000 / ``timesteps`` so
     that a shorter chain still ends in noise (as in Nichol and Dhariwal 2021)."""
     scale = 1000.0 / timesteps
     return {"num_train_timesteps": timesteps, "schedule": "linear_beta",
-            "beta_start": 1e-4 * scale, "beta_end": min(0.02 * scale, 0.999)}
+            "beta_start": 1e-4 * scale, "beta_end": min(0.02 * scale, 0.999),
+            "prediction_type": prediction}
 
 
 def trainer(p) -> DDPMScheduler:
-    return DDPMScheduler(**schedule(p.train_timesteps))
+    return DDPMScheduler(**schedule(p.train_timesteps, p.mask_prediction))
 
 
 def sampler(p) -> DDPMScheduler | DDIMScheduler:
     """DDPM over every training step, or DDIM over ``sample_steps`` of them when set."""
     if p.sample_steps is None or p.sample_steps >= p.train_timesteps:
         return trainer(p)
-    scheduler = DDIMScheduler(**schedule(p.train_timesteps))
+    scheduler = DDIMScheduler(**schedule(p.train_timesteps, p.mask_prediction))
     scheduler.set_timesteps(p.sample_steps)
     return scheduler
 
@@ -132,8 +145,8 @@ def denoise_window(net: MCDPM, scheduler: DDPMScheduler | DDIMScheduler, known: 
     position = net.position(starts, depth)
     x = normal_like(known, noise)
     for t in scheduler.timesteps:
-        eps = net(x, known, flags, torch.full((len(x),), int(t), device=x.device), position)
-        x = scheduler.step(eps, int(t), x, generator=noise)[0]
+        out = net(x, known, flags, torch.full((len(x),), int(t), device=x.device), position)
+        x = scheduler.step(out, int(t), x, generator=noise)[0]
     keep = flags[:, :, None, None].expand_as(x) > 0
     return torch.where(keep, known, x.clamp(-1.0, 1.0))
 
