@@ -166,7 +166,8 @@ def test_fidelity_is_measured_for_every_sample_set_and_count(smoke_run):
     for metric in ("fid", "kid", "lpips", "lpips_real"):  # no weights on test machines
         assert pd.isna(rows.loc[(4, metric), "value"])
         assert "not found" in rows.loc[(4, metric), "note"]
-    for metric in ("fd_indomain", "kid_indomain", "ms_ssim", "ms_ssim_real", "alignment_dice",
+    for metric in ("fd_indomain", "kid_indomain", "ms_ssim", "ms_ssim_real", "label_share_error",
+                   "label_share_error_real", "alignment_dice",
                    "memorisation", "nn_ratio"):
         assert pd.notna(rows.loc[(4, metric), "value"]), metric
     assert "real only · real · unet2d:tiny" in rows.loc[(4, "fd_indomain"), "note"]

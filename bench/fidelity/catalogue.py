@@ -72,6 +72,10 @@ METRICS = {
     "lpips_real": "the same between real training images, for reference",
     "ms_ssim": "mean pairwise MS-SSIM between synthetic samples (lower is more varied)",
     "ms_ssim_real": "the same between real training images, for reference",
+    "label_share_error": "mean relative error of each foreground label's share of the labelled "
+                         "voxels in the synthetic masks against the real training masks "
+                         "(0: structures as frequent as in real data)",
+    "label_share_error_real": "the same for the real held-out masks, for reference",
     "alignment_dice": "Dice of the real-only segmenter's prediction on each synthetic image "
                       "against the sample's own mask (higher: images follow their masks)",
     "memorisation": "fraction of synthetic samples that are near-copies of a training sample "
@@ -79,7 +83,8 @@ METRICS = {
     "nn_ratio": "median nearest-training-neighbour distance of synthetic samples relative to "
                 "held-out real samples' (about 1: as novel as new real data; 0: copies)",
 }
-OTHER_METRICS = ["lpips", "lpips_real", "ms_ssim", "ms_ssim_real", "alignment_dice",
+OTHER_METRICS = ["lpips", "lpips_real", "ms_ssim", "ms_ssim_real", "label_share_error",
+                 "label_share_error_real", "alignment_dice",
                  "memorisation", "nn_ratio"]
 VIEWS_3D = {"axial": 2, "coronal": 1, "sagittal": 0}
 MIN_FOREGROUND = 0.1

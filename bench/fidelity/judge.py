@@ -56,6 +56,7 @@ from metrics.features import (
     Unavailable,
     extract,
 )
+from metrics.label_shares import share_error
 from metrics.memorisation import memorisation, thumbnails
 from metrics.segmentation import evaluate
 
@@ -114,7 +115,8 @@ class FidelityJudge:
             fake_whole = whole.first(n) if whole is not None else None
             rows = [row for key in EXTRACTORS if key in self.options.extractors
                     for row in self._distribution(part, fake, fake_whole, key)]
-            rows += [*self._diversity(part, fake), self.alignment(part),
+            rows += [*self._diversity(part, fake), *self._label_shares(part),
+                     self.alignment(part),
                      *self._memorisation(part, fake, fake_whole, fitted_on)]
             order = {m: i for i, m in enumerate(METRICS)}
             out[n] = sorted(rows, key=lambda r: order[r.metric])
@@ -328,6 +330,17 @@ class FidelityJudge:
                     row = Row(side, None, f"not computed: {exc}")
                 self._cache[key] = row
                 rows.append(row)
+        return rows
+
+    def _label_shares(self, samples: CaseSet) -> list[Row]:
+        """Label shares of the samples' masks, and of held-out real masks, against training's."""
+        rows = []
+        for metric, cases in (("label_share_error", samples),
+                              ("label_share_error_real", self.heldout)):
+            try:
+                rows.append(Row(metric, share_error(self.real, cases)))
+            except ValueError as exc:
+                rows.append(Row(metric, None, f"not computed: {exc}"))
         return rows
 
     def alignment(self, cases: CaseSet) -> Row:
