@@ -333,15 +333,13 @@ class FidelityJudge:
         return rows
 
     def _label_shares(self, samples: CaseSet) -> list[Row]:
-        """Label shares of the samples' masks, and of held-out real masks, against training's."""
-        rows = []
-        for metric, cases in (("label_share_error", samples),
-                              ("label_share_error_real", self.heldout)):
-            try:
-                rows.append(Row(metric, share_error(self.real, cases)))
-            except ValueError as exc:
-                rows.append(Row(metric, None, f"not computed: {exc}"))
-        return rows
+        """Label shares of the samples' masks, and of held-out real masks (the same at every
+        count, so measured once), against training's."""
+        if "label_share_error_real" not in self._cache:
+            self._cache["label_share_error_real"] = _share_row("label_share_error_real",
+                                                               self.real, self.heldout)
+        return [_share_row("label_share_error", self.real, samples),
+                self._cache["label_share_error_real"]]
 
     def alignment(self, cases: CaseSet) -> Row:
         """Mean over cases of the mean Dice over classes of the reference's predictions.
@@ -382,3 +380,10 @@ class FidelityJudge:
                 "median")
         return [Row("memorisation", result.near_copies, note),
                 Row("nn_ratio", result.median_ratio, note)]
+
+
+def _share_row(metric: str, real: CaseSet, cases: CaseSet) -> Row:
+    try:
+        return Row(metric, share_error(real, cases))
+    except ValueError as exc:
+        return Row(metric, None, f"not computed: {exc}")
