@@ -184,7 +184,8 @@ def medgen3d_bank(phantom):
 
 MEDGEN3D_STAGES = {
     "masks": ("mask_steps", "mask_batch",
-              lambda p, bank, ctx: mk.train_masks(mk.MCDPM(p.m, p), bank, p, ctx)),
+              lambda p, bank, ctx: mk.train_masks(mk.MCDPM(p, bank.n_labels), bank, p,
+                                                    ctx)),
     "sequence": ("seq_steps", "seq_batch", lambda p, bank, ctx: sq.train_sequence(
         sq.SequenceGenerator(bank.n_labels, CHANNELS, p), bank, p, ctx)),
     "refiner (one view)": ("refiner_steps", "refiner_batch", lambda p, bank, ctx:

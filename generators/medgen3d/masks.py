@@ -1,7 +1,8 @@
 """MedGen3D's 3D mask generator: the multi-condition diffusion model (MC-DPM, Section 3.1).
 
-A DDPM over sub-sequences of ``m`` consecutive mask slices (encoded as in :mod:`.data`), one
-slice per channel of MONAI's ``DiffusionModelUNet``. Each training sub-sequence is, with
+A DDPM over sub-sequences of ``m`` consecutive mask slices, each slice one channel of MONAI's
+``DiffusionModelUNet`` (its label levels, as in :mod:`.data` and the paper) or one channel per
+label (``one_hot``, see :class:`MaskCode`). Each training sub-sequence is, with
 probabilities ``p_uncond``/``p_forward``/``p_backward``, unconditional or conditioned on its
 first or last ``n_cond`` slices. Conditioning slices enter clean in place of their noisy
 version, with a binary indicator channel per slice, and the loss covers only the generated
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from monai.networks.nets import DiffusionModelUNet
 from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
 from torch import nn
@@ -33,14 +35,52 @@ from generators.training import Stage, run_stage
 UNCONDITIONAL, FORWARD, BACKWARD = 0, 1, 2
 
 
+@dataclass(frozen=True)
+class MaskCode:
+    """How ``m`` label slices (B, m, H, W) become the MC-DPM's channels and back.
+
+    ``levels`` (the paper): one channel per slice, label k at its level in [-1, 1], rounded
+    back to the nearest level. Every label between two others in that order is on the path
+    between them: a blurred border of background and grey matter passes through the CSF
+    level and decodes as a CSF rim. ``one_hot``: one channel per label and slice in {-1, 1},
+    decoded by argmax, so a border can only come out as one of the labels that meet there.
+    """
+
+    encoding: str  # "levels" | "one_hot"
+    n_labels: int
+
+    @property
+    def per_slice(self) -> int:
+        return self.n_labels if self.encoding == "one_hot" else 1
+
+    def encode(self, labels: torch.Tensor) -> torch.Tensor:
+        """(B, m, H, W) labels → (B, m * per_slice, H, W); a slice's channels are adjacent."""
+        if self.encoding == "levels":
+            return encode(labels, self.n_labels)
+        onehot = F.one_hot(labels.long(), self.n_labels).movedim(-1, 2).float()
+        return onehot.flatten(1, 2) * 2.0 - 1.0
+
+    def decode(self, values: torch.Tensor) -> torch.Tensor:
+        """(B, m * per_slice, H, W) → (B, m, H, W) labels."""
+        if self.encoding == "levels":
+            return decode(values, self.n_labels)
+        return values.unflatten(1, (-1, self.n_labels)).argmax(2)
+
+    def channels(self, flags: torch.Tensor) -> torch.Tensor:
+        """(B, m) per-slice flags → (B, m * per_slice) per-channel flags."""
+        return flags.repeat_interleave(self.per_slice, 1)
+
+
 class MCDPM(nn.Module):
     """ε(x_t | known slices, indicators, position, t) for an ``m``-slice sub-sequence."""
 
-    def __init__(self, m: int, p):
+    def __init__(self, p, n_labels: int):
         super().__init__()
-        self.m, self.bins = m, p.position_bins
+        self.m, self.bins = p.m, p.position_bins
+        self.code = MaskCode(p.mask_encoding, n_labels)
+        width = p.m * self.code.per_slice
         self.unet = DiffusionModelUNet(
-            spatial_dims=2, in_channels=2 * m, out_channels=m,
+            spatial_dims=2, in_channels=width + p.m, out_channels=width,
             channels=tuple(p.mask_channels), attention_levels=tuple(p.mask_attention),
             num_res_blocks=p.mask_res_blocks, norm_num_groups=p.norm_groups,
             num_head_channels=p.mask_head_channels, num_class_embeds=p.position_bins)
@@ -51,8 +91,9 @@ class MCDPM(nn.Module):
 
     def forward(self, noisy: torch.Tensor, known: torch.Tensor, indicator: torch.Tensor,
                 t: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
-        flags = indicator[:, :, None, None].expand_as(noisy)
-        x = torch.where(flags > 0, known, noisy)
+        kept = self.code.channels(indicator)[:, :, None, None].expand_as(noisy)
+        x = torch.where(kept > 0, known, noisy)
+        flags = indicator[:, :, None, None].expand(-1, -1, *noisy.shape[2:])
         return self.unet(torch.cat([x, flags], 1), t, class_labels=position)
 
 
@@ -74,14 +115,14 @@ def training_step(net: MCDPM, scheduler: DDPMScheduler, bank: VolumeBank, p,
     picks = rng.integers(0, n, p.mask_batch)
     starts = rng.integers(0, depth - m + 1, p.mask_batch)
     x0 = torch.stack([bank.labels[i, z:z + m] for i, z in zip(picks, starts, strict=True)])
-    x0 = encode(x0, bank.n_labels).to(device)
+    x0 = net.code.encode(x0).to(device)
     kinds = rng.choice(3, size=p.mask_batch, p=[p.p_uncond, p.p_forward, p.p_backward])
     flags = indicators(kinds, m, p.n_cond).to(device)
     added = normal_like(x0, noise)
     t = timesteps(len(x0), scheduler.num_train_timesteps, noise)
     out = net(scheduler.add_noise(x0, added, t), x0, flags, t,
               net.position(torch.as_tensor(starts, device=device), depth))
-    generated = (1.0 - flags)[:, :, None, None].expand_as(x0)
+    generated = (1.0 - net.code.channels(flags))[:, :, None, None].expand_as(x0)
     return ((out - target(scheduler, x0, added, t)) ** 2 * generated).sum() / generated.sum()
 
 
@@ -140,14 +181,14 @@ def train_masks(net: MCDPM, bank: VolumeBank, p, ctx: FitContext):
 def denoise_window(net: MCDPM, scheduler: DDPMScheduler | DDIMScheduler, known: torch.Tensor,
                    flags: torch.Tensor, starts: torch.Tensor, depth: int,
                    noise: torch.Generator) -> torch.Tensor:
-    """A full reverse diffusion of (B, m, H, W) windows; flagged slices come back unchanged.
+    """A full reverse diffusion of encoded windows; flagged slices come back unchanged.
     Every random draw comes from ``noise``, a generator on the windows' device."""
     position = net.position(starts, depth)
     x = normal_like(known, noise)
     for t in scheduler.timesteps:
         out = net(x, known, flags, torch.full((len(x),), int(t), device=x.device), position)
         x = scheduler.step(out, int(t), x, generator=noise)[0]
-    keep = flags[:, :, None, None].expand_as(x) > 0
+    keep = net.code.channels(flags)[:, :, None, None].expand_as(x) > 0
     return torch.where(keep, known, x.clamp(-1.0, 1.0))
 
 
@@ -172,23 +213,23 @@ def plan(first: int, depth: int, m: int, n_cond: int) -> list[Window]:
 
 
 def generate(net: MCDPM, scheduler: DDPMScheduler | DDIMScheduler, count: int, depth: int,
-             size: int, n_labels: int, p, device: str, rng: np.random.Generator,
+             size: int, p, device: str, rng: np.random.Generator,
              noise: torch.Generator) -> tuple[torch.Tensor, list[list[Window]]]:
     """``count`` label volumes (count, depth, size, size) and each one's windows, in order:
-    first windows drawn with ``rng``, diffusion noise with ``noise`` (on ``device``)."""
+    first windows drawn with ``rng``, diffusion noise with ``noise`` (on ``device``). Windows
+    are conditioned on the labels already generated, encoded as in training."""
     m = p.m
     firsts = rng.integers(0, depth - m + 1, count)
     plans = [plan(int(z), depth, m, p.n_cond) for z in firsts]
-    volumes = torch.zeros(count, depth, size, size, device=device)
+    volumes = torch.zeros(count, depth, size, size, dtype=torch.long, device=device)
     for r in range(max(len(w) for w in plans)):
         active = [i for i, w in enumerate(plans) if r < len(w)]
         windows = [plans[i][r] for i in active]
-        known = torch.stack([volumes[i, w.start:w.start + m] for i, w in zip(active, windows,
-                                                                                strict=True)])
+        known = net.code.encode(torch.stack([volumes[i, w.start:w.start + m]
+                                             for i, w in zip(active, windows, strict=True)]))
         flags = indicators(np.array([w.kind for w in windows]), m, p.n_cond).to(device)
         starts = torch.tensor([w.start for w in windows], device=device)
         out = denoise_window(net, scheduler, known, flags, starts, depth, noise)
-        for i, w, window in zip(active, windows, out, strict=True):
-            # stored quantised: later windows are conditioned on label values, as in training
-            volumes[i, w.start:w.start + m] = encode(decode(window, n_labels), n_labels)
-    return decode(volumes, n_labels).cpu(), plans
+        for i, w, window in zip(active, windows, net.code.decode(out), strict=True):
+            volumes[i, w.start:w.start + m] = window
+    return volumes.cpu(), plans
