@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/synth2seg demo
 
 # Refit the generators `make demo` samples from (bench/presets/generators, with manifest.json):
-# 76 minutes on one CPU core (manifest.json has each fit's time); DEVICE=cuda on a GPU machine.
+# about an hour on CPU (manifest.json has each fit's time and machine); DEVICE=cuda on a GPU machine.
 DEVICE ?= cpu
 demo-generators: $(STAMP)
 	$(BIN)/python -m bench.run.demo_generators --device $(DEVICE)
