@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/synth2seg demo
 
 # Refit the generators `make demo` samples from (bench/presets/generators, with manifest.json):
-# about an hour on CPU (manifest.json has each fit's time and machine); DEVICE=cuda on a GPU machine.
+# about 20 minutes on 2 CPU cores (manifest.json has each fit's time and machine); DEVICE=cuda on a GPU machine.
 DEVICE ?= cpu
 demo-generators: $(STAMP)
 	$(BIN)/python -m bench.run.demo_generators --device $(DEVICE)
