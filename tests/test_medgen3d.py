@@ -74,7 +74,7 @@ def test_loss_covers_only_the_generated_slices(phantom):
         def forward(self, *args):
             return prediction
 
-    net = Fixed(p, 6)
+    net = Fixed(p, bank.n_labels)
     loss = mk.training_step(net, mk.trainer(p), bank, p,
                             np.random.default_rng(0), torch_generator(0), "cpu")
     loss.backward()
@@ -102,16 +102,16 @@ def test_mask_prediction_sets_what_the_mc_dpm_learns_and_how_it_samples(phantom)
     for prediction in ("epsilon", "sample", "v_prediction"):
         p = TINY.model_copy(update={"mask_prediction": prediction, "train_timesteps": 100})
         losses[prediction] = mk.training_step(
-            Oracle(p, 6), mk.trainer(p), bank, p, np.random.default_rng(0),
+            Oracle(p, bank.n_labels), mk.trainer(p), bank, p, np.random.default_rng(0),
             torch_generator(0), "cpu").item()
     assert losses["sample"] == 0.0 and losses["epsilon"] > 0.1 and losses["v_prediction"] > 0.1
 
     for prediction, exact in (("sample", True), ("epsilon", False)):
         p = TINY.model_copy(update={"mask_prediction": prediction, "train_timesteps": 100,
                                     "sample_steps": 10})
-        out = mk.denoise_window(Constant(p, 6), mk.sampler(p), torch.zeros(2, *mask.shape),
-                                torch.zeros(2, p.m), torch.tensor([0, 0]), p.depth,
-                                torch_generator(0))
+        out = mk.denoise_window(Constant(p, bank.n_labels), mk.sampler(p),
+                                torch.zeros(2, *mask.shape), torch.zeros(2, p.m),
+                                torch.tensor([0, 0]), p.depth, torch_generator(0))
         same = torch.equal(decode(out, bank.n_labels),
                            decode(mask, bank.n_labels).expand(2, *mask.shape))
         assert same == exact, prediction
@@ -144,6 +144,9 @@ def test_a_one_hot_mc_dpm_trains_keeps_its_conditioning_and_samples_labels(phant
                             torch_generator(0), "cpu")
     loss.backward()
     assert torch.isfinite(loss) and loss > 0
+    with pytest.raises(ValueError, match="codes 5 labels, the volumes have 4"):
+        mk.training_step(mk.MCDPM(p, bank.n_labels + 1), mk.trainer(p), bank, p,
+                         np.random.default_rng(0), torch_generator(0), "cpu")
     known = net.code.encode(bank.labels[:2, 5:5 + p.m])
     flags = mk.indicators(np.full(2, mk.FORWARD), p.m, p.n_cond)
     out = mk.denoise_window(net.eval(), mk.sampler(p), known, flags, torch.tensor([5, 5]),
@@ -278,7 +281,7 @@ def test_a_trained_mc_dpm_is_continuous_across_window_borders(phantom, tmp_path)
                                 "checkpoint_every": 1000})
     bank = volume_bank(phantom, p.depth, p.size, p.axis)
     torch.manual_seed(0)
-    net = mk.MCDPM(p, 6)
+    net = mk.MCDPM(p, bank.n_labels)
     mk.train_masks(net, bank, p, FitContext(workdir=tmp_path, seed=0))
     volumes, plans = mk.generate(net.eval(), mk.sampler(p), 6, p.depth, p.size, p, "cpu",
                                  np.random.default_rng(1), torch_generator(1))

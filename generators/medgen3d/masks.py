@@ -55,14 +55,14 @@ class MaskCode:
 
     def encode(self, labels: torch.Tensor) -> torch.Tensor:
         """(B, m, H, W) labels → (B, m * per_slice, H, W); a slice's channels are adjacent."""
-        if self.encoding == "levels":
+        if self.encoding != "one_hot":
             return encode(labels, self.n_labels)
         onehot = F.one_hot(labels.long(), self.n_labels).movedim(-1, 2).float()
         return onehot.flatten(1, 2) * 2.0 - 1.0
 
     def decode(self, values: torch.Tensor) -> torch.Tensor:
         """(B, m * per_slice, H, W) → (B, m, H, W) labels."""
-        if self.encoding == "levels":
+        if self.encoding != "one_hot":
             return decode(values, self.n_labels)
         return values.unflatten(1, (-1, self.n_labels)).argmax(2)
 
@@ -110,6 +110,9 @@ def training_step(net: MCDPM, scheduler: DDPMScheduler, bank: VolumeBank, p,
                   ) -> torch.Tensor:
     """One batch of random sub-sequences and conditioning kinds; MSE on generated slices
     against :func:`target`."""
+    if bank.n_labels != net.code.n_labels:
+        raise ValueError(f"the MC-DPM codes {net.code.n_labels} labels, the volumes have "
+                         f"{bank.n_labels}")
     n, depth = bank.labels.shape[:2]
     m = p.m
     picks = rng.integers(0, n, p.mask_batch)
