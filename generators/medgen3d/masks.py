@@ -22,14 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from monai.networks.nets import DiffusionModelUNet
 from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
 from torch import nn
 
 from bench.api.generator import FitContext
 from bench.api.seeding import normal_like, timesteps
-from generators.medgen3d.data import VolumeBank, decode, encode
+from generators.medgen3d.data import VolumeBank, decode, encode, one_hot
 from generators.training import Stage, run_stage
 
 UNCONDITIONAL, FORWARD, BACKWARD = 0, 1, 2
@@ -57,8 +56,7 @@ class MaskCode:
         """(B, m, H, W) labels → (B, m * per_slice, H, W); a slice's channels are adjacent."""
         if self.encoding != "one_hot":
             return encode(labels, self.n_labels)
-        onehot = F.one_hot(labels.long(), self.n_labels).movedim(-1, 2).float()
-        return onehot.flatten(1, 2) * 2.0 - 1.0
+        return one_hot(labels.long(), self.n_labels, dim=2).flatten(1, 2) * 2.0 - 1.0
 
     def decode(self, values: torch.Tensor) -> torch.Tensor:
         """(B, m * per_slice, H, W) → (B, m, H, W) labels."""
