@@ -167,7 +167,7 @@ def test_fidelity_is_measured_for_every_sample_set_and_count(smoke_run):
         assert pd.isna(rows.loc[(4, metric), "value"])
         assert "not found" in rows.loc[(4, metric), "note"]
     for metric in ("fd_indomain", "kid_indomain", "ms_ssim", "ms_ssim_real", "label_share_error",
-                   "label_share_error_real", "alignment_dice",
+                   "label_share_error_real", "alignment_dice", "alignment_dice_real",
                    "memorisation", "nn_ratio"):
         assert pd.notna(rows.loc[(4, metric), "value"]), metric
     assert "real only · real · unet2d:tiny" in rows.loc[(4, "fd_indomain"), "note"]

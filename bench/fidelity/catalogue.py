@@ -78,6 +78,9 @@ METRICS = {
     "label_share_error_real": "the same for the real held-out masks, for reference",
     "alignment_dice": "Dice of the real-only segmenter's prediction on each synthetic image "
                       "against the sample's own mask (higher: images follow their masks)",
+    "alignment_dice_real": "the same segmenter's Dice on held-out real cases cut as the samples "
+                           "are (2D slices or volumes): the value of images that follow their "
+                           "masks as real ones do",
     "memorisation": "fraction of synthetic samples that are near-copies of a training sample "
                     "(nearest-neighbour distance below the threshold times held-out real's)",
     "nn_ratio": "median nearest-training-neighbour distance of synthetic samples relative to "
@@ -85,7 +88,7 @@ METRICS = {
 }
 OTHER_METRICS = ["lpips", "lpips_real", "ms_ssim", "ms_ssim_real", "label_share_error",
                  "label_share_error_real", "alignment_dice",
-                 "memorisation", "nn_ratio"]
+                 "alignment_dice_real", "memorisation", "nn_ratio"]
 VIEWS_3D = {"axial": 2, "coronal": 1, "sagittal": 0}
 MIN_FOREGROUND = 0.1
 PROTOCOL = ["extractor", "weights_sha256", "preprocessing", "views", "n_real", "n_fake"]

@@ -116,7 +116,7 @@ class FidelityJudge:
             rows = [row for key in EXTRACTORS if key in self.options.extractors
                     for row in self._distribution(part, fake, fake_whole, key)]
             rows += [*self._diversity(part, fake), *self._label_shares(part),
-                     self.alignment(part),
+                     *self._alignments(part),
                      *self._memorisation(part, fake, fake_whole, fitted_on)]
             order = {m: i for i, m in enumerate(METRICS)}
             out[n] = sorted(rows, key=lambda r: order[r.metric])
@@ -354,6 +354,29 @@ class FidelityJudge:
         table = evaluate(cases, self.reference.predict(cases), "synthetic", hd95=False)
         dice = table[table.metric == "dice"].groupby("case", sort=False).value.mean().mean()
         return Row("alignment_dice", float(dice), f"segmenter: {self.reference.label}")
+
+    def _alignments(self, samples: CaseSet) -> list[Row]:
+        """The samples' alignment, and held-out real cases' cut as the samples are.
+
+        Dice is averaged per case, and a slice's Dice is lower than its volume's (edge slices
+        hold little of each class), so only real cases of the samples' unit are the ceiling that
+        2D samples' alignment compares with; the real-only cell's Dice is per volume.
+        """
+        key = ("alignment_dice_real", samples.spatial_dims)
+        if key not in self._cache:
+            self._cache[key] = self._real_alignment(samples.spatial_dims)
+        return [self.alignment(samples), self._cache[key]]
+
+    def _real_alignment(self, spatial_dims: int) -> Row:
+        if len(self.heldout) == 0:
+            return Row("alignment_dice_real", None, "no held-out real cases")
+        cases, unit = self.heldout, "cases"
+        if spatial_dims == 2 and self.heldout.spatial_dims == 3:
+            cases = extract_slices(self.heldout, axis=2, min_foreground=MIN_FOREGROUND).cases
+            unit = f"axial slices with >= {MIN_FOREGROUND:.0%} labelled pixels, each a case"
+        row = self.alignment(cases)
+        note = row.note if row.value is None else f"held-out real {unit}; {row.note}"
+        return Row("alignment_dice_real", row.value, note)
 
     def _memorisation(self, samples: CaseSet, fake: dict[str, View], whole: View | None,
                       fitted_on: str | None = None) -> list[Row]:
