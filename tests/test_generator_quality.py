@@ -42,3 +42,17 @@ def test_contrast_order_follows_label_means():
     means = class_means(_set(label, images=[image]))
     assert means == {"CSF": pytest.approx(0.2), "WM": pytest.approx(0.8)}
     assert contrast_order(means) == ["WM", "CSF"]
+
+
+def test_slices_through_a_generator_grid_keep_shape_and_spacing_and_lose_detail(phantom):
+    from bench.api.slices import extract_slices
+    from bench.fidelity.quality.grid import padded, through_grid
+
+    slices = extract_slices(phantom.subset([0]), axis=2, min_foreground=0.1).cases
+    coarse = through_grid(slices, (32, 32))
+    assert [c.spatial_shape for c in coarse] == [c.spatial_shape for c in slices]
+    assert np.allclose([c.spacing for c in coarse], [c.spacing for c in slices])
+    lost = [np.abs(a.image - b.image).mean() for a, b in zip(slices, coarse, strict=True)]
+    kept = [np.mean(a.label == b.label) for a, b in zip(slices, coarse, strict=True)]
+    assert min(lost) > 0 and 0.7 < np.mean(kept) < 1.0  # blurred, same anatomy
+    assert all(n % 16 == 0 for n in padded(slices)[0].spatial_shape)
