@@ -295,6 +295,15 @@ def test_real_alignment_is_measured_in_the_samples_unit(phantom, judge, referenc
     assert rows["alignment_dice_real"].value == pytest.approx(per_volume)
 
 
+def test_real_alignment_without_held_out_slices_is_a_note(phantom, reference):
+    empty = phantom.subset([2])
+    empty = empty.replace([dataclasses.replace(empty[0], label=np.zeros_like(empty[0].label))])
+    judge = FidelityJudge(phantom.subset([0, 1]), empty, FidelityOptions(), reference)
+    flat = extract_slices(phantom.subset([0]), axis=2, min_foreground=0.1).cases
+    row = next(r for r in judge._alignments(flat) if r.metric == "alignment_dice_real")
+    assert row.value is None and "no held-out real axial slices" in row.note
+
+
 def test_judge_without_weights_marks_those_metrics_and_computes_the_rest(phantom, reference,
                                                                          tmp_path):
     judge = FidelityJudge(phantom.subset([0, 1]), phantom.subset([2]),

@@ -374,6 +374,8 @@ class FidelityJudge:
         if spatial_dims == 2 and self.heldout.spatial_dims == 3:
             cases = extract_slices(self.heldout, axis=2, min_foreground=MIN_FOREGROUND).cases
             unit = f"axial slices with >= {MIN_FOREGROUND:.0%} labelled pixels, each a case"
+            if len(cases) == 0:
+                return Row("alignment_dice_real", None, f"no held-out real {unit}")
         row = self.alignment(cases)
         note = row.note if row.value is None else f"held-out real {unit}; {row.note}"
         return Row("alignment_dice_real", row.value, note)
