@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 from bench.api.case import CaseSet
 from bench.api.slices import extract_slices, fit_slices
+from bench.fidelity.alignment import alignment_row, real_alignment_row
 from bench.fidelity.catalogue import (
     EXTRACTORS,
     FINDERS,
@@ -58,7 +59,6 @@ from metrics.features import (
 )
 from metrics.label_shares import share_error
 from metrics.memorisation import memorisation, thumbnails
-from metrics.segmentation import evaluate
 
 
 class FidelityJudge:
@@ -342,43 +342,16 @@ class FidelityJudge:
                 self._cache["label_share_error_real"]]
 
     def alignment(self, cases: CaseSet) -> Row:
-        """Mean over cases of the mean Dice over classes of the reference's predictions.
-
-        Of real test cases, this is the real-only segmenter's own Dice on them.
-        """
-        if self.reference is None:
-            return Row("alignment_dice", None, self.reference_note or "no real-only segmenter")
-        if self.reference.spatial_dims == 3 and cases.spatial_dims != 3:
-            return Row("alignment_dice", None, f"the real-only segmenter "
-                       f"{self.reference.label} is 3D and the samples are 2D")
-        table = evaluate(cases, self.reference.predict(cases), "synthetic", hd95=False)
-        dice = table[table.metric == "dice"].groupby("case", sort=False).value.mean().mean()
-        return Row("alignment_dice", float(dice), f"segmenter: {self.reference.label}")
+        """The reference's mean Dice over ``cases`` (:func:`alignment_row`)."""
+        return alignment_row(self.reference, self.reference_note, cases)
 
     def _alignments(self, samples: CaseSet) -> list[Row]:
-        """The samples' alignment, and held-out real cases' cut as the samples are.
-
-        Dice is averaged per case, and a slice's Dice is lower than its volume's (edge slices
-        hold little of each class), so only real cases of the samples' unit are the ceiling that
-        2D samples' alignment compares with; the real-only cell's Dice is per volume.
-        """
+        """The samples' alignment, and held-out real cases' cut as the samples are."""
         key = ("alignment_dice_real", samples.spatial_dims)
         if key not in self._cache:
-            self._cache[key] = self._real_alignment(samples.spatial_dims)
+            self._cache[key] = real_alignment_row(self.reference, self.reference_note,
+                                                  self.heldout, samples.spatial_dims)
         return [self.alignment(samples), self._cache[key]]
-
-    def _real_alignment(self, spatial_dims: int) -> Row:
-        if len(self.heldout) == 0:
-            return Row("alignment_dice_real", None, "no held-out real cases")
-        cases, unit = self.heldout, "cases"
-        if spatial_dims == 2 and self.heldout.spatial_dims == 3:
-            cases = extract_slices(self.heldout, axis=2, min_foreground=MIN_FOREGROUND).cases
-            unit = f"axial slices with >= {MIN_FOREGROUND:.0%} labelled pixels, each a case"
-            if len(cases) == 0:
-                return Row("alignment_dice_real", None, f"no held-out real {unit}")
-        row = self.alignment(cases)
-        note = row.note if row.value is None else f"held-out real {unit}; {row.note}"
-        return Row("alignment_dice_real", row.value, note)
 
     def _memorisation(self, samples: CaseSet, fake: dict[str, View], whole: View | None,
                       fitted_on: str | None = None) -> list[Row]:
