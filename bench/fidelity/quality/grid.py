@@ -27,11 +27,12 @@ def through_grid(slices: CaseSet, size: tuple[int, int]) -> CaseSet:
                                     c.spatial_shape, "pad") for c in slices])
 
 
-def padded(slices: CaseSet, multiple: int = 16) -> CaseSet:
-    """Slices zero-padded to the next multiple of ``multiple`` (the UNet's downsampling)."""
-    largest = [max(c.spatial_shape[d] for c in slices) for d in range(2)]
+def padded(*sets: CaseSet, multiple: int = 16) -> list[CaseSet]:
+    """Slice sets zero-padded to one shape, the next multiple of ``multiple`` (the UNet's
+    downsampling) above the largest slice of any set, so training and test slices agree."""
+    largest = [max(c.spatial_shape[d] for cases in sets for c in cases) for d in range(2)]
     shape = tuple(math.ceil(n / multiple) * multiple for n in largest)
-    return slices.replace([fit_case(c, shape, "pad") for c in slices])
+    return [cases.replace([fit_case(c, shape, "pad") for c in cases]) for cases in sets]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -45,9 +46,8 @@ def main(argv: list[str] | None = None) -> dict:
                                      min_foreground=args.min_foreground).cases
                       for k in ("train", "heldout"))
     size = tuple(args.size)
-    arms = {"native": padded(train), f"through_{size[0]}x{size[1]}": padded(
-        through_grid(train, size))}
-    test = padded(heldout)
+    native, coarse, test = padded(train, through_grid(train, size), heldout)
+    arms = {"native": native, f"through_{size[0]}x{size[1]}": coarse}
     results["n_slices"] = {"train": len(train), "heldout": len(heldout)}
     results["dice_on_real_heldout"] = {
         name: alignment_dice(cases, {"heldout": test}, args.segmenter_steps, device,
