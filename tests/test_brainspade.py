@@ -175,22 +175,46 @@ def test_images_for_given_maps_keep_those_maps(fitted, lesion_phantom):
 
 def test_the_vae_dice_term_makes_dropping_a_rare_class_costly():
     """The 3.3 fit's VAE reconstructed no tumour: dropping a class on 1% of the pixels costs
-    L1 almost nothing. The Dice term (demo preset) must cost it like any other class; the
-    paper's loss (vae_dice = 0) stays L1 alone."""
+    L1 almost nothing. The Dice term (demo preset) must cost it; the paper's loss
+    (vae_dice = 0) stays L1 alone."""
     from generators.brainspade.labels import reconstruction_losses
 
+    truth, dropped = _maps_with_a_rare_class()
+    l1, dice = reconstruction_losses(dropped, truth, 1.0, [2])
+    assert l1 < 0.01
+    assert dice > 0.9, "the lesion channel lost entirely"
+    assert reconstruction_losses(truth, truth, 1.0, [2])[1] < 1e-4
+    assert reconstruction_losses(dropped, truth, 0.0, [2])[1] == 0
+
+
+def test_the_vae_dice_term_leaves_tissue_classes_to_l1():
+    """A Dice term over every class made 3.1's VAE paint CSF wherever it was a partial fraction
+    (argmax share 13% against the maps' 8%), so it covers lesion channels only: a blurred
+    tissue boundary costs L1 alone, and tissue-only data has no Dice term at all."""
+    from generators.brainspade.labels import reconstruction_losses
+
+    truth, _ = _maps_with_a_rare_class()
+    blurred = 0.5 * truth + 0.5 * truth.mean(dim=(2, 3), keepdim=True)
+    l1, dice = reconstruction_losses(blurred, truth, 1.0, [])
+    assert l1 > 0.1
+    assert dice == 0, "no lesion channel, no Dice term"
+    assert reconstruction_losses(blurred, truth, 1.0, [2])[1] > 0.3, "a blurred lesion costs Dice"
+
+
+def _maps_with_a_rare_class() -> tuple[torch.Tensor, torch.Tensor]:
+    """Three-class maps (background, a class on half of each map, one on 1% of it) and the
+    same maps with the rare class merged into the background."""
     truth = torch.zeros(4, 3, 20, 20)
     truth[:, 0] = 1.0
-    truth[:, 1, :10] = 1.0  # a common class on half of every map
+    truth[:, 1, :10] = 1.0
     truth[:, 0, :10] = 0.0
-    truth[:, 2, 15:17, 15:17] = 1.0  # a rare class on 1% of the pixels
+    truth[:, 2, 15:17, 15:17] = 1.0
     truth[:, 0, 15:17, 15:17] = 0.0
     dropped = truth.clone()
     dropped[:, 0] += dropped[:, 2]
     dropped[:, 2] = 0.0
-    l1, dice = reconstruction_losses(dropped, truth, 1.0)
-    assert l1 < 0.01
-    assert dice > 0.3, "one class of three lost entirely: a third of the Dice loss"
-    assert reconstruction_losses(truth, truth, 1.0)[1] < 1e-4
-    assert reconstruction_losses(dropped, truth, 0.0)[1] == 0
+    return truth, dropped
+
+
+def test_the_paper_vae_loss_has_no_dice_term():
     assert BrainSPADEParams().vae_dice == 0, "the paper's loss has no Dice term"

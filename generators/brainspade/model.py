@@ -67,7 +67,7 @@ class BrainSPADEParams(BaseModel):
     vae_perceptual_net: str = "auto"
     vae_adv: float = 0.01
     vae_adv_start: int = 0
-    vae_dice: float = Field(0.0, ge=0.0)  # not in the paper: keeps rare classes (lesions) alive
+    vae_dice: float = Field(0.0, ge=0.0)  # not in the paper: Dice over lesion channels keeps them
     # latent diffusion model
     ldm_channels: tuple[int, ...] = (32, 64, 64)
     ldm_attention: tuple[bool, ...] = (False, False, True)
@@ -189,7 +189,7 @@ class BrainSPADEState:
 class BrainSPADE(FittedGenerator):
     name: ClassVar[str] = "brainspade"
     spatial_dims: ClassVar[int] = 2  # samples slices
-    version: ClassVar[str] = "2"  # 2: samples in the data's units, never clipped
+    version: ClassVar[str] = "3"  # 2: samples in the data's units; 3: VAE Dice on lesions only
     Params: ClassVar[type[BaseModel]] = BrainSPADEParams
     State: ClassVar[type] = BrainSPADEState
     presets: ClassVar[dict[str, dict]] = PRESETS
@@ -218,7 +218,7 @@ class BrainSPADE(FittedGenerator):
                      "lesion-conditioned" if conditioned else "healthy only")
 
         self.curves["classifier"] = img.train_classifier(classifier, bank, p, ctx)
-        self.curves["vae"] = lab.train_vae(vae, bank, p, ctx, vae_net)
+        self.curves["vae"] = lab.train_vae(vae, bank, p, ctx, vae_net, lesions)
         latents = lab.encode_latents(vae, bank, ctx.device)
         scale = lab.latent_scale(*latents, torch_generator(ctx.seed))
         self.curves["ldm"] = lab.train_ldm(ldm, latents, scale, bank, conditioned, p, ctx)
