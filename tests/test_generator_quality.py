@@ -57,3 +57,18 @@ def test_slices_through_a_generator_grid_keep_shape_and_spacing_and_lose_detail(
     assert min(lost) > 0 and 0.7 < np.mean(kept) < 1.0  # blurred, same anatomy
     shapes = {c.spatial_shape for cases in padded(slices, coarse) for c in cases}
     assert len(shapes) == 1 and all(n % 16 == 0 for n in shapes.pop())
+
+
+def test_stylegan2_quality_can_judge_b_sg_alone(tmp_path):
+    """A B-SG setting (its collapse at 1 500 steps) is tried without refitting MC-SG: only
+    B-SG's rows are written, next to the real held-out ceiling."""
+    from bench.fidelity.quality import stylegan2
+
+    out = stylegan2.main(["--preset", "tiny", "--only", "b-sg", "--data", "phantom:A:4:4.0",
+                          "--samples", "8", "--segmenter-steps", "2", "--device", "cpu",
+                          "--out", str(tmp_path)])
+    assert set(out["class_fraction_error"]) == {"b-sg"}
+    assert set(out["alignment_dice"]) == {"real_heldout", "b-sg_samples"}
+    assert set(out["timings"]) == {"b-sg_fit_s", "b-sg_sample_s"}
+    assert not (tmp_path / "mc-sg").exists()
+    assert (tmp_path / "quality.json").exists() and (tmp_path / "b-sg_samples.png").exists()
