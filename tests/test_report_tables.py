@@ -101,3 +101,24 @@ def test_the_leaderboard_names_where_each_generator_comes_from(tmp_path):
     assert "id='generators'" in files["index.html"].read_text()
     bare = write_report(write_fake_run(tmp_path / "old", {"B-SG": 0.02}), tmp_path / "old_board")
     assert "generators.csv" not in bare
+
+
+def test_a_second_report_into_a_folder_leaves_none_of_the_first_runs_files(tmp_path):
+    """The demo's leaderboard folder held the summaries of three brainSPADE fits after two refits:
+    files of cells no longer in the run, beside the numbers of the current one. A report
+    removes what an earlier report wrote and it did not, and nothing else."""
+    from bench.report.leaderboard import write_report
+    from tests.fake_runs import write_fake_run
+
+    board = tmp_path / "board"
+    first = write_report(write_fake_run(tmp_path / "a", {"b-sg": 0.05, "m-sg": 0.0}), board)
+    (board / "RUN.md").write_text("how this folder was made")
+    (board / "summaries" / "notes.txt").write_text("a user's file")
+    second = write_report(write_fake_run(tmp_path / "b", {"m-sg": 0.0}), board)
+    dropped = set(first) - set(second)
+    assert any(name.startswith("summaries/") for name in dropped), "b-sg's cells are gone"
+    on_disk = {str(p.relative_to(board)) for p in board.rglob("*") if p.is_file()}
+    assert not dropped & on_disk
+    assert set(second) <= on_disk
+    assert on_disk - set(second) == {"RUN.md", ".report-files", "summaries/notes.txt"}
+    assert (board / ".report-files").read_text().split() == sorted(second)

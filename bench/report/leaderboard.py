@@ -114,7 +114,30 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     files["index.html"] = write_index(out / "index.html", board, per_test, files, config,
                                       primary, baseline, summary, notes, protocol, strata,
                                       generators)
+    _remove_stale(out, files)
     return files
+
+
+RECORD = ".report-files"  # what the last report wrote, so the next one can remove what it drops
+
+
+def _remove_stale(out: Path, files: dict[str, Path]) -> None:
+    """Remove what an earlier report into ``out`` wrote and this one did not (the summary of a
+    cell that is no longer in the run, a learning curve the run no longer has): a leaderboard
+    folder holds one run's numbers. ``summaries/`` is wholly the report's; elsewhere only files
+    named in the earlier record go, so a user's own files stay."""
+    written = {Path(path).resolve() for path in files.values() if path}
+    record = out / RECORD
+    earlier = record.read_text().splitlines() if record.exists() else []
+    stale = [out / name for name in earlier] + list((out / "summaries").rglob("*.json"))
+    for path in stale:
+        if path.is_file() and path.resolve() not in written:
+            path.unlink()
+    for folder in sorted((out / "summaries").glob("**/"), reverse=True):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    names = sorted(str(path.relative_to(out.resolve())) for path in written)
+    record.write_text("".join(f"{name}\n" for name in names))
 
 
 def write_summaries(table: pd.DataFrame, folder: Path) -> dict[str, Path]:
