@@ -65,9 +65,9 @@ def decode_pv(logits: torch.Tensor) -> torch.Tensor:
 
 
 def reconstruction_losses(recon: torch.Tensor, target: torch.Tensor, dice_weight: float,
-                          rare: list[int]):
-    """(L1, Dice) between reconstructed and true partial-volume maps; Dice over the ``rare``
-    channels (lesions), 0 when there are none or it is unweighted.
+                          lesions: list[int]):
+    """(L1, Dice) between reconstructed and true partial-volume maps; Dice over the ``lesions``
+    channels, 0 when there are none or it is unweighted.
 
     L1 weighs pixels, so a class on 0.7% of them (a tumour) costs almost nothing to drop, and a
     short fit dropped it. Dice over the whole batch weighs a class by its overlap, not its area.
@@ -76,9 +76,10 @@ def reconstruction_losses(recon: torch.Tensor, target: torch.Tensor, dice_weight
     Not in the paper, whose loss is L1 alone (``vae_dice = 0``).
     """
     l1 = F.l1_loss(recon, target)
-    if not dice_weight or not rare:
+    if not dice_weight or not lesions:
         return l1, torch.zeros((), device=recon.device)
-    return l1, DiceLoss(include_background=True, batch=True)(recon[:, rare], target[:, rare])
+    return l1, DiceLoss(include_background=True, batch=True)(recon[:, lesions],
+                                                             target[:, lesions])
 
 
 def train_vae(vae: AutoencoderKL, bank: SliceBank, p, ctx: FitContext, perceptual: str,

@@ -31,6 +31,7 @@ from bench.fidelity.quality.common import (
 )
 
 KINDS = ("b-sg", "mc-sg")
+MASKS_OF = {"b-sg": "b-sg", "mc-sg": "m-sg"}  # which GAN drew each fit's masks
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -41,7 +42,8 @@ def main(argv: list[str] | None = None) -> dict:
     device, params, parts, results = prepare(args)
     generators = {name: fit_timed(name, args, parts["train"], device, params, results)
                   for name in KINDS if args.only in (None, name)}
-    p = next(iter(generators.values())).params
+    first = next(iter(generators.values()))
+    p = first.params
     size = (p.resolution, p.resolution)
     train, heldout = (real_slices(parts[k], size, p.axis, p.min_foreground, p.fit)
                       for k in ("train", "heldout"))
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["timings"][f"{name}_sample_s"] = time.time() - started
         save_montage(samples[name], args.out / f"{name}_samples.png")
     results["class_fraction_error"] = {
-        {"mc-sg": "m-sg"}.get(name, name): class_fraction_error(train, fake)
+        MASKS_OF[name]: class_fraction_error(train, fake)
         for name, fake in samples.items()}
 
     tests = {"real_heldout": heldout} | {f"{name}_samples": fake for name, fake in samples.items()}
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
         save_montage(tests["c-sg_from_heldout_masks"], args.out / "c-sg_heldout_masks.png")
     results["alignment_dice"] = alignment_dice(train, tests, args.segmenter_steps, device,
                                                args.out / "segmenter")
-    results["training_slices"] = next(iter(generators.values())).state.training_slices
+    results["training_slices"] = first.state.training_slices
     return write_results(args.out, results)
 
 
