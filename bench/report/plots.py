@@ -123,16 +123,21 @@ def rank_heatmap(stability, out: Path) -> Path:
 def fidelity_utility(points: pd.DataFrame, correlations: pd.DataFrame, primary: str, out: Path
                      ) -> Path:
     """Per fidelity metric: each synthetic method's gain over the baseline against the metric of
-    its sample set, one colour per test set, with Spearman's ρ and its 95% interval."""
+    its sample set, one colour per test set and arm (strategy · segmenter: each has its own ρ),
+    with Spearman's ρ and its 95% interval."""
     metrics = list(dict.fromkeys(correlations.dropna(subset=["spearman"]).metric))
     fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(4 * max(1, len(metrics)), 3.4),
                              squeeze=False)
+    keys = ["test_set", "strategy", "segmenter"]
     for ax, metric in zip(axes[0], metrics, strict=False):
-        for i, (test_set, part) in enumerate(points.groupby("test_set", sort=False)):
+        for i, (key, part) in enumerate(points.groupby(keys, sort=False)):
             r = correlations[(correlations.metric == metric)
-                             & (correlations.test_set == test_set)].iloc[0]
+                             & (correlations[keys] == pd.Series(key, index=keys)).all(axis=1)]
+            if r.empty or pd.isna(r.spearman.iloc[0]):
+                continue
+            r = r.iloc[0]
             ax.scatter(part[metric], part.gain, color=f"C{i}", s=18,
-                       label=f"{_short(test_set, 16)}: ρ {r.spearman:+.2f} "
+                       label=f"{_short(' · '.join(map(str, key)), 32)}: ρ {r.spearman:+.2f} "
                              f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]")
         ax.axhline(0, color="0.6", linewidth=0.8)
         ax.set_xlabel(metric)
