@@ -52,6 +52,7 @@ def train(
     from bench.data.summary import print_metrics
     from bench.run.devices import resolve_device
     from bench.run.experiment import Experiment, check_experiment, run_experiment
+    from bench.run.names import HELDOUT, check_test_set_names
 
     check_out_dir(out)
     exp = Experiment(segmenter, parse_strategy(strategy, augment, synthetic_fraction), preset,
@@ -67,10 +68,12 @@ def train(
         held = split_cases(open_dataset(target), {"target": 1.0 - target_val_fraction,
                                                   "target_val": target_val_fraction}, seed)
         sets.update({k: v for k, v in held.items() if len(v)})
-    tests = {"heldout": parts["test"]} if len(parts["test"]) else {}
-    for spec in test or []:
-        name, _, where = spec.rpartition("=")
-        tests[name or Path(where).name] = open_dataset(where)
+    extra = [(name or Path(where).name, where)
+             for name, _, where in (spec.rpartition("=") for spec in test or [])]
+    check_test_set_names([name for name, _ in extra], "--test")
+    tests = {HELDOUT: parts["test"]} if len(parts["test"]) else {}
+    for name, where in extra:
+        tests[name] = open_dataset(where)
     if not tests:
         raise UserError("no test set: give --test DIR or a --test-fraction above 0")
     check_experiment(exp, sets, tests)  # before anything is written

@@ -174,6 +174,16 @@ class MatrixConfig(_Strict):
             raise ValueError("synthetic counts must be >= 1")
         return sorted(set(value))
 
+    @field_validator("test_sets")
+    @classmethod
+    def _test_set_names(cls, value):
+        from bench.run.names import test_set_name_problem
+
+        problem = test_set_name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     @field_validator("augmentation")
     @classmethod
     def _known_augmentation(cls, value):
