@@ -11,6 +11,7 @@ import numpy as np
 
 from bench.api.case import Case, CaseSet
 from bench.api.errors import DataError
+from bench.data.labels import declared_labels
 from bench.data.nifti import (
     as_label,
     check_finite,
@@ -63,10 +64,12 @@ def _inside(root: Path, value, where: str) -> None:
 def _labels(labels, where: Path) -> dict[int, str]:
     if not isinstance(labels, dict) or not labels:
         raise DataError(f"{where}: 'labels' must be a non-empty object like {{\"0\": ...}}")
-    try:
-        return {int(k): str(v) for k, v in sorted(labels.items(), key=lambda kv: int(kv[0]))}
-    except ValueError:
-        raise DataError(f"{where}: 'labels' keys must be label values") from None
+    for key in labels:  # "1" and "01" (or " 1") would both be value 1: one class renamed
+        if not (key.lstrip("-").isascii() and key.lstrip("-").isdigit()
+                and key == str(int(key))):
+            raise DataError(f"{where}: 'labels' key {key!r} must be a label value written "
+                            "0, 1, 2, ...")
+    return declared_labels([(int(k), str(v)) for k, v in labels.items()], where)
 
 
 def _case(root: Path, entry: dict, channels: list[str], labels: dict[int, str]) -> Case:

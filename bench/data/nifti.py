@@ -9,6 +9,7 @@ import nibabel as nib
 import numpy as np
 
 from bench.api.errors import DataError
+from bench.data.labels import label_dtype
 
 AFFINE_TOLERANCE_MM = 1e-3
 
@@ -68,15 +69,17 @@ def as_label(volume: Volume, declared: dict[int, str]) -> np.ndarray:
     if undeclared:
         raise DataError(f"{volume.path}: label values {undeclared} are not declared in "
                         f"dataset.json labels {sorted(declared)}")
-    dtype = np.uint8 if max(declared) < 256 else np.int16
-    return data.astype(dtype)
+    return data.astype(label_dtype(declared, volume.path))
 
 
 def read_json(path: Path) -> dict:
     if not path.is_file():
         raise DataError(f"{path}: missing (every dataset folder needs a dataset.json)")
     try:
-        value = json.loads(path.read_text())
+        value = json.loads(path.read_text(), object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise DataError(f"{path}: key {exc.args[0]!r} appears twice in one object; JSON keeps "
+                        "only the last, so the first would be silently lost") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno} "
                         f"({exc.msg})") from None
@@ -85,6 +88,17 @@ def read_json(path: Path) -> dict:
     if not isinstance(value, dict):
         raise DataError(f"{path}: expected a JSON object at the top level")
     return value
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise _DuplicateKey(next(k for k in keys if keys.count(k) > 1))
+    return dict(pairs)
 
 
 def write_volume(path: Path, data: np.ndarray, affine: np.ndarray) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from bench.api.case import Case, CaseSet
 from bench.api.errors import DataError
+from bench.data.labels import declared_labels
 from bench.data.nifti import (
     Volume,
     as_label,
@@ -79,15 +80,16 @@ def read_nnunet(root: Path, meta: dict, labelled: bool = True) -> CaseSet:
 def _labels(labels, where: Path) -> dict[int, str]:
     if not isinstance(labels, dict):
         raise DataError(f"{where}: labels must be an object like {{\"background\": 0}}")
-    out = {}
+    pairs = []
     for name, value in labels.items():
         if not isinstance(value, int) or isinstance(value, bool):
             raise DataError(f"{where}: label '{name}' is {value!r}; synth2seg supports integer "
                             "labels only (no region-based training)")
-        out[value] = name
+        pairs.append((value, name))
+    out = declared_labels(pairs, where)
     if 0 not in out:
         raise DataError(f"{where}: labels must declare background as 0")
-    return dict(sorted(out.items()))
+    return out
 
 
 def _case(case_id, volumes: list[Volume], label: Volume | None, pv: Volume | None, labels,
