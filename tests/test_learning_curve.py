@@ -123,11 +123,12 @@ def hand_board(tmp_path_factory):
 
 
 def test_the_leaderboard_reads_a_method_off_the_hand_computed_curve(hand_board):
-    """A method at 0.75 is worth 6 real cases (halfway from 4 to 8), one at 0.9 more than 8,
-    one at 0.3 fewer than 2; the curve's own cells are not ranked."""
+    """A method at 0.75 is worth 5.3 real cases (within the ROPE 0.01 at 0.74, 0.4 of the way
+    from log 4 to log 8: 4 * 2 ** 0.4), one at 0.9 more than 8, one at 0.3 fewer than 2; the
+    curve's own cells are not ranked."""
     board = pd.read_csv(hand_board["leaderboard.csv"]).set_index("method")
     assert set(board.index) == {"real only", "oracle n=10", "best n=10", "worst n=10"}
-    assert board.loc["oracle n=10", "heldout:real_equiv"] == "6.0"
+    assert board.loc["oracle n=10", "heldout:real_equiv"] == "5.3"
     assert board.loc["best n=10", "heldout:real_equiv"] == ">8"
     assert board.loc["best n=10", "heldout:real_equiv_ci_low"] == ">8"
     assert board.loc["worst n=10", "heldout:real_equiv_ci_high"] == "<2"
@@ -137,7 +138,7 @@ def test_the_leaderboard_reads_a_method_off_the_hand_computed_curve(hand_board):
     assert curve.fitted.tolist() == pytest.approx([0.5, 0.7, 0.8])
     assert hand_board["learning_curve.png"].stat().st_size > 0
     markdown = hand_board["leaderboard.md"].read_text()
-    assert "heldout:real cases ≈" in markdown and "| 6.0 [6.0, 6.0] |" in markdown
+    assert "heldout:real cases ≈" in markdown and "| 5.3 [5.3, 5.3] |" in markdown
     assert "| >8 [>8, >8] |" in markdown and "## Real-data equivalence" in markdown
 
 
@@ -158,8 +159,8 @@ def test_the_page_shows_and_sorts_the_real_equivalents(hand_board, tmp_path):
     """, tmp_path / "profile")
     assert found["errors"] == [] and "probe_error" not in found, found
     assert "heldout: real-data equivalence" in found["groups"]
-    assert found["first"] == ["<2", "6.0", ">8", "–"]  # missing last
-    assert found["second"] == [">8", "6.0", "<2", "–"]
+    assert found["first"] == ["<2", "5.3", ">8", "–"]  # missing last
+    assert found["second"] == [">8", "5.3", "<2", "–"]
     assert any(c.startswith("Learning curve") for c in found["captions"])
 
 
@@ -193,7 +194,7 @@ def test_the_tiny_matrix_leaderboard_has_a_real_equivalent_for_the_synthetic_met
     synthetic = board[board["count"] > 0]
     assert len(synthetic) == 1 and len(board) == 2  # curve cells are not leaderboard rows
     value = synthetic["heldout:real_equiv"].iloc[0]
-    assert value in ("<2", ">5") or 2 <= float(value) <= 5
+    assert value in ("<2", ">5") or 2 <= float(value.removeprefix("≥").split(" ")[0]) <= 5
     curve = pd.read_csv(files["learning_curve.csv"])
     assert curve.train_cases.tolist() == [2, 4, 5]  # the full training set is the last point
     strata = pd.read_csv(files["lesion_strata.csv"])  # two test cases with lesions: one stratum

@@ -76,7 +76,7 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     board = add_cost(board, cells, artifacts)
     curve, equivalents = equivalence(whole, primary, manifest.get("real_train_cases"),
                                      primary in LOWER_IS_BETTER, options["resamples"],
-                                     options["seed"])
+                                     options["seed"], rope=options["rope"])
     board = add_real_equivalence(board, equivalents)
     files["leaderboard.csv"] = _csv(board, out / "leaderboard.csv")
     if len(fidelity):

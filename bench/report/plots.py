@@ -189,8 +189,9 @@ def _save(fig, out: Path) -> Path:
 
 def learning_curve(points: pd.DataFrame, methods: pd.DataFrame, metric: str, out: Path) -> Path:
     """Per test set: the real-only baseline's mean against its number of real training cases
-    (95% intervals; the monotone fit as straight lines, as it is inverted), each synthetic
-    method as a horizontal line at its mean, labelled with the real cases it is worth."""
+    (95% intervals; the monotone fit as straight lines on a log axis, as it is inverted), each
+    synthetic method as a horizontal line at its mean, labelled with the real cases it is
+    worth."""
     tests = list(dict.fromkeys(points.test_set))
     fig, axes = plt.subplots(1, len(tests), figsize=(6 * len(tests), 4.2), squeeze=False)
     for ax, test_set in zip(axes[0], tests, strict=True):
@@ -207,7 +208,9 @@ def learning_curve(points: pd.DataFrame, methods: pd.DataFrame, metric: str, out
             ax.axhline(row.mean, color=f"C{(j + 3) % 10}", linestyle="--", linewidth=1,
                        label=_short(f"{row.method} ≈ {row.real_equiv} real cases", 64))
         sizes = sorted(part.train_cases.unique())
-        ax.set_xticks(sizes, [str(n) for n in sizes])  # a linear axis: the lines are the curve
+        ax.set_xscale("log")  # the curve is linear in log n: the lines are the curve
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.minorticks_off()
         ax.set_xlabel("real training cases")
         ax.set_ylabel(metric)
         ax.set_title(test_set)

@@ -4,8 +4,9 @@ method "equivalent to N real training cases" (statistics in :mod:`bench.report.e
 A curve belongs to one (segmenter, augmentation set): its points are that segmenter's real-only
 cells on fewer real cases (``train_cases`` in the store) and, as the last point, its full-size
 real-only cell. A synthetic method is read off the curve of its own segmenter and augmentation
-set, per test set, on the primary metric. The curve's cells are not leaderboard rows: they would
-change every other method's rank; their means are in ``learning_curve.csv`` and the plot.
+set, per test set, on the primary metric, to within the report's ROPE. The curve's cells are not
+leaderboard rows: they would change every other method's rank; their means are in
+``learning_curve.csv`` and the plot.
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ def _grid(part: pd.DataFrame, cases: list, seeds: list) -> np.ndarray:
 
 
 def equivalence(table: pd.DataFrame, metric: str, full_size: int | None, lower_is_better: bool,
-                resamples: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                resamples: int = 1000, seed: int = 0, *, rope: float
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(curve points, per synthetic method and test set its worth in real training cases).
 
     ``table`` is the store's whole table (curve cells included); ``full_size`` the number of real
-    training cases of the full-size cells (None: a store without it, no last point)."""
+    training cases of the full-size cells (None: a store without it, no last point); ``rope``
+    how close (in ``metric``'s units) the curve must come to a method's mean."""
     per_seed = _per_seed(table, metric)
     sign = -1.0 if lower_is_better else 1.0
     curve_rows = per_seed[per_seed.train_cases.notna()]
@@ -70,13 +73,14 @@ def equivalence(table: pd.DataFrame, metric: str, full_size: int | None, lower_i
             for method, scores in mine.groupby("method", sort=False):
                 rng = np.random.default_rng([seed, zlib.crc32(f"{method}\0{test_set}".encode())])
                 result = real_equivalent(sizes, sign * grids, sign * _grid(scores, cases, seeds),
-                                         rng, resamples)
+                                         rng, resamples, rope=rope)
                 methods.append({"method": method, "test_set": test_set,
                                 "mean": float(np.nanmean(scores.value)),
                                 "real_equiv": result.text,
                                 "real_equiv_ci_low": result.describe(result.low),
                                 "real_equiv_ci_high": result.describe(result.high),
-                                "cases": result.cases, "segmenter": key[0], "strategy": key[2]})
+                                "cases": result.cases, "plateau": result.plateau,
+                                "segmenter": key[0], "strategy": key[2]})
     return pd.DataFrame(points), pd.DataFrame(methods)
 
 
@@ -97,7 +101,8 @@ def _points(key: tuple, test_set: str, sizes: list, grids: np.ndarray, sign: flo
 
 
 def add_real_equivalence(board: pd.DataFrame, methods: pd.DataFrame) -> pd.DataFrame:
-    """``<test set>:real_equiv`` and its interval bounds (text: ``6.0``, ``<2``, ``>8``)."""
+    """``<test set>:real_equiv`` and its interval bounds (text: ``6.0``, ``<2``, ``>8``,
+    ``≥6.0 (plateau)``)."""
     board = board.copy()
     for test_set, part in methods.groupby("test_set", sort=False) if len(methods) else ():
         part = part.set_index("method")
@@ -115,12 +120,12 @@ def equivalence_text(row: pd.Series, column: str) -> str:
 
 
 def sort_value(text) -> float | None:
-    """A number that sorts ``<2`` below 2 and ``>8`` above 8."""
+    """A number that sorts ``<2`` below 2, ``≥6.0 (plateau)`` just above 6 and ``>8`` above 8."""
     if not isinstance(text, str):
         return None
     text = text.split(" ")[0]
-    if text[0] in "<>":
-        return float(text[1:]) + (0.5 if text[0] == ">" else -0.5)
+    if text[0] in "<>≥":
+        return float(text[1:]) + {">": 0.5, "<": -0.5, "≥": 0.25}[text[0]]
     return float(text)
 
 
@@ -129,11 +134,14 @@ def equivalence_markdown(points: pd.DataFrame, metric: str) -> list[str]:
         return []
     lines = ["", "## Real-data equivalence", "",
              f"*Real cases ≈* says how many real training cases the real-only baseline of the "
-             f"same segmenter needs to reach a synthetic method's mean {md(metric)}: the "
-             "baseline's learning curve (below; the last point is the full training set) is made "
-             "monotone by isotonic regression and inverted by linear interpolation; <n and >n "
-             "lie outside the curve, which is never extrapolated. Intervals: 95% bootstrap over "
-             "test cases and seeds, refitting the curve each time.", "",
+             f"same segmenter needs to come within the ROPE of a synthetic method's mean "
+             f"{md(metric)}: the baseline's learning curve (below; the last point is the full "
+             "training set) is made monotone by isotonic regression and inverted by linear "
+             "interpolation in log n, taking the smallest n within the ROPE. ≥n (plateau): the "
+             "curve stays within the ROPE of the method from n up to the full training set, so "
+             "n is a lower bound. <n and >n lie outside the curve, which is never extrapolated. "
+             "Intervals: 95% bootstrap over test cases and seeds, refitting the curve each time; "
+             "a resample at the plateau leaves the upper end open.", "",
              "| segmenter · strategy | test set | real cases | mean [95% interval] | fitted |",
              "|---|---|---|---|---|"]
     for r in points.itertuples(index=False):
