@@ -97,9 +97,11 @@ def _load_trunk(trunk: torch.nn.Module, state: dict) -> None:
 class MSSSIM:
     """MONAI's MS-SSIM with as many of the five standard scales as the image size allows.
 
-    MS-SSIM halves the image per scale; MONAI accepts ``scales`` when size // (scales - 1)² is
-    above kernel - 1 (all five from 176 pixels on). Smaller images use the first scales, their
-    weights renormalised to sum 1.
+    MS-SSIM halves the image per scale, and every scale must hold the 11-pixel window:
+    size // 2^(scales - 1) ≥ 11 (MONAI checks only size // (scales - 1)² > 10, which lets two
+    scales through for sides 11-21 and then fails in the convolution). All five from 176 pixels
+    on; smaller images use the first scales, their weights renormalised to sum 1; below 11
+    pixels one scale with the largest odd window that fits.
     """
 
     def __init__(self, size: tuple[int, ...]):
@@ -107,7 +109,8 @@ class MSSSIM:
 
         smallest = min(size)
         scales = len(MS_SSIM_WEIGHTS)
-        while scales > 1 and smallest // max(1, scales - 1) ** 2 <= MS_SSIM_KERNEL - 1:
+        while scales > 1 and (smallest // max(1, scales - 1) ** 2 <= MS_SSIM_KERNEL - 1
+                              or smallest // 2 ** (scales - 1) < MS_SSIM_KERNEL):
             scales -= 1
         kernel = MS_SSIM_KERNEL if smallest > MS_SSIM_KERNEL - 1 else (smallest - 1) | 1
         weights = np.asarray(MS_SSIM_WEIGHTS[:scales])

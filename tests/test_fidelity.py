@@ -169,6 +169,23 @@ def test_ms_ssim_uses_the_scales_the_size_allows():
     assert MSSSIM((64, 64))(images, images).flatten().tolist() == pytest.approx([1.0] * 3)
 
 
+def test_ms_ssim_works_for_image_sides_12_to_20():
+    """MONAI checks only size // (scales - 1)² > kernel - 1, which let two scales through for
+    sides 11-21, whose second scale (side // 2 < 11) is smaller than the 11-pixel window:
+    a RuntimeError from the convolution. Every scale must hold the window: one scale there."""
+    for side in (11, 12, 16, 20, 21):
+        measure = MSSSIM((side, side))
+        assert measure.scales == 1 and measure.kernel == 11
+        images = torch.rand(2, 1, side, side, generator=torch.Generator().manual_seed(side))
+        assert measure(images, images).flatten().tolist() == pytest.approx([1.0, 1.0])
+    for side in (8, 22, 43, 44, 99, 175, 176):  # each scale at least the window (or side - 1)
+        measure = MSSSIM((side, side))
+        assert side // 2 ** (measure.scales - 1) >= measure.kernel
+        images = torch.rand(2, 1, side, side, generator=torch.Generator().manual_seed(side))
+        assert measure(images, images).flatten().tolist() == pytest.approx([1.0, 1.0])
+    assert [MSSSIM((s, s)).scales for s in (22, 44, 99, 176)] == [2, 3, 4, 5]
+
+
 def test_random_pairs_never_pair_a_group_with_itself():
     groups = np.repeat(np.arange(4), 5)
     pairs = random_pairs(20, 50, seed=0, groups=groups)
