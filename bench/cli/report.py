@@ -43,22 +43,32 @@ def fidelity_command(
 @app.command("report")
 def report(
     run_dir: Annotated[Path, typer.Argument(help="Run folder.")],
-    out: Annotated[Path | None, typer.Option(help="Leaderboard folder "
-                                                  "(default leaderboards/NAME).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Leaderboard folder: new, empty or an "
+                                                  "earlier leaderboard (default "
+                                                  "leaderboards/NAME).")] = None,
+    unsealed: Annotated[bool, typer.Option(
+        "--unsealed", help="Also report cells written before synth2seg sealed them; their rows "
+                           "cannot be checked for edits.")] = False,
 ) -> None:
     """Write the leaderboard: CSV, Markdown, statistics, plots and index.html."""
-    from bench.data.outputs import check_out_dir
+    from bench.data.outputs import path_component
+    from bench.report.folder import claim_folder
     from bench.report.leaderboard import write_report
     from bench.run.store import Store
 
     if out is not None:
-        check_out_dir(out)
-    if out is None:
-        with Store.existing(run_dir) as store:
-            name = store.manifest().get("config", {}).get("name", run_dir.name)
-        out = Path("leaderboards") / name
-        check_out_dir(out)
-    files = write_report(run_dir, out)
+        claim_folder(out)
+    with Store.existing(run_dir) as store:
+        count = store.check_seals(allow_unsealed=unsealed)
+        config = store.manifest().get("config")
+    if out is None:  # the name comes from the store, which anyone could have edited
+        name = config.get("name") if isinstance(config, dict) else run_dir.resolve().name
+        out = Path("leaderboards") / path_component(name, f"{run_dir}: the config's name")
+        claim_folder(out)
+    if count:
+        console.print(f"warning: {count} cells of {run_dir} are unsealed (written before "
+                      "synth2seg sealed cells): their rows could not be checked for edits")
+    files = write_report(run_dir, out, unsealed=unsealed)
     print((out / "leaderboard.md").read_text())
     console.print(f"wrote {len(files)} files to {out}; open {out / 'index.html'}")
 
@@ -77,17 +87,18 @@ def stats_command(
     """Friedman, Nemenyi, sign table and paired tests on any per-case score table."""
     import pandas as pd
 
-    from bench.data.outputs import check_out_dir
+    from bench.data.csvcells import read_csv, write_csv
     from bench.report import stats
+    from bench.report.folder import claim_folder, write_folder
 
     if not 0.0 < alpha < 1.0:
         raise UserError(f"--alpha {alpha}: expected a significance level between 0 and 1")
     if out is not None:
-        check_out_dir(out)
+        claim_folder(out)  # new, empty, or tables synth2seg wrote: never the user's own CSVs
     if not scores.is_file():
         raise UserError(f"{scores}: file not found")
     try:
-        table = pd.read_csv(scores)
+        table = read_csv(scores)  # names as written, also those neutralised for spreadsheets
     except Exception as exc:
         raise UserError(f"{scores}: not a readable CSV ({exc})") from None
     wide = stats.wide_scores(table, method_col, case_col, score_col)
@@ -105,13 +116,14 @@ def stats_command(
     if paired is not None:
         console.print(paired.to_string(index=False))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        p.to_csv(out / "nemenyi.csv")
-        pd.DataFrame([result.as_row()]).to_csv(out / "friedman.csv", index=False)
-        signs.to_csv(out / "signs.csv")
-        result.mean_ranks.rename("mean_rank").to_csv(out / "ranks.csv")
-        if paired is not None:
-            paired.to_csv(out / "paired.csv", index=False)
+        write_folder(out, lambda folder: {
+            "nemenyi.csv": write_csv(p, folder / "nemenyi.csv", index=True),
+            "friedman.csv": write_csv(pd.DataFrame([result.as_row()]), folder / "friedman.csv"),
+            "signs.csv": write_csv(signs, folder / "signs.csv", index=True),
+            "ranks.csv": write_csv(result.mean_ranks.rename("mean_rank"), folder / "ranks.csv",
+                                   index=True),
+            **({} if paired is None else
+               {"paired.csv": write_csv(paired, folder / "paired.csv")})})
         console.print(f"tables in {out}")
 
 

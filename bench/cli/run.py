@@ -33,7 +33,7 @@ def run(
                        ] = False,
 ) -> None:
     """Run a benchmark matrix; re-running the same folder resumes it."""
-    from bench.data.outputs import check_out_dir
+    from bench.data.outputs import check_out_dir, path_component
     from bench.run.runner import Runner
 
     matrix = _matrix(config, preset, set_ or [])
@@ -43,7 +43,7 @@ def run(
         for line in describe(matrix):
             typer.echo(line)
         return
-    folder = out or Path("runs") / matrix.name
+    folder = out or Path("runs") / path_component(matrix.name, "the config's name")
     check_out_dir(folder)
     cells = Runner(matrix, folder, workers=workers, force=force, executor=executor,
                    address=address, console=console, weights_dir=weights_dir,

@@ -27,6 +27,7 @@ from bench.data.nifti import (
     write_volume,
 )
 from bench.data.outputs import mark_output
+from bench.data.replace import replace_folder
 
 REQUIRED = ("channel_names", "labels", "numTraining", "file_ending")
 ENDINGS = (".nii.gz", ".nii")
@@ -143,17 +144,20 @@ def write_nnunet(cases: CaseSet, root: Path, name: str = "synth2seg",
 
     A non-empty ``root`` is refused unless ``overwrite``; callers that take a user's folder
     check it with :func:`bench.data.outputs.claim_output` first, so a user's own files are never
-    deleted. The folder is marked as synth2seg's output before anything is written.
+    deleted. The dataset is written beside ``root`` and swapped in whole
+    (:func:`bench.data.replace.replace_folder`): a write that fails leaves the earlier one as it
+    was, no case of an earlier export is left behind, and a symlink inside it is never followed.
     """
     root = Path(root)
     if not overwrite and root.is_dir() and any(root.iterdir()):
         raise DataError(f"{root}: folder is not empty; refusing to write a dataset into it")
+    replace_folder(root, lambda folder: _write_into(cases, folder, name))
+    return root
+
+
+def _write_into(cases: CaseSet, root: Path, name: str) -> None:
+    """The dataset's files in the fresh folder ``root``, marked as synth2seg's first."""
     mark_output(root)
-    for sub in ("imagesTr", "labelsTr", "pvTr"):
-        folder = root / sub
-        if folder.is_dir():  # a rewrite must not leave cases of an earlier export behind
-            for old in folder.iterdir():
-                old.unlink()
     ending = ".nii.gz"
     for case in cases:
         image, label, pv = case.image, case.label, case.pv
@@ -177,7 +181,6 @@ def write_nnunet(cases: CaseSet, root: Path, name: str = "synth2seg",
                       "cases": {c.id: c.meta for c in cases}},
     }
     (root / "dataset.json").write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
-    return root
 
 
 def _affine(spacing) -> np.ndarray:

@@ -9,11 +9,24 @@ read-only folder) are refused up front with one line instead of failing after th
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from bench.api.errors import UserError
 
 MARKER = ".synth2seg-output"
+COMPONENT = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+
+
+def path_component(value, what: str) -> str:
+    """``value`` as one folder name under a folder synth2seg chose (``runs/<name>``,
+    ``leaderboards/<name>``): checked where it is used, since it may come from a file anyone
+    could edit (a run's store). No separator, no absolute path, not ``.`` or ``..``."""
+    text = value if isinstance(value, str) else ""
+    if not COMPONENT.fullmatch(text) or set(text) == {"."}:
+        raise UserError(f"{what} {str(value)[:80]!r} cannot name a folder: expected 1 to 128 "
+                        "letters, digits, '_', '.' or '-', not only dots")
+    return text
 
 
 def check_out_dir(path: Path, option: str = "--out") -> None:

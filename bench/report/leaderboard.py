@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bench.api.errors import DataError
+from bench.data.csvcells import write_csv
 from bench.report import stats
 from bench.report.columns import (
     add_cost,
@@ -27,6 +28,7 @@ from bench.report.columns import (
     unavailable_notes,
 )
 from bench.report.correlation import fidelity_utility, utility_points
+from bench.report.folder import claim_folder, write_folder
 from bench.report.lesion_strata import lesion_strata
 from bench.report.markdown import write_markdown
 from bench.report.markup import file_part
@@ -44,17 +46,31 @@ from bench.report.tables import (
 from bench.run.store import Store
 
 
-def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
-    """Everything a leaderboard folder holds; returns the files by role."""
-    from bench.report import plots
-    from bench.report.html import write_index
+def write_report(run_dir: Path, out: Path, samples: int = 6,
+                 unsealed: bool = False) -> dict[str, Path]:
+    """Everything a leaderboard folder holds; returns the files by role.
 
+    ``out`` must be empty, absent or an earlier leaderboard (:mod:`bench.report.folder`); the
+    store's cells must match their seals (``unsealed`` accepts cells written before seals).
+    """
     run_dir, out = Path(run_dir), Path(out)
+    claim_folder(out)
     with Store.existing(run_dir) as store:
+        store.check_seals(allow_unsealed=unsealed)
         table, manifest = store.case_metrics(), store.manifest()
         cells, artifacts, fidelity = store.cells(), store.artifacts(), store.fidelity()
     if table.empty:
         raise DataError(f"{run_dir}: no finished cells to report yet")
+    return write_folder(out, lambda folder: _write(folder, table, manifest, cells, artifacts,
+                                                   fidelity, samples))
+
+
+def _write(out: Path, table: pd.DataFrame, manifest: dict, cells: pd.DataFrame,
+           artifacts: pd.DataFrame, fidelity: pd.DataFrame, samples: int) -> dict[str, Path]:
+    """The leaderboard's files, written into the fresh folder ``out``."""
+    from bench.report import plots
+    from bench.report.html import write_index
+
     whole = table  # with the learning curve's cells, which are no leaderboard rows
     table = split_curve(whole)[0]
     config = manifest.get("config", {})
@@ -64,7 +80,6 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     alpha = config.get("alpha", 0.05)
     options = {"resamples": 1000, "rope": 0.01, "seed": 0, **config.get("report", {})}
     baseline = config.get("baseline") or default_baseline(table)
-    out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
 
     per_seed = {metric: seed_scores(table, metric) for metric in dict.fromkeys([*metrics, primary])}
@@ -114,30 +129,7 @@ def write_report(run_dir: Path, out: Path, samples: int = 6) -> dict[str, Path]:
     files["index.html"] = write_index(out / "index.html", board, per_test, files, config,
                                       primary, baseline, summary, notes, protocol, strata,
                                       generators)
-    _remove_stale(out, files)
     return files
-
-
-RECORD = ".report-files"  # what the last report wrote, so the next one can remove what it drops
-
-
-def _remove_stale(out: Path, files: dict[str, Path]) -> None:
-    """Remove what an earlier report into ``out`` wrote and this one did not (the summary of a
-    cell that is no longer in the run, a learning curve the run no longer has): a leaderboard
-    folder holds one run's numbers. ``summaries/`` is wholly the report's; elsewhere only files
-    named in the earlier record go, so a user's own files stay."""
-    written = {Path(path).resolve() for path in files.values() if path}
-    record = out / RECORD
-    earlier = record.read_text().splitlines() if record.exists() else []
-    stale = [out / name for name in earlier] + list((out / "summaries").rglob("*.json"))
-    for path in stale:
-        if path.is_file() and path.resolve() not in written:
-            path.unlink()
-    for folder in sorted((out / "summaries").glob("**/"), reverse=True):
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-    names = sorted(str(path.relative_to(out.resolve())) for path in written)
-    record.write_text("".join(f"{name}\n" for name in names))
 
 
 def write_summaries(table: pd.DataFrame, folder: Path) -> dict[str, Path]:
@@ -218,5 +210,5 @@ def _figures(scores: pd.DataFrame, primary: str, artifacts: pd.DataFrame, sample
 
 
 def _csv(frame: pd.DataFrame, path: Path, index: bool = False) -> Path:
-    frame.to_csv(path, index=index, float_format="%.8g")
-    return path
+    """Text cells a spreadsheet would run as formulas are neutralised (see csvcells)."""
+    return write_csv(frame, path, index=index, float_format="%.8g")

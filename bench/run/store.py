@@ -3,10 +3,18 @@
 Only the driver process writes (workers return their rows), in WAL mode so that ``synth2seg
 status`` can read while a run writes. A cell is committed whole, its status and all its rows in
 one transaction, or not at all: a run killed at any moment leaves only complete cells behind.
+
+A run folder may be shared, so the file is not trusted: on opening, any schema object synth2seg
+did not create (a trigger that rewrites rows as they are written, a view, another table or
+index) is refused before a statement runs, and each cell's row in ``cells`` and all its per-case
+rows are sealed with a SHA-256 (``cells.seal``) that ``report`` checks (:meth:`Store.check_seals`),
+so an edited, added or deleted value is found instead of flipping a ranking. The seal finds edits,
+not a forger: whoever can write the file can also recompute a digest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -22,7 +30,7 @@ CREATE TABLE IF NOT EXISTS cells (
     key TEXT PRIMARY KEY, method TEXT NOT NULL, generator TEXT NOT NULL, count INTEGER NOT NULL,
     strategy TEXT NOT NULL, augment INTEGER NOT NULL, segmenter TEXT NOT NULL,
     seed INTEGER NOT NULL, status TEXT NOT NULL, started REAL, finished REAL, seconds REAL,
-    device TEXT, error TEXT, method_id TEXT);
+    device TEXT, error TEXT, method_id TEXT, train_cases INTEGER, seal TEXT);
 CREATE TABLE IF NOT EXISTS case_metrics (
     cell TEXT NOT NULL REFERENCES cells(key), test_set TEXT NOT NULL, "case" TEXT NOT NULL,
     metric TEXT NOT NULL, class TEXT NOT NULL, value REAL);
@@ -38,6 +46,14 @@ CREATE TABLE IF NOT EXISTS artifacts (
 """
 
 
+# every schema object synth2seg creates; SQLite's own (autoindexes of keys, statistics) aside
+OBJECTS = {("table", name) for name in ("manifest", "cells", "case_metrics", "fidelity",
+                                        "artifacts")} | {("index", "case_metrics_cell")}
+INTERNAL = ("sqlite_autoindex_", "sqlite_stat", "sqlite_sequence")
+# what a seal covers of a cell's row: everything but the seal
+SEALED = ("key", "method", "method_id", "generator", "count", "strategy", "augment", "segmenter",
+          "seed", "train_cases", "status", "started", "finished", "seconds", "device", "error")
+
 PROTOCOL_COLUMNS = {"extractor": "TEXT", "weights_sha256": "TEXT", "preprocessing": "TEXT",
                     "views": "TEXT", "n_real": "INTEGER", "n_fake": "INTEGER"}
 
@@ -52,11 +68,31 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30)
+        try:
+            self._check_schema()
+        except BaseException:
+            self.db.close()
+            raise
         self.db.execute("PRAGMA journal_mode=WAL")
         self._drop_old_fidelity()
         self.db.executescript(SCHEMA)
         self._add_method_id()
         self._add_protocol_columns()
+
+    def _check_schema(self) -> None:
+        """Refuse a file holding schema objects synth2seg did not create, before any statement
+        could fire a trigger; functions with side effects are barred from the schema anyway."""
+        try:
+            self.db.execute("PRAGMA trusted_schema = OFF")
+            found = self.db.execute("SELECT type, name FROM sqlite_master").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise DataError(f"{self.path}: not a synth2seg results store ({exc})") from None
+        foreign = [(kind, name) for kind, name in found
+                   if (kind, name) not in OBJECTS and not name.startswith(INTERNAL)]
+        if foreign:
+            listed = ", ".join(f"{kind} '{name}'" for kind, name in foreign[:5])
+            raise DataError(f"{self.path}: holds schema objects synth2seg did not create "
+                            f"({listed}); refusing to open it")
 
     def _drop_old_fidelity(self) -> None:
         """Stores written before fidelity was measured have an empty table of another shape."""
@@ -70,7 +106,8 @@ class Store:
         lack the columns; their rows get NULL."""
         columns = {r[1] for r in self.db.execute("PRAGMA table_info(cells)")}
         with self.db:
-            for name, kind in (("method_id", "TEXT"), ("train_cases", "INTEGER")):
+            for name, kind in (("method_id", "TEXT"), ("train_cases", "INTEGER"),
+                               ("seal", "TEXT")):
                 if name not in columns:
                     self.db.execute(f"ALTER TABLE cells ADD COLUMN {name} {kind}")
 
@@ -135,6 +172,37 @@ class Store:
                 " device, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (*_describe(cell), status, started, finished, finished - started, device, error))
             self.db.executemany("INSERT INTO case_metrics VALUES (?, ?, ?, ?, ?, ?)", records)
+            # sealed as read back, in the same transaction: what a check later reads
+            (row,) = self.db.execute(f"SELECT {_columns()} FROM cells WHERE key = ?",
+                                     (cell.key,)).fetchall()
+            rows = self.db.execute(f"SELECT {ROW_COLUMNS} FROM case_metrics WHERE cell = ?",
+                                   (cell.key,)).fetchall()
+            self.db.execute("UPDATE cells SET seal = ? WHERE key = ?",
+                            (_seal(row, rows), cell.key))
+
+    def check_seals(self, allow_unsealed: bool = False) -> int:
+        """Every finished cell's rows match the seal written with them; the number of cells
+        without one (stores written before seals), refused unless ``allow_unsealed``."""
+        rows: dict[str, list] = {}
+        for cell, *values in self.db.execute(
+                f"SELECT cell, {ROW_COLUMNS} FROM case_metrics ORDER BY cell"):
+            rows.setdefault(cell, []).append(tuple(values))
+        unsealed = []
+        for seal, *row in self.db.execute(
+                f"SELECT seal, {_columns()} FROM cells WHERE status = 'done' ORDER BY rowid"):
+            key = row[0]
+            if seal is None:
+                unsealed.append(key)
+            elif seal != _seal(tuple(row), rows.pop(key, [])):
+                raise DataError(f"{self.path}: cell {key} ({row[1]}, seed {row[8]}) does not "
+                                "match its seal: its rows were edited, added or deleted after "
+                                "synth2seg wrote them")
+        if unsealed and not allow_unsealed:
+            raise DataError(f"{self.path}: {len(unsealed)} finished cells have no seal (first: "
+                            f"{unsealed[0]}; written before synth2seg sealed cells, or the seal "
+                            "was removed), so their rows cannot be checked; 'synth2seg report "
+                            "--unsealed' reports them anyway")
+        return len(unsealed)
 
     def forget_cells(self, keep: set[str] = frozenset()) -> None:
         """Drop every cell (and its rows) except those in ``keep``."""
@@ -188,6 +256,19 @@ class Store:
 
     def fidelity(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM fidelity ORDER BY rowid", self.db)
+
+
+ROW_COLUMNS = 'test_set, "case", metric, class, value'
+
+
+def _columns() -> str:
+    return ", ".join(SEALED)
+
+
+def _seal(cell: tuple, rows: list[tuple]) -> str:
+    """SHA-256 of a cell's row and its per-case rows (in any order), as SQLite returns them."""
+    payload = json.dumps([list(cell), sorted(json.dumps(list(r)) for r in rows)])
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _describe(cell) -> tuple:
