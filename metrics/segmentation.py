@@ -12,10 +12,17 @@ leaderboard reads the same:
 - both empty: Dice, precision and recall are 1 (nothing to find, nothing wrongly found);
 - otherwise a 0/0 ratio is 0: an empty prediction of a present class gets Dice 0, and a
   prediction of an absent class gets precision 0;
-- HD95 is undefined when either mask is empty and is recorded as missing (NaN), never as 0;
+- HD95 when exactly one mask is empty (a missed structure, or one predicted where there is
+  none) is a declared worst-case distance, as Metrics Reloaded and BraTS score it: by default the
+  diagonal of the image in mm (BraTS's ~374 mm is that of its 240x240x155 grid). Each such value
+  is flagged in a companion ``hd95_penalised`` row (1 = penalised, 0 = measured), so every table
+  can say how many there were. Leaving them out instead would let a method that misses the tumour
+  win on HD95. When both masks are empty HD95 is undefined: NaN, excluded from means and counted;
 - NSD follows Dice: 1 when both masks are empty, 0 when only one is (MONAI's convention).
 
-The NSD tolerance is in mm, one for all classes or one per class name (the boundary accuracy that
+NSD is the surface-area variant of Nikolov et al. (MONAI's ``use_subvoxels=True``): each piece of
+boundary counts by its area in mm², not as one voxel, so anisotropic spacing weighs it correctly.
+The tolerance is in mm, one for all classes or one per class name (the boundary accuracy that
 matters differs between, say, a tumour and white matter).
 """
 
@@ -32,6 +39,7 @@ from monai.metrics import compute_hausdorff_distance, compute_surface_dice, get_
 from bench.api.case import CaseSet
 
 METRICS = ("dice", "precision", "recall", "accuracy", "hd95", "nsd")
+PENALISED = "hd95_penalised"  # companion rows: 1 where HD95 is the worst-case distance
 NSD_TOLERANCE_MM = 1.0
 
 Tolerance = float | Mapping[str, float]
@@ -39,8 +47,12 @@ Tolerance = float | Mapping[str, float]
 
 def case_metrics(prediction: np.ndarray, truth: np.ndarray, labels: dict[int, str],
                  spacing: Sequence[float] | None = None, hd95: bool = True,
-                 nsd: Tolerance | None = None) -> list[dict]:
-    """Rows ``{class, metric, value}`` for every non-background label of one case."""
+                 nsd: Tolerance | None = None, worst_distance: float | None = None
+                 ) -> list[dict]:
+    """Rows ``{class, metric, value}`` for every non-background label of one case.
+
+    ``worst_distance`` (mm) is HD95 where exactly one mask is empty; None: the image diagonal.
+    """
     if prediction.shape != truth.shape:
         raise ValueError(f"prediction shape {prediction.shape} != truth shape {truth.shape}")
     classes = [v for v in sorted(labels) if v != 0]
@@ -61,33 +73,44 @@ def case_metrics(prediction: np.ndarray, truth: np.ndarray, labels: dict[int, st
             dist = compute_hausdorff_distance(
                 pred, true, include_background=True, percentile=95,
                 spacing=None if spacing is None else list(spacing))[0]
-        either_empty = (pred.sum(dim=tuple(range(2, pred.ndim))) == 0)[0] | \
-                       (true.sum(dim=tuple(range(2, true.ndim))) == 0)[0]
-        values["hd95"] = torch.where(either_empty, torch.nan, dist.double())
+        pred_empty = (pred.sum(dim=tuple(range(2, pred.ndim))) == 0)[0]
+        true_empty = (true.sum(dim=tuple(range(2, true.ndim))) == 0)[0]
+        one_empty = pred_empty ^ true_empty
+        worst = diagonal_mm(truth.shape, spacing) if worst_distance is None else worst_distance
+        values["hd95"] = torch.where(pred_empty & true_empty, torch.nan,
+                                     torch.where(one_empty, float(worst), dist.double()))
+        values[PENALISED] = one_empty.double()
     if nsd is not None:
         tolerances = [_tolerance(nsd, labels[c]) for c in classes]
         with warnings.catch_warnings():  # empty masks: handled by convention, as for HD95
             warnings.filterwarnings("ignore", message=".* is all 0")
             warnings.filterwarnings("ignore", category=FutureWarning)
             surface = compute_surface_dice(pred, true, tolerances, include_background=True,
-                                           spacing=None if spacing is None else list(spacing)
-                                           )[0].double()
+                                           spacing=None if spacing is None else list(spacing),
+                                           use_subvoxels=True)[0].double()
         values["nsd"] = torch.where(both_empty, 1.0, torch.nan_to_num(surface, nan=0.0))
     return [{"class": labels[c], "metric": name, "value": float(v[i])}
             for name, v in values.items() for i, c in enumerate(classes)]
 
 
 def evaluate(truth: CaseSet, predictions: Sequence[np.ndarray], test_set: str = "test",
-             hd95: bool = True, nsd: Tolerance | None = None) -> pd.DataFrame:
+             hd95: bool = True, nsd: Tolerance | None = None,
+             worst_distance: float | None = None) -> pd.DataFrame:
     """One row per (test set, case, class, metric): the long table the store keeps."""
     if len(predictions) != len(truth):
         raise ValueError(f"{len(predictions)} predictions for {len(truth)} cases")
     rows = []
     for case, prediction in zip(truth, predictions, strict=True):
         for row in case_metrics(prediction, case.label, truth.labels, case.spacing, hd95=hd95,
-                                nsd=nsd):
+                                nsd=nsd, worst_distance=worst_distance):
             rows.append({"test_set": test_set, "case": case.id, **row})
     return pd.DataFrame(rows, columns=["test_set", "case", "class", "metric", "value"])
+
+
+def diagonal_mm(shape: Sequence[int], spacing: Sequence[float] | None) -> float:
+    """The image's diagonal in mm: no two points of it are farther apart."""
+    spacing = [1.0] * len(shape) if spacing is None else list(spacing)
+    return float(np.sqrt(sum((n * s) ** 2 for n, s in zip(shape, spacing, strict=True))))
 
 
 def _tolerance(tolerance: Tolerance, name: str) -> float:

@@ -73,8 +73,8 @@ def test_a_methods_interval_does_not_depend_on_the_other_methods():
     rng = np.random.default_rng(0)
     rows = [{"method": m, "test_set": "t", "case": c, "seed": s, "value": rng.uniform()}
             for m in ("a", "b") for c in range(6) for s in (0, 1)]
-    both = mean_intervals(pd.DataFrame(rows), 500, 0)
-    alone = mean_intervals(pd.DataFrame([r for r in rows if r["method"] == "b"]), 500, 0)
+    both = mean_intervals(pd.DataFrame(rows))
+    alone = mean_intervals(pd.DataFrame([r for r in rows if r["method"] == "b"]))
     assert both.loc[("b", "t")].to_dict() == alone.loc[("b", "t")].to_dict()
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 from bench.fidelity.catalogue import METRICS
 from bench.report.columns import COST_COLUMNS
 from bench.report.lesion_strata import strata_html
-from bench.report.markdown import interval_text
+from bench.report.markdown import INTERVALS, VERDICT_RULE, interval_text
 from bench.report.markup import esc, file_part
 from bench.report.provenance import provenance_html
 from bench.report.real_equivalence import equivalence_text, sort_value
@@ -124,7 +124,9 @@ figcaption { font-size: 12.5px; color: #444; max-width: 46em; }
 """
 
 # (board column suffix, label, metric direction) of the baseline comparison, primary metric only
-BASELINE_COLUMNS = [("cliffs_delta", "Cliff's δ", "high"), ("p_worse", "P(worse)", "low"),
+BASELINE_COLUMNS = [("verdict", "verdict", None), ("difference", "Δ", None),
+                    ("mde", "MDE", None), ("p_holm", "p (Holm)", None),
+                    ("cliffs_delta", "Cliff's δ", "high"), ("p_worse", "P(worse)", "low"),
                     ("p_equivalent", "P(equiv.)", None), ("p_better", "P(better)", "high")]
 IDENTITY = [("rank", "mean rank", "low"), ("keeps_rank", "keeps rank", "high"),
             ("method", "method", None), ("generator", "generator", None),
@@ -149,8 +151,8 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
              f"<p class='note'>{len(board)} methods. <b>Mean rank</b>: mean rank of "
              f"{esc(primary)} over every test case of every test set (1 = best); <b>keeps "
              "rank</b>: the share of bootstrap resamples of the cases that give the method the "
-             "same place. Cells show the mean with its 95% bootstrap interval over cases and "
-             "seeds; the best value of each column is in <b>bold green</b>. Click a column to "
+             f"same place. {esc(INTERVALS)} "
+             "The best value of each column is in <b>bold green</b>. Click a column to "
              "sort; the filters apply to every tab."
              + (f" The baseline is <b>{esc(baseline)}</b>." if baseline else "") + "</p>",
              "<div class='controls'>"
@@ -216,13 +218,18 @@ def _board_spec(table_id: str, board: pd.DataFrame, test_set: str, result: dict,
     group(f"{test_set}: mean [95% interval]",
           [{"key": f"{test_set}:{m}_mean", "label": m, "interval": True,
             "better": "low" if m in lower_is_better else "high",
-            "title": f"{m}: mean over cases and seeds, 95% bootstrap interval"}
+            "title": f"{m}: mean over cases and seeds, 95% t interval over seeds and cases"}
            for m in metrics])
     group(f"{test_set}: real-data equivalence", [
         {"key": c, "label": "real cases ≈", "better": None, "equiv": True,
          "title": f"{primary}: real training cases the real-only baseline needs to match it "
                   "(inverted learning curve), 95% bootstrap interval"}
         for c in board.columns if c == f"{test_set}:real_equiv"])
+    group(f"{test_set}: HD95 values", [
+        {"key": f"{test_set}:hd95_{kind}", "label": kind, "better": None, "title": title}
+        for kind, title in (("penalised", "worst-case distance: a structure missed or invented"),
+                            ("excluded", "structure absent from both masks"))
+        if f"{test_set}:hd95_{kind}" in board.columns])
     paired = result.get("paired")
     if paired is not None and len(paired):
         extra = paired.set_index("method")
@@ -305,7 +312,9 @@ def _statistics_html(test_set: str, result: dict, files: dict[str, Path], primar
                      f"rankings of the cases and the full ranking = {median}.</p>")
     if "paired" in result and baseline:
         rope = result["paired"].rope.iloc[0] if len(result["paired"]) else 0.0
-        parts.append(f"<p class='note'>Against the baseline <b>{esc(baseline)}</b>: Cliff's δ "
+        parts.append(f"<p class='note'>Against the baseline <b>{esc(baseline)}</b>: "
+                     f"{esc(VERDICT_RULE.replace('*', ''))} Δ: method − baseline per case and "
+                     f"seed. Cliff's δ "
                      "= P(method &gt; baseline) − P(method &lt; baseline) over case pairs "
                      "(|δ| &lt; 0.147 negligible, &lt; 0.33 small, &lt; 0.474 medium, else "
                      "large); P(worse / equivalent / better) from the Bayesian signed-rank test "

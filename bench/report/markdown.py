@@ -36,7 +36,7 @@ def write_markdown(board, per_test, primary, baseline, config, path: Path, fidel
     has_stability = "keeps_rank" in board.columns
     lines = [f"# {md(config.get('name', 'leaderboard'))}", "",
              f"Methods ranked by mean rank of {md(primary)} over every test case (1 = best). "
-             "Values are means with 95% bootstrap intervals over cases and seeds. "
+             f"{INTERVALS} "
              + (f"*Keeps rank*: the share of {resamples} bootstrap resamples of the cases that "
                 "give the method the same place; *rank range*: the 95% range of its place."
                 if has_stability else ""), ""]
@@ -49,7 +49,8 @@ def write_markdown(board, per_test, primary, baseline, config, path: Path, fidel
         if has_stability:
             cells += [f"{row.keeps_rank:.0%}" if pd.notna(row.keeps_rank) else "–",
                       md(row.rank_range)]
-        cells += [md(row.method), str(row.seeds), *[interval_text(row, c) for c in means],
+        seeds = f"{row.seeds} (cases only)" if row.seeds < 2 else str(row.seeds)
+        cells += [md(row.method), seeds, *[interval_text(row, c) for c in means],
                   *[equivalence_text(row, c) for c in equivs]]
         lines.append("| " + " | ".join(cells) + " |")
     for test_set, result in per_test.items():
@@ -60,6 +61,7 @@ def write_markdown(board, per_test, primary, baseline, config, path: Path, fidel
             tau = result["stability"].tau
             lines += ["", f"Rank stability: median Kendall's τ between {len(tau)} bootstrap "
                       f"rankings and the full one = {np.nanmedian(tau):.3f}."]
+        lines += distance_counts(board, test_set)
         if "paired" in result:
             lines += _baseline_markdown(result["paired"], baseline)
     lines += equivalence_markdown(curve if curve is not None else pd.DataFrame(), primary)
@@ -120,17 +122,50 @@ def per_class_markdown(classes: pd.DataFrame, metric: str) -> list[str]:
     return lines
 
 
+INTERVALS = ("Values are means with 95% t intervals over seeds and cases (seeds are refits: "
+             "the variance of both, Satterthwaite's degrees of freedom, never narrower than the t "
+             "interval over the seed means); with one seed the interval is over cases only and "
+             "cannot speak about refits.")
+VERDICT_RULE = ("*Verdict*: better / worse when the Holm-adjusted p-value (over every method "
+                "and test set) is below alpha and the difference is at least the minimum "
+                "detectable effect (MDE: found with power 0.8 at alpha / comparisons, from the "
+                "observed case and seed variance); equivalent when the 95% interval lies inside "
+                "the ROPE; otherwise inconclusive. A difference below the MDE is never called "
+                "a difference.")
+
+
+def distance_counts(board: pd.DataFrame, test_set: str) -> list[str]:
+    """How many HD95 values of a test set were penalised or excluded, per method."""
+    penalised, excluded = f"{test_set}:hd95_penalised", f"{test_set}:hd95_excluded"
+    if excluded not in board.columns:
+        return []
+    if penalised not in board.columns or board[penalised].isna().all():
+        counts = "penalties not recorded (a store written before they were)"
+    else:
+        counts = ", ".join(f"{md(m)} {int(p)}" for m, p in zip(board.method, board[penalised],
+                                                               strict=True) if pd.notna(p))
+    return ["", f"HD95 values (case × class × seed) given the worst-case distance because a "
+            f"structure was missed or invented: {counts}. Excluded because the structure is "
+            "absent from both masks: " + ", ".join(
+                f"{md(m)} {int(e)}" for m, e in zip(board.method, board[excluded], strict=True)
+                if pd.notna(e)) + "."]
+
+
 def _baseline_markdown(paired: pd.DataFrame, baseline: str) -> list[str]:
     rope = paired.rope.iloc[0] if len(paired) else 0.0
-    lines = ["", f"Against the baseline {md(baseline)} (Cliff's delta: P(x > y) − P(x < y); "
-             f"Bayesian signed-rank test with ROPE ±{rope:g}):", "",
-             "| method | cases | mean difference | t-test p | Wilcoxon p | Cliff's δ | "
-             "P(worse) | P(equivalent) | P(better) |", "|---|---|---|---|---|---|---|---|---|"]
+    family = int(paired.family.iloc[0]) if len(paired) else 0
+    lines = ["", f"Against the baseline {md(baseline)} ({family} comparisons in the Holm family; "
+             f"Δ = method − baseline, per case and seed; ROPE ±{rope:g}; Cliff's delta: "
+             "P(x > y) − P(x < y); Bayesian signed-rank test). " + VERDICT_RULE, "",
+             "| method | cases × seeds | Δ [95% interval] | MDE | p (Holm) | Wilcoxon p (Holm) | "
+             "Cliff's δ | P(worse) | P(equivalent) | P(better) | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in paired.iterrows():
-        lines.append(f"| {md(r.method)} | {r.cases} | {r.mean_difference:+.4f} | "
-                     f"{r.t_test_p:.3g} | {r.wilcoxon_p:.3g} | {r.cliffs_delta:+.3f} "
-                     f"({r.effect}) | {r.p_worse:.3f} | {r.p_equivalent:.3f} | "
-                     f"{r.p_better:.3f} |")
+        lines.append(f"| {md(r.method)} | {r.cases} × {r.seeds} | {r.difference:+.4f} "
+                     f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}] | {r.mde:.4f} | {r.p:.3g} "
+                     f"({r.p_holm:.3g}) | {r.wilcoxon_p:.3g} ({r.wilcoxon_p_holm:.3g}) | "
+                     f"{r.cliffs_delta:+.3f} ({r.effect}) | {r.p_worse:.3f} | "
+                     f"{r.p_equivalent:.3f} | {r.p_better:.3f} | **{r.verdict}** |")
     return lines
 
 

@@ -24,6 +24,7 @@ import scikit_posthocs as sp
 from scipy import stats
 
 from bench.api.errors import DataError
+from bench.report.verdicts import holm
 
 
 @dataclass
@@ -187,7 +188,9 @@ def _fmt(value: float) -> str:
 
 
 def paired_tests(wide: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """Each method against ``baseline`` over the same cases: mean difference, t-test, Wilcoxon."""
+    """Each method against ``baseline`` over the same cases: mean difference, t-test, Wilcoxon,
+    and both p-values Holm-adjusted over the methods of the table (``*_holm``): with many
+    methods some raw p-values fall below alpha by chance alone."""
     if baseline not in wide.columns:
         raise DataError(f"baseline '{baseline}' is not among the methods: "
                         f"{', '.join(wide.columns)}")
@@ -205,5 +208,6 @@ def paired_tests(wide: pd.DataFrame, baseline: str) -> pd.DataFrame:
         rows.append({"method": method, "baseline": baseline, "cases": len(pair),
                      "mean_difference": float(diff.mean()) if len(pair) else np.nan,
                      "t_test_p": t_p, "wilcoxon_p": w_p})
-    return pd.DataFrame(rows, columns=["method", "baseline", "cases", "mean_difference",
-                                       "t_test_p", "wilcoxon_p"])
+    table = pd.DataFrame(rows, columns=["method", "baseline", "cases", "mean_difference",
+                                        "t_test_p", "wilcoxon_p"])
+    return table.assign(t_test_p_holm=holm(table.t_test_p), wilcoxon_p_holm=holm(table.wilcoxon_p))
