@@ -39,6 +39,7 @@ from bench.report.tables import (
     default_baseline,
     leaderboard,
     per_class,
+    scored,
     seed_mean,
     seed_scores,
     test_set_statistics,
@@ -74,7 +75,7 @@ def _write(out: Path, table: pd.DataFrame, manifest: dict, cells: pd.DataFrame,
     whole = table  # with the learning curve's cells, which are no leaderboard rows
     table = split_curve(whole)[0]
     config = manifest.get("config", {})
-    metrics = [m for m in config.get("metrics", sorted(table.metric.unique()))
+    metrics = [m for m in scored(config.get("metrics", sorted(table.metric.unique())))
                if m in set(table.metric)]
     primary = config.get("primary_metric", "dice")
     alpha = config.get("alpha", 0.05)
@@ -96,7 +97,7 @@ def _write(out: Path, table: pd.DataFrame, manifest: dict, cells: pd.DataFrame,
     files["leaderboard.csv"] = _csv(board, out / "leaderboard.csv")
     if len(fidelity):
         files["fidelity.csv"] = _csv(fidelity, out / "fidelity.csv")
-    per_test = test_set_statistics(scores[primary], primary, baseline, alpha, options["rope"],
+    per_test = test_set_statistics(per_seed[primary], primary, baseline, alpha, options["rope"],
                                    options["resamples"], options["seed"])
     files |= _test_set_files(per_test, primary, alpha, out)
     files["cells.csv"] = _csv(cells, out / "cells.csv")
