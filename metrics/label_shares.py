@@ -17,19 +17,25 @@ from bench.api.case import CaseSet
 
 
 def label_shares(cases: CaseSet) -> dict[int, float]:
-    """Foreground label → its share of the labelled voxels of ``cases``, pooled."""
+    """Foreground value → its share of the labelled voxels of ``cases``, pooled: every named
+    foreground label (0.0 when absent) and every other non-zero value the masks hold, so that a
+    value the labels do not name is counted, never dropped."""
     counts = np.zeros(max(cases.labels) + 1)
     for case in cases:
-        counts += np.bincount(case.label.ravel().astype(np.int64), minlength=len(counts))[
-            :len(counts)]
+        found = np.bincount(case.label.ravel().astype(np.int64))
+        if len(found) > len(counts):
+            counts = np.pad(counts, (0, len(found) - len(counts)))
+        counts[:len(found)] += found
     foreground = counts[1:].sum()
     if foreground == 0:
         raise ValueError("no labelled voxel in the masks")
-    return {v: counts[v] / foreground for v in cases.labels if v}
+    values = {v for v in cases.labels if v} | {int(v) for v in np.flatnonzero(counts) if v}
+    return {v: counts[v] / foreground for v in sorted(values)}
 
 
 def share_error(real: CaseSet, fake: CaseSet) -> float:
-    """Mean relative error of the fake masks' label shares over the labels real masks have."""
+    """Mean relative error of the fake masks' label shares over the labels real masks have
+    (values the fake masks hold besides those count through the shares they take from them)."""
     ours, theirs = label_shares(real), label_shares(fake)
     errors = [abs(theirs.get(v, 0.0) - share) / share for v, share in ours.items() if share > 0]
     return float(np.mean(errors))

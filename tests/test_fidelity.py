@@ -451,6 +451,26 @@ def test_label_shares_catch_brain_painted_over_the_background(phantom, judge):
     assert sum(shares.values()) == pytest.approx(1.0) and set(shares) == set(real.labels) - {0}
 
 
+def test_label_shares_count_values_above_the_largest_named_label():
+    """A mask value the labels do not name (here 5, above the largest named 2) was cut off by
+    ``bincount(...)[:3]``: it vanished from the foreground, and masks painting it everywhere
+    had the real shares. It is counted: its share is reported and lowers the named ones."""
+    from bench.api.case import Case, CaseSet
+
+    def masks(*labels):
+        cases = [Case(f"c{i}", np.zeros((1, 4, 4), np.float32), np.asarray(label, np.int16),
+                      (1.0, 1.0)) for i, label in enumerate(labels)]
+        return CaseSet(cases, {0: "background", 1: "a", 2: "b"}, ["t1"], 2)
+
+    real = masks([[1, 1, 2, 0]] * 4)  # one 4 x 4 mask: a 8, b 4 pixels
+    painted = masks([[1, 1, 2, 0]] * 2 + [[5, 5, 5, 5]] * 2)  # 8 of 14 foreground pixels: 5
+    shares = label_shares(painted)
+    assert shares == pytest.approx({1: 4 / 14, 2: 2 / 14, 5: 8 / 14})
+    assert sum(shares.values()) == pytest.approx(1.0)
+    # relative errors: a 2/3 -> 2/7, b 1/3 -> 1/7; both 4/7 off (before: 0, the 5s unseen)
+    assert share_error(real, painted) == pytest.approx(4 / 7)
+
+
 def test_label_shares_of_masks_without_foreground_are_an_error(phantom):
     empty = phantom.subset([0]).replace([dataclasses.replace(
         phantom[0], label=np.zeros_like(phantom[0].label))])
