@@ -46,7 +46,8 @@ def kernel_distance(real: np.ndarray, fake: np.ndarray, subsets: int = 100,
     """KID: the unbiased MMD² with the cubic polynomial kernel, mean and sd over random subsets.
 
     ``subset_size`` is capped at the smaller set; with one subset covering both sets the value
-    is exact (the estimate does not depend on the order of the features).
+    is exact (the estimate does not depend on the order of the features). The sd is NaN from a
+    single subset: there is no spread to measure (torchmetrics reports 0.0).
     """
     from torchmetrics.image.kid import KernelInceptionDistance
 
@@ -62,7 +63,7 @@ def kernel_distance(real: np.ndarray, fake: np.ndarray, subsets: int = 100,
     metric.update(fake, real=False)
     with seeded_global_rng(seed):  # torchmetrics draws its subsets from the global RNG
         mean, sd = metric.compute()
-    return float(mean), float(sd)
+    return float(mean), float(sd) if subsets > 1 else float("nan")
 
 
 def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray,

@@ -85,7 +85,7 @@ def test_frechet_distance_of_a_set_with_itself_is_zero_and_of_a_shift_its_square
 def test_kernel_distance_matches_numpy_and_is_seeded():
     a, b = _features(0, n=200), _features(1, n=200, shift=0.2)
     mean, sd = kernel_distance(a, b, subsets=1, subset_size=200)
-    assert mean == pytest.approx(_numpy_kid(a, b), rel=1e-6) and sd == 0.0
+    assert mean == pytest.approx(_numpy_kid(a, b), rel=1e-6) and np.isnan(sd)
     # a set against itself: the unbiased estimate is (mean off-diagonal k - mean k(x, x)) * 2/m,
     # never above zero for a positive definite kernel
     same = kernel_distance(a, a, subsets=1)[0]
@@ -93,7 +93,17 @@ def test_kernel_distance_matches_numpy_and_is_seeded():
     assert kernel_distance(a, b, subsets=5, subset_size=50, seed=3) == \
         kernel_distance(a, b, subsets=5, subset_size=50, seed=3)
     # sets of one size within subset_size: each subset is the whole of both, one is exact
-    assert kernel_distance(a, b) == pytest.approx((_numpy_kid(a, b), 0.0), rel=1e-6)
+    mean, sd = kernel_distance(a, b)
+    assert mean == pytest.approx(_numpy_kid(a, b), rel=1e-6) and np.isnan(sd)
+
+
+def test_kid_sd_is_nan_from_one_subset():
+    """One subset has no spread to measure: its sd is missing, not 0.0 (which reads as "no
+    doubt"); several subsets give a positive sd."""
+    a, b = _features(0, n=200), _features(1, n=200, shift=0.2)
+    assert np.isnan(kernel_distance(a, b, subsets=1, subset_size=50)[1])
+    assert np.isnan(kernel_distance(a, b)[1])  # one subset covering both sets: exact
+    assert kernel_distance(a, b, subsets=5, subset_size=50, seed=3)[1] > 0
 
 
 def test_distances_refuse_mismatched_or_too_few_features():
