@@ -66,3 +66,17 @@ def test_vectorised_kendall_tau_equals_scipy():
     reference = np.array([1.0, 2.5, 2.5, 4.0, 5.0])
     expected = [scipy_stats.kendalltau(r, reference).statistic for r in rankings]
     np.testing.assert_allclose(kendall_tau_b(rankings, reference), expected)
+
+
+def test_rank_frequencies_do_not_round_tied_ranks_to_even():
+    """Two methods tied for places 2 and 3 share mean rank 2.5, and round-half-to-even put both
+    at 2 (two methods at rank 2 in every resample, none at 3), while a tie at 1.5 went to 2 and
+    one at 3.5 to 4. A tie shares its places: each of t tied methods counts 1/t at each."""
+    wide = pd.DataFrame({"A": np.linspace(0.9, 0.95, 8), "B": np.linspace(0.8, 0.85, 8),
+                         "C": np.linspace(0.8, 0.85, 8), "D": np.linspace(0.5, 0.55, 8)})
+    freq = rank_stability(wide, resamples=100).rank_frequencies()
+    assert freq.loc["B"].tolist() == freq.loc["C"].tolist() == [0.0, 0.5, 0.5, 0.0]
+    assert freq.loc["A", 1] == freq.loc["D", 4] == 1.0
+    np.testing.assert_allclose(freq.sum(axis=0), 1.0)  # every place is held once per resample
+    top = rank_stability(wide.assign(B=wide.A), resamples=100).rank_frequencies()
+    assert top.loc["A"].tolist() == top.loc["B"].tolist() == [0.5, 0.5, 0.0, 0.0]

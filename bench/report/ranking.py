@@ -39,11 +39,21 @@ class RankStability:
         }).rename_axis("method")
 
     def rank_frequencies(self) -> pd.DataFrame:
-        """method x rank: the share of resamples that put the method at that (rounded) rank."""
-        k = len(self.full)
-        rounded = self.bootstrap[self.full.index].round().clip(1, k).astype(int)
-        return pd.DataFrame({m: rounded[m].value_counts(normalize=True).reindex(
-            range(1, k + 1), fill_value=0.0) for m in self.full.index}).T
+        """method x place: the share of resamples that put the method at that place.
+
+        Tied methods share their places: t methods tied at mean rank r hold places
+        r - (t - 1)/2 … r + (t - 1)/2, and each counts 1/t at each of them (never a rounded
+        rank: round-half-to-even put both of a tie at 2.5 on place 2). Every place is held
+        once per resample, so each column sums to 1.
+        """
+        ranks = self.bootstrap[self.full.index].to_numpy()
+        k = ranks.shape[1]
+        tied = (ranks[:, :, None] == ranks[:, None, :]).sum(axis=2)  # t, per resample and method
+        first = np.rint(ranks - (tied - 1) / 2).astype(int)  # the tie's first place
+        places = np.arange(1, k + 1)
+        held = (places >= first[..., None]) & (places < (first + tied)[..., None])
+        shares = (held / tied[..., None]).mean(axis=0)
+        return pd.DataFrame(shares, index=self.full.index, columns=places)
 
 
 def rank_stability(wide: pd.DataFrame, resamples: int = 1000, seed: int = 0) -> RankStability:
