@@ -65,11 +65,15 @@ def test_each_stratum_has_the_mean_of_its_cases():
     dice = {"a": 0.2, "b": 0.4, "c": 0.6, "d": 0.6, "e": 0.9, "f": 0.7, "g": 1.0}
     reference = {"unit": "mL", "volumes": {"heldout": {c: {"tumour": v}
                                                       for c, v in VOLUMES.items()}}}
-    strata = lesion_strata(_table(dice), reference, "dice", resamples=200).set_index("stratum")
+    strata = lesion_strata(_table(dice), reference, "dice").set_index("stratum")
     assert list(strata.index) == ["small", "medium", "large", "absent"]
     assert strata["mean"].tolist() == pytest.approx([0.3, 0.6, 0.8, 1.0])
     assert strata.cases.tolist() == [2, 2, 2, 1]
-    assert (strata.ci_low <= strata["mean"]).all() and (strata["mean"] <= strata.ci_high).all()
+    two = strata.iloc[:3]  # a t interval over 2 cases (1 degree of freedom: wide, as it must be)
+    assert (two.ci_low < two["mean"]).all() and (two["mean"] < two.ci_high).all()
+    assert strata.loc["small", "ci_high"] - strata.loc["small", "mean"] == pytest.approx(
+        12.706 * 0.1, rel=0.02)  # t(0.975, 1) x the SE of {0.2, 0.4} (seeds add a little noise)
+    assert np.isnan(strata.loc["absent", "ci_low"])  # one case: no interval at all
 
 
 def test_the_report_shows_a_lesion_size_table(tmp_path):
@@ -98,4 +102,5 @@ def test_the_report_shows_a_lesion_size_table(tmp_path):
                                                     "absent": 0.0})
     assert "## Lesion size (dice per lesion-size stratum)" in files["leaderboard.md"].read_text()
     assert "id='lesion-strata'" in files["index.html"].read_text()
-    assert np.isfinite(strata.ci_low).all()
+    present = strata[strata.cases >= 2]  # a stratum of one case has no interval
+    assert len(present) and np.isfinite(present.ci_low).all()

@@ -113,8 +113,7 @@ def _write(out: Path, table: pd.DataFrame, manifest: dict, cells: pd.DataFrame,
             files["fidelity_utility.png"] = plots.fidelity_utility(
                 points, correlations, primary, out / "fidelity_utility.png")
     protocol = protocol_summary(fidelity)
-    strata = lesion_strata(table, manifest.get("lesion_volumes"), primary, options["resamples"],
-                           options["seed"])
+    strata = lesion_strata(table, manifest.get("lesion_volumes"), primary)
     if len(strata):
         files["lesion_strata.csv"] = _csv(strata, out / "lesion_strata.csv")
     if len(curve):

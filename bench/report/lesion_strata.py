@@ -13,20 +13,19 @@ the class's true volume in that case:
 
 Volumes are measured by the runner on the test sets' label maps (mL for volumes, mm² for 2D
 images) and kept in the store's manifest, so a report needs no data. Each stratum's mean comes
-with the 95% bootstrap interval over cases and seeds of :mod:`bench.report.uncertainty`.
+with the 95% interval over seeds and cases of :mod:`bench.report.uncertainty`.
 """
 
 from __future__ import annotations
 
 import re
-import zlib
 
 import numpy as np
 import pandas as pd
 
 from bench.api.case import CaseSet
 from bench.report.markup import md
-from bench.report.uncertainty import bootstrap_mean_interval
+from bench.report.uncertainty import mean_interval
 
 LESION_WORDS = re.compile(r"tumou?r|lesion|o?edema|enhanc|necro|metasta|cyst", re.IGNORECASE)
 ORDER = ["small", "medium", "large", "all", "absent"]
@@ -73,8 +72,7 @@ def assign_strata(volumes: dict[str, float]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def lesion_strata(table: pd.DataFrame, reference: dict | None, metric: str,
-                  resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+def lesion_strata(table: pd.DataFrame, reference: dict | None, metric: str) -> pd.DataFrame:
     """(method, test set, lesion class, stratum) → cases, volume range, mean and 95% interval
     of ``metric`` on that class (mean over seeds of each case first)."""
     columns = ["method", "test_set", "class", "stratum", "volume", "unit", "cases", "mean",
@@ -95,9 +93,8 @@ def lesion_strata(table: pd.DataFrame, reference: dict | None, metric: str,
                     ["method", "stratum"], sort=False):
                 grid = scores.pivot_table(index="case", columns="seed", values="value",
                                           aggfunc="mean", dropna=False).to_numpy()
-                rng = np.random.default_rng(
-                    [seed, zlib.crc32(f"{method}\0{test_set}\0{klass}\0{stratum}".encode())])
-                mean, low, high = bootstrap_mean_interval(grid, rng, resamples)
+                interval = mean_interval(grid)
+                mean, low, high = interval.mean, interval.low, interval.high
                 out.append([method, test_set, klass, stratum, ranges[stratum], reference["unit"],
                             len(grid), mean, low, high])
     frame = pd.DataFrame(out, columns=columns)
