@@ -21,6 +21,7 @@ from monai.losses import DiceCELoss
 from monai.metrics import DiceMetric
 
 from bench.api.checkpoints import load_checkpoint
+from bench.api.errors import TrainingDiverged
 from segmenters.batches import DeviceBatches, host_batch
 
 
@@ -51,6 +52,7 @@ def train_network(net: torch.nn.Module, items: list[dict], weights: np.ndarray |
     optimiser = torch.optim.Adam(net.parameters(), lr=loop.lr)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     step, best_score = 0, -np.inf
+    finite = torch.ones((), dtype=torch.bool, device=device)  # checked where weights are kept
     if last.exists():
         state = load_checkpoint(last, device)
         net.load_state_dict(state["net"])
@@ -67,21 +69,33 @@ def train_network(net: torch.nn.Module, items: list[dict], weights: np.ndarray |
         image = image.to(device).contiguous(memory_format=layout)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda and loop.bf16):
             loss = loss_fn(model(image), label.to(device))
+        finite &= torch.isfinite(loss.detach())  # no host sync per step
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
         step += 1
         if val and (step % loop.val_every == 0 or step == loop.steps):
+            _check_finite(finite, step, workdir)
             score = validate(net, val, loop.patch, device, n_classes)
             if score > best_score:
                 best_score = score
                 _save(net.state_dict(), best)
         if step % loop.checkpoint_every == 0 or step == loop.steps:
+            _check_finite(finite, step, workdir)
             _save({"net": net.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
                    "best_score": float(best_score)}, last)
     if not best.exists():  # no validation data, or no steps: the last weights are the result
         _save(net.state_dict(), best)
     return best
+
+
+def _check_finite(finite: torch.Tensor, step: int, workdir: Path) -> None:
+    """Stop before weights trained on a NaN or infinite loss are kept or scored (they would
+    give Dice 0 everywhere and look like a finished result)."""
+    if not bool(finite):
+        raise TrainingDiverged(
+            f"training diverged: non-finite loss (NaN or infinity) by step {step} of "
+            f"{workdir.name}; check the images' intensities and the learning rate")
 
 
 def _drawer(items, weights, loop: Loop, seed: int, device: str, augment):

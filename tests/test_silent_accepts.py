@@ -9,11 +9,15 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
+from bench.api.case import Case, CaseSet
 from bench.api.errors import DataError
+from bench.data import write_nnunet
 from tests.conftest import call_cli
+from tests.fake_runs import write_fake_run
 from tests.test_io import write_msd
 
 
@@ -102,6 +106,127 @@ def test_item9_as_label_refuses_values_the_dtype_cannot_hold():
     data = np.array([[[0, 1], [1, 0]]], np.int32)
     with pytest.raises(DataError, match="70000"):
         as_label(Volume(Path("l.nii.gz"), data, np.eye(4)), {0: "bg", 1: "a", 70000: "b"})
+
+
+# ---- item 10: training that diverges -------------------------------------------------------
+
+def test_item10_absurd_intensities_are_refused_when_read(capsys, phantom_dir, tmp_path):
+    root = shutil.copytree(phantom_dir, tmp_path / "ds")
+    path = sorted((root / "imagesTr").iterdir())[0]
+    img = nib.load(path)
+    data = np.asarray(img.dataobj, np.float32) * np.float32(3e36)  # finite, near float32's max
+    nib.save(nib.Nifti1Image(data, img.affine), path)
+    _one_line_error(call_cli(capsys, "data", "check", str(root)), path.name)
+
+
+def test_item10_non_finite_loss_stops_training_with_one_line(phantom, tmp_path):
+    from bench.api.errors import TrainingDiverged
+    from bench.api.strategies import parse_strategy
+    from bench.run.experiment import Experiment, run_experiment
+
+    # past the readers: what a generator or a transform could hand the segmenter
+    huge = phantom.replace([Case(c.id, c.image * np.float32(3e36), c.label, c.spacing,
+                                 affine=c.affine) for c in phantom])
+    exp = Experiment("unet2d", parse_strategy("real", False, None), "tiny",
+                     {"steps": 2, "batch": 1, "val_every": 1}, device="cpu", hd95=False)
+    with pytest.raises(TrainingDiverged, match="non-finite loss") as caught:
+        run_experiment(exp, {"real": huge.subset([0, 1])}, {"heldout": huge.subset([2])},
+                       tmp_path / "model")
+    assert len(str(caught.value).splitlines()) == 1
+
+
+def test_item10_train_that_diverges_ends_in_one_line_without_metrics(capsys, phantom3_dir,
+                                                                      tmp_path):
+    result = call_cli(capsys, "train", "--data", str(phantom3_dir), "--out",
+                      str(tmp_path / "m"), "--preset", "tiny", "--device", "cpu",
+                      "--set", "lr=1e20", "--no-hd95")
+    _one_line_error(result, "non-finite loss")
+    assert not (tmp_path / "m" / "metrics.csv").exists()
+
+
+def test_item10_diverging_cell_fails_in_the_store_and_the_run_says_why(tmp_path, capsys):
+    from bench.run.config import load_config
+    from bench.run.runner import Runner
+    from bench.run.store import Store
+
+    config = load_config({"name": "diverge", "dataset": "phantom:A:3",
+                          "split": {"val": 0.34, "test": 0.34},
+                          "segmenters": [{"name": "unet2d", "preset": "tiny",
+                                          "params": {"steps": 3, "batch": 1, "val_every": 1,
+                                                     "lr": 1e20}}],
+                          "metrics": ["dice"], "device": "cpu", "fidelity": {"enabled": False}})
+    cells = Runner(config, tmp_path / "run").run()
+    assert list(cells.status) == ["failed"], "a diverged cell reported success"
+    assert "non-finite loss" in cells.error[0] and len(cells.error[0].splitlines()) == 1
+    with Store(tmp_path / "run" / "results.sqlite") as store:
+        assert store.case_metrics().empty
+
+
+# ---- item 12: artifact paths that depend on the directory run started in ---------------------
+
+def test_item12_artifact_paths_are_stored_relative_to_the_run_folder(tmp_path, monkeypatch):
+    from bench.run.store import Store
+
+    (tmp_path / "a" / "runs" / "r" / "artifacts" / "fits" / "k1").mkdir(parents=True)
+    (tmp_path / "a" / "runs" / "r" / "artifacts" / "fits" / "k1" / "done.json").write_text("{}")
+    monkeypatch.chdir(tmp_path / "a")
+    with Store(Path("runs/r") / "results.sqlite") as store:
+        store.record_artifact("k1", "fit", Path("runs/r/artifacts/fits/k1"), "gen")
+    monkeypatch.chdir(tmp_path)
+    with Store(tmp_path / "a" / "runs" / "r" / "results.sqlite") as store:
+        path = Path(store.artifacts().path[0])
+        stored = store.db.execute("SELECT path FROM artifacts").fetchone()[0]
+    assert not Path(stored).is_absolute() and Path(stored).parts[0] == "artifacts"
+    assert path.is_dir() and (path / "done.json").is_file()
+    # a run folder moved elsewhere still finds its artifacts
+    shutil.move(tmp_path / "a" / "runs" / "r", tmp_path / "moved")
+    with Store(tmp_path / "moved" / "results.sqlite") as store:
+        assert (Path(store.artifacts().path[0]) / "done.json").is_file()
+
+
+def test_item12_report_from_another_directory_finds_artifacts_recorded_with_a_relative_path(
+        tmp_path, monkeypatch):
+    from bench.report.leaderboard import write_report
+    from bench.run.store import Store
+
+    (tmp_path / "here").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    run = write_fake_run(Path("runs/fake"), {"gen": 0.05}, seeds=(0,), cases=4)
+    fit = run / "artifacts" / "fits" / "k1"
+    fit.mkdir(parents=True)
+    (fit / "done.json").write_text(json.dumps({"generator": "gen", "cost": {"seconds": 12.5}}))
+    with Store(run / "results.sqlite") as store:  # as the runner records it: run's --out path
+        store.record_artifact("k1", "fit", fit, "gen")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    files = write_report(tmp_path / "here" / "runs" / "fake", Path("board"))
+    board = pd.read_csv(files["leaderboard.csv"])
+    assert board.set_index("generator")["cost:fit_s"]["gen"] == 12.5, \
+        "the fit's done.json was not found"
+
+
+# ---- item 13a: volumes too small for the segmenter -----------------------------------------
+
+def _tiny_volumes(root: Path, shape=(1, 1, 1), n=4) -> Path:
+    cases = [Case(f"c{i}", np.full((1, *shape), 1.0 + i, np.float32), np.ones(shape, np.uint8),
+                  (1.0, 1.0, 1.0)) for i in range(n)]
+    return write_nnunet(CaseSet(cases, {0: "background", 1: "fg"}, ["T1"], 3), root)
+
+
+def test_item13_one_voxel_volumes_are_refused_before_training(capsys, tmp_path):
+    root = _tiny_volumes(tmp_path / "ds")
+    result = call_cli(capsys, "train", "--data", str(root), "--out", str(tmp_path / "m"),
+                      "--preset", "tiny", "--device", "cpu", "--val-fraction", "0.25")
+    _one_line_error(result, "too small")
+    assert not (tmp_path / "m").exists()
+
+
+def test_item13_one_voxel_volumes_are_refused_by_run_before_any_cell(capsys, tmp_path):
+    root = _tiny_volumes(tmp_path / "ds")
+    config = _config(tmp_path, root, split={"val": 0.25, "test": 0.25},
+                     fidelity={"enabled": False}, metrics=["dice"])
+    _one_line_error(call_cli(capsys, "run", config, "--out", str(tmp_path / "r")), "too small")
+    assert not (tmp_path / "r" / "results.sqlite").exists()
 
 
 # ---- item 13b: a label value or name declared twice ----------------------------------------

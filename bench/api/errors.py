@@ -9,6 +9,11 @@ class UserError(Exception):
     """A problem in the user's input: the message names the file or field and what was expected."""
 
 
+class TrainingDiverged(RuntimeError):
+    """A segmenter's loss stopped being a finite number: its weights mean nothing. Not a
+    UserError: in a run it fails its cell (recorded with this one-line message), not the run."""
+
+
 class DataError(UserError):
     """A dataset on disk is missing, malformed or inconsistent."""
 

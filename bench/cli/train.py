@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bench.api.errors import UserError
+from bench.api.errors import TrainingDiverged, UserError
 from bench.cli.app import app, console
 from bench.run.config import parse_overrides
 
@@ -79,7 +79,10 @@ def train(
     check_experiment(exp, sets, tests)  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     (out / "split.json").write_text(json.dumps({k: v.ids for k, v in parts.items()}, indent=1))
-    table = run_experiment(exp, sets, tests, out / "model")
+    try:
+        table = run_experiment(exp, sets, tests, out / "model")
+    except TrainingDiverged as exc:
+        raise UserError(str(exc)) from None
     tmp = out / "metrics.csv.tmp"
     table.to_csv(tmp, index=False)
     tmp.replace(out / "metrics.csv")

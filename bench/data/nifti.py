@@ -12,6 +12,9 @@ from bench.api.errors import DataError
 from bench.data.labels import label_dtype
 
 AFFINE_TOLERANCE_MM = 1e-3
+# Largest voxel magnitude read: CT and MR stay far below; squares summed over a billion voxels
+# still fit float32 (3.4e38), so normalisation and losses stay finite.
+MAX_INTENSITY = 1e12
 
 
 class Volume:
@@ -43,9 +46,17 @@ def read_volume(path: Path, what: str) -> Volume:
 
 
 def check_finite(volume: Volume) -> None:
+    """Finite voxels of a magnitude whose statistics float32 can hold (a volume near 3e38
+    overflows every mean and variance into NaN and trains to NaN weights)."""
     if np.issubdtype(volume.data.dtype, np.floating) and not np.isfinite(volume.data).all():
         bad = int((~np.isfinite(volume.data)).sum())
         raise DataError(f"{volume.path}: {bad} NaN/Inf voxels; images must be finite")
+    if volume.data.size and max(abs(float(volume.data.max())),
+                                abs(float(volume.data.min()))) > MAX_INTENSITY:
+        raise DataError(f"{volume.path}: voxel values up to "
+                        f"{max(abs(float(volume.data.max())), abs(float(volume.data.min()))):.3g};"
+                        f" expected magnitudes below {MAX_INTENSITY:.0e} (larger ones overflow "
+                        "float32 statistics)")
 
 
 def check_same_grid(volume: Volume, reference: Volume) -> None:

@@ -20,6 +20,9 @@ from bench.run.config import SegmenterSpec
 from bench.run.resolve import resolve
 from metrics.segmentation import evaluate
 
+# Fewest voxels along an axis a segmenter convolves over: below it a case is mostly padding and
+# one voxel decides every metric (a 1x1x1 volume whose one voxel is foreground scores Dice 1.000)
+MIN_SIDE = 4
 
 @dataclass
 class Experiment:
@@ -66,13 +69,24 @@ def check_compatible(real: CaseSet, other: CaseSet, role: str, *, same_labels: b
 
 
 def check_spatial(segmenter, data: dict[str, CaseSet]) -> None:
-    """3D segmenters cannot train on 2D data; 2D ones cut 3D data into slices."""
+    """3D segmenters cannot train on 2D data; 2D ones cut 3D data into slices. Every axis the
+    segmenter convolves over (a 2D one: the first two) has at least ``MIN_SIDE`` voxels."""
     if segmenter.spatial_dims == 3:
         for role, cases in data.items():
             if cases.spatial_dims != 3:
                 where = cases.meta.get("source", role)
                 raise DataError(f"{role} dataset {where}: segmenter "
                                 f"'{segmenter.name}' needs 3D volumes, this data is 2D")
+    axes = segmenter.spatial_dims
+    for role, cases in data.items():
+        for case in cases:
+            shape = case.spatial_shape[:axes]
+            if min(shape) < MIN_SIDE:
+                where = cases.meta.get("source", role)
+                raise DataError(f"{role} dataset {where}: case {case.id} is "
+                                f"{' x '.join(map(str, case.spatial_shape))} voxels, too small "
+                                f"for segmenter '{segmenter.name}' (at least {MIN_SIDE} voxels "
+                                f"along each of its {axes} axes)")
 
 
 def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, CaseSet],

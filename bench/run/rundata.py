@@ -11,7 +11,7 @@ from bench.data import open_dataset
 from bench.data.leakage import check_no_leakage
 from bench.data.split import split_cases
 from bench.run.config import MatrixConfig
-from bench.run.experiment import check_compatible
+from bench.run.experiment import build_segmenter, check_compatible, check_spatial
 from bench.run.learning_curve import check_sizes
 
 
@@ -76,6 +76,9 @@ def prepare_data(config: MatrixConfig) -> RunData:
         _check_fit_data(parts["real"], cases, spec, config.match_channel_names)
     data = RunData(parts, tests, target, target_val, styles, fit_sets=fit_sets)
     check_no_leakage(data.training_roles(), tests)
+    roles = {**parts, **({"target": target} if target is not None else {}), **tests}
+    for spec in config.segmenters:  # before a cell fails on it
+        check_spatial(build_segmenter(spec.name, spec.preset, spec.params), roles)
     check_sizes(config, len(parts["real"]))
     return data
 

@@ -231,10 +231,28 @@ class Store:
                 "INSERT INTO artifacts (key, kind, path, bytes, builds, label) "
                 "VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT(key) DO UPDATE SET "
                 "builds = builds + 1, bytes = excluded.bytes, path = excluded.path",
-                (key, kind, str(path), size, label))
+                (key, kind, self._stored_path(path), size, label))
 
     def artifacts(self) -> pd.DataFrame:
-        return pd.read_sql_query("SELECT * FROM artifacts ORDER BY rowid", self.db)
+        """The artifacts; ``path`` is where each is now. Paths are stored relative to the run
+        folder, so a run folder can be moved and reported on from any directory."""
+        table = pd.read_sql_query("SELECT * FROM artifacts ORDER BY rowid", self.db)
+        paths = [str(self._found_path(p, k, key))
+                 for p, k, key in zip(table.path, table.kind, table.key, strict=True)]
+        return table.assign(path=pd.Series(paths, index=table.index, dtype=object))
+
+    def _stored_path(self, path: Path) -> str:
+        run, full = self.path.parent.resolve(), Path(path).resolve()
+        return str(full.relative_to(run)) if full.is_relative_to(run) else str(full)
+
+    def _found_path(self, stored: str, kind: str, key: str) -> Path:
+        """Stored relative to the run folder; rows written before that are relative to the
+        directory ``run`` started in (or absolute, of a folder since moved): those are looked
+        for where the run keeps its artifacts, ``artifacts/fits|samples/KEY``."""
+        path = Path(stored)
+        path = path if path.is_absolute() else self.path.parent / path
+        kept = self.path.parent / "artifacts" / ("fits" if kind == "fit" else "samples") / key
+        return path if path.exists() or not kept.exists() else kept
 
     # fidelity -----------------------------------------------------------------------------
     def record_fidelity(self, generator_key: str, generator: str, seed: int, count: int,
