@@ -255,3 +255,21 @@ def test_item13_nnunet_label_name_declared_twice_is_refused(capsys, phantom_dir,
 def test_item13_msd_label_declared_twice_is_refused(labels, expected, capsys, tmp_path):
     root = _edit_json(write_msd(tmp_path / "msd"), lambda m: m.update(labels=labels))
     _one_line_error(call_cli(capsys, "data", "check", str(root)), expected)
+
+
+# ---- item 13c: stats on duplicated (method, case) rows -------------------------------------
+
+def test_item13_stats_refuses_duplicated_method_case_rows(capsys, tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_text("method,case,score\na,1,0.5\nb,1,0.4\nc,1,0.3\na,2,0.6\nb,2,0.5\nc,2,0.2\n"
+                    "a,3,0.7\nb,3,0.1\nc,3,0.4\na,1,0.9\n")
+    line = _one_line_error(call_cli(capsys, "stats", str(path)), "scores.csv")
+    assert "'a'" in line and "'1'" in line and "rows 2 and 11" in line
+
+
+def test_item13_stats_still_reads_one_row_per_method_and_case(capsys, tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_text("method,case,score\na,1,0.5\nb,1,0.4\nc,1,0.3\na,2,0.6\nb,2,0.5\nc,2,0.2\n"
+                    "a,3,0.7\nb,3,0.1\nc,3,0.4\n")
+    result = call_cli(capsys, "stats", str(path))
+    assert result.returncode == 0, result.stderr

@@ -101,6 +101,7 @@ def stats_command(
         table = read_csv(scores)  # names as written, also those neutralised for spreadsheets
     except Exception as exc:
         raise UserError(f"{scores}: not a readable CSV ({exc})") from None
+    _one_row_per_method_and_case(table, method_col, case_col, scores)
     wide = stats.wide_scores(table, method_col, case_col, score_col)
     if lower_is_better:
         wide = -wide
@@ -125,6 +126,22 @@ def stats_command(
             **({} if paired is None else
                {"paired.csv": write_csv(paired, folder / "paired.csv")})})
         console.print(f"tables in {out}")
+
+
+def _one_row_per_method_and_case(table, method_col: str, case_col: str, path: Path) -> None:
+    """Two scores of one method on one case would be averaged into one without a word (seeds
+    or repeated runs pasted together): refused, naming the first pair and its rows."""
+    if method_col not in table.columns or case_col not in table.columns:
+        return  # wide_scores names the missing column
+    repeated = table.duplicated([method_col, case_col], keep=False)
+    if repeated.any():
+        first = table[repeated].iloc[0]
+        same = table.index[(table[method_col] == first[method_col])
+                           & (table[case_col] == first[case_col])]
+        rows = " and ".join(str(i + 2) for i in same[:2])  # line numbers; line 1 is the header
+        raise UserError(f"{path}: method '{first[method_col]}' and case '{first[case_col]}' "
+                        f"appear in rows {rows}; expected one score per method and case "
+                        "(average seeds or repeats first)")
 
 
 @app.command("list")
