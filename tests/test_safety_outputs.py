@@ -377,3 +377,37 @@ def test_an_intact_store_reports_and_its_seals_survive_a_reopen(tmp_path):
     manifest = json.loads(sqlite3.connect(run / "results.sqlite").execute(
         "SELECT value FROM manifest WHERE key = 'config'").fetchone()[0])
     assert manifest["name"] == "fake"
+
+
+def test_train_metrics_csv_neutralises_class_names(capsys, phantom3_dir, tmp_path, monkeypatch):
+    """Class names and case ids come from a dataset anyone could have written."""
+    import bench.run.experiment
+
+    rows = pd.DataFrame({"test_set": ["heldout"] * 2, "case": ["@case", "ok"],
+                         "class": ["=HYPERLINK(\"x\")", "wm"], "metric": ["dice"] * 2,
+                         "value": [0.5, -0.25]})
+    monkeypatch.setattr(bench.run.experiment, "run_experiment", lambda *args: rows)
+    out = tmp_path / "train"
+    result = call_cli(capsys, "train", "--data", str(phantom3_dir), "--segmenter", "unet2d",
+                      "--preset", "tiny", "--device", "cpu", "--no-hd95", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    cells = _cells(out / "metrics.csv")
+    assert "'=HYPERLINK(\"x\")" in cells and "'@case" in cells and "-0.25" in cells
+    from bench.data.csvcells import read_csv
+
+    assert list(read_csv(out / "metrics.csv")["class"]) == list(rows["class"])
+
+
+def test_demo_refuses_a_leaderboard_folder_of_the_users_before_it_runs(capsys, tmp_path,
+                                                                       monkeypatch):
+    import bench.run.runner
+
+    started = []
+    monkeypatch.setattr(bench.run.runner, "Runner", lambda *a, **k: started.append(a))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "index.html").write_text("the user's page")
+    result = call_cli(capsys, "demo", "--out", str(tmp_path / "run"), "--leaderboard",
+                      str(mine))
+    assert result.returncode == 2 and "not written by synth2seg" in result.stderr
+    assert not started and (mine / "index.html").read_text() == "the user's page"

@@ -125,12 +125,13 @@ def demo(
 ) -> None:
     """The main job: the `demo` matrix on the embedded phantom, then its leaderboard."""
     from bench.data.outputs import check_out_dir
+    from bench.report.folder import claim_folder
     from bench.report.leaderboard import write_report
     from bench.run.config import load_preset
     from bench.run.runner import Runner
 
     check_out_dir(out)
-    check_out_dir(leaderboard, "--leaderboard")
+    claim_folder(leaderboard, "--leaderboard")  # before the run, not after it
     started = time.time()
     cells = Runner(load_preset("demo"), out, workers=workers, console=console).run()
     _print_cells(cells)

@@ -47,6 +47,7 @@ def train(
     """Train one segmenter with one strategy and measure it on real test sets."""
     from bench.api.strategies import parse_strategy
     from bench.data import open_dataset
+    from bench.data.csvcells import write_csv
     from bench.data.outputs import check_out_dir
     from bench.data.split import split_cases
     from bench.data.summary import print_metrics
@@ -84,7 +85,7 @@ def train(
     except TrainingDiverged as exc:
         raise UserError(str(exc)) from None
     tmp = out / "metrics.csv.tmp"
-    table.to_csv(tmp, index=False)
+    write_csv(table, tmp)  # class names and case ids from the dataset: never formulas
     tmp.replace(out / "metrics.csv")
     print_metrics(table, console, title=f"{segmenter} · {exp.strategy.key} · dice")
     console.print(f"per-case metrics: {out / 'metrics.csv'}")
