@@ -31,7 +31,7 @@ from bench.report.correlation import fidelity_utility, utility_points
 from bench.report.folder import claim_folder, write_folder
 from bench.report.lesion_strata import lesion_strata
 from bench.report.markdown import write_markdown
-from bench.report.markup import file_part
+from bench.report.markup import file_part, portable
 from bench.report.provenance import generator_table
 from bench.report.real_equivalence import add_real_equivalence, equivalence, split_curve
 from bench.report.tables import (
@@ -62,6 +62,9 @@ def write_report(run_dir: Path, out: Path, samples: int = 6,
         cells, artifacts, fidelity = store.cells(), store.artifacts(), store.fidelity()
     if table.empty:
         raise DataError(f"{run_dir}: no finished cells to report yet")
+    if "note" in fidelity.columns:  # e.g. where to put weights that could not be fetched
+        fidelity = fidelity.assign(note=fidelity.note.map(
+            lambda n: portable(n) if isinstance(n, str) else n))
     return write_folder(out, lambda folder: _write(folder, table, manifest, cells, artifacts,
                                                    fidelity, samples))
 

@@ -8,7 +8,10 @@ HTML page, ``../`` in a file name would write outside the leaderboard folder.
 from __future__ import annotations
 
 import html
+import os
 import re
+import tempfile
+from pathlib import Path
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 
@@ -28,3 +31,16 @@ def file_part(value) -> str:
     """A user-supplied name as part of a file name inside the leaderboard folder."""
     part = re.sub(r"[^A-Za-z0-9_.-]", "_", str(value)).strip(".")
     return part or "_"
+
+
+def portable(text) -> str:
+    """Text for a published file with this machine's folders named as placeholders: the torch
+    hub (``$TORCH_HOME/hub``), the temporary folder (``$TMPDIR``) and the home folder (``~``).
+    A leaderboard is read on other machines; ``/root/.cache/...`` helps none of them."""
+    text = str(text)
+    torch_home = os.environ.get("TORCH_HOME") or str(Path.home() / ".cache" / "torch")
+    for folder, name in ((torch_home, "$TORCH_HOME"), (tempfile.gettempdir(), "$TMPDIR"),
+                         (str(Path.home()), "~")):
+        if folder and folder != "/":
+            text = re.sub(re.escape(folder.rstrip("/")) + r"(?=/|\b|$)", name, text)
+    return text
