@@ -411,3 +411,13 @@ def test_demo_refuses_a_leaderboard_folder_of_the_users_before_it_runs(capsys, t
                       str(mine))
     assert result.returncode == 2 and "not written by synth2seg" in result.stderr
     assert not started and (mine / "index.html").read_text() == "the user's page"
+
+
+@pytest.mark.parametrize("name", [".", "..", "..."])
+def test_config_name_of_only_dots_is_refused(name):
+    from bench.api.errors import ConfigError
+    from bench.run.config import load_config
+
+    with pytest.raises(ConfigError, match="name"):
+        load_config({"name": name})
+    assert load_config({"name": "v1.2"}).name == "v1.2"

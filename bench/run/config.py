@@ -137,7 +137,7 @@ class GeneratorSpec(SegmenterSpec):
 
 
 class MatrixConfig(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*$")  # not only dots
     dataset: str = "phantom"  # a folder, or phantom[:SITE[:SUBJECTS]]
     split: SplitConfig = Field(default_factory=SplitConfig)
     test_sets: dict[str, str] = Field(default_factory=dict)  # name -> dataset, e.g. other sites
