@@ -16,7 +16,7 @@ from typing import ClassVar, Literal
 import numpy as np
 import torch
 from monai.networks.nets import UNETR, SwinUNETR, UNet
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from bench.api.case import CaseSet
 from bench.api.checkpoints import load_checkpoint
@@ -42,6 +42,9 @@ class NetParams(BaseModel):
     epochs: int | None = Field(None, ge=1)
     lr: float = Field(1e-4, gt=0)
     val_every: int = Field(100, ge=1)
+    # Stopping rule: validations in a row without a better validation Dice before a stage stops
+    # (a plateau); ``steps`` stays the cap. 0 trains every stage to ``steps``.
+    patience: int = Field(0, ge=0)
     checkpoint_every: int = Field(100, ge=1)
     # 2D: slices kept for training. 0 keeps them all: models are evaluated on whole volumes,
     # and one that never saw the near-empty end slices paints tissue into them.
@@ -56,6 +59,15 @@ class NetParams(BaseModel):
     bf16: bool = True  # autocast to bfloat16 on CUDA
     channels_last: bool = False
     compile: bool = False  # torch.compile the network for training
+
+    @model_serializer(mode="wrap")
+    def _keep_older_identities(self, handler):
+        """Without a stopping rule the params dump as before ``patience`` existed, so cells
+        trained earlier keep their content-addressed keys."""
+        data = handler(self)
+        if self.patience == 0:
+            data.pop("patience", None)
+        return data
 
 
 class MonaiSegmenter:
@@ -98,7 +110,7 @@ class MonaiSegmenter:
                 augment, data = augmentation_set(self.spatial_dims, ctx.seed, ctx.augment,
                                                  p.patch), "host"
             loop = Loop(steps, p.batch, p.lr, p.val_every, p.checkpoint_every, p.patch,
-                        data, p.bf16, p.channels_last, p.compile)
+                        data, p.bf16, p.channels_last, p.compile, p.patience)
             previous = train_network(
                 net, items, weights, val, loop, ctx.workdir / f"stage{i}_{stage.data}",
                 ctx.device, ctx.seed + i, augment, previous if stage.finetune else None,

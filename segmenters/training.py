@@ -3,8 +3,10 @@
 Step-based: each step draws a batch with a generator seeded by (seed, step), so an interrupted
 run that resumes from ``last.pt`` continues exactly as if it had never stopped, augmentation
 included. DiceCE loss and Adam as in the papers; bf16 autocast on CUDA; periodic validation keeps
-the best weights in ``best.pt``. Batches come from ``segmenters.batches`` (on the device or on the
-host, the same draws either way).
+the best weights in ``best.pt`` and, with ``patience``, stops training once that many validations
+in a row have not improved on the best (a plateau; ``steps`` stays the cap), so a segmenter fed
+more or different data is not merely trained for a different share of its convergence. Batches
+come from ``segmenters.batches`` (on the device or on the host, the same draws either way).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Loop:
     bf16: bool = True  # autocast on CUDA
     channels_last: bool = False
     compile: bool = False
+    patience: int = 0  # validations without improvement before stopping; 0: train to ``steps``
 
 
 def train_network(net: torch.nn.Module, items: list[dict], weights: np.ndarray | None,
@@ -51,19 +54,20 @@ def train_network(net: torch.nn.Module, items: list[dict], weights: np.ndarray |
     net.to(device)
     optimiser = torch.optim.Adam(net.parameters(), lr=loop.lr)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
-    step, best_score = 0, -np.inf
+    step, best_score, stale = 0, -np.inf, 0
     finite = torch.ones((), dtype=torch.bool, device=device)  # checked where weights are kept
     if last.exists():
         state = load_checkpoint(last, device)
         net.load_state_dict(state["net"])
         optimiser.load_state_dict(state["optimiser"])
         step, best_score = state["step"], state["best_score"]
+        stale = state.get("stale", 0)
     elif init is not None:
         net.load_state_dict(load_checkpoint(init, device))
     model, layout = _fast(net, loop)
     draw = _drawer(items, weights, loop, seed, device, augment)
     cuda = device.startswith("cuda")
-    while step < loop.steps:
+    while step < loop.steps and not (loop.patience and stale >= loop.patience):
         net.train()
         image, label = draw(step)
         image = image.to(device).contiguous(memory_format=layout)
@@ -77,13 +81,15 @@ def train_network(net: torch.nn.Module, items: list[dict], weights: np.ndarray |
         if val and (step % loop.val_every == 0 or step == loop.steps):
             _check_finite(finite, step, workdir)
             score = validate(net, val, loop.patch, device, n_classes)
+            stale = 0 if score > best_score else stale + 1
             if score > best_score:
                 best_score = score
                 _save(net.state_dict(), best)
-        if step % loop.checkpoint_every == 0 or step == loop.steps:
+        plateau = bool(loop.patience) and stale >= loop.patience
+        if step % loop.checkpoint_every == 0 or step == loop.steps or plateau:
             _check_finite(finite, step, workdir)
             _save({"net": net.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
-                   "best_score": float(best_score)}, last)
+                   "best_score": float(best_score), "stale": stale}, last)
     if not best.exists():  # no validation data, or no steps: the last weights are the result
         _save(net.state_dict(), best)
     return best

@@ -118,3 +118,21 @@ def test_a_swin_unetr_patch_below_64_is_refused_when_the_matrix_resolves():
     with pytest.raises(ConfigError, match="multiple of 32"):
         resolve_config(matrix([64, 64, 80]))
     assert resolve_config(matrix([64, 64, 96])).segmenters[0].params["patch"] == [64, 64, 96]
+
+
+def test_training_stops_at_a_validation_plateau(phantom, tmp_path):
+    """With patience 2 and weights that cannot change (lr 1e-12), validation never improves on
+    its first score: the stage stops after 3 of its 50 steps."""
+    cls = get_segmenter("unet2d")
+    tiny = {**cls.presets["tiny"], "steps": 50, "val_every": 1, "lr": 1e-12}
+    cls(cls.Params(**tiny, patience=2)).train(list(parse_strategy("real").stages),
+                                              _ctx(tmp_path / "plateau", phantom))
+    last = torch.load(tmp_path / "plateau" / "stage0_real" / "last.pt", weights_only=True)
+    assert last["step"] == 3 and last["stale"] == 2
+
+
+def test_no_stopping_rule_keeps_the_earlier_identity():
+    """``patience`` 0 dumps as the params did before it existed: cached cells keep their keys."""
+    cls = get_segmenter("unet2d")
+    assert "patience" not in cls.Params().model_dump(mode="json")
+    assert cls.Params(patience=3).model_dump(mode="json")["patience"] == 3
