@@ -57,6 +57,8 @@ class PhantomOracle:
     version: ClassVar[str] = "1"
     Params: ClassVar[type[BaseModel]] = NoParams
     presets: ClassVar[dict[str, dict]] = {}
+    # new subjects of the training phantom's config: no style, lesion ratio or channel choice
+    sampling_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, params: NoParams | None = None):
         self.params = params or NoParams()

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bench.api.case import CaseSet
 from bench.api.errors import ConfigError, DataError
-from bench.api.generator import FitContext, SampleContext
+from bench.api.generator import CHANNELS, FitContext, SampleContext
 from bench.data import load_dataset
 
 
@@ -36,6 +36,8 @@ class PreGenerated:
     spatial_dims: ClassVar[int] = 0  # 2D or 3D: the folder's data decides
     Params: ClassVar[type[BaseModel]] = FolderParams
     presets: ClassVar[dict[str, dict]] = {}
+    # picks the run's channels among the folder's; fixed cases take no style or lesion ratio
+    sampling_options: ClassVar[frozenset[str]] = frozenset({CHANNELS})
 
     def __init__(self, params: FolderParams):
         self.params = params

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bench.api.case import Case, CaseSet
 from bench.api.errors import DataError
-from bench.api.generator import FitContext, SampleContext
+from bench.api.generator import CHANNELS, STYLE, FitContext, SampleContext
 from bench.api.registry import generators
 from bench.api.slices import slices_per_case
 from bench.data import load_dataset
@@ -37,6 +37,7 @@ class StyleRecorder:
     spatial_dims: ClassVar[int] = 2
     Params: ClassVar[type[BaseModel]] = _NoParams
     presets: ClassVar[dict[str, dict]] = {}
+    sampling_options: ClassVar[frozenset[str]] = frozenset({STYLE, CHANNELS})
     seen: ClassVar[list] = []  # (style ids or None, n) per sample call
     fitted_on: ClassVar[list] = []  # (case ids, channels) per fit call
 

@@ -10,7 +10,8 @@ import importlib
 _WHERE = {
     "case": ("Case", "CaseSet"),
     "errors": ("ConfigError", "DataError", "UserError"),
-    "generator": ("FitContext", "Generator", "PaintsMasks", "ReadsFolder", "SampleContext"),
+    "generator": ("CHANNELS", "FitContext", "Generator", "LESION_RATIO", "PaintsMasks",
+                  "ReadsFolder", "STYLE", "SampleContext", "TakesSamplingOptions"),
     "registry": ("generators", "get_generator", "get_segmenter", "segmenters"),
     "segmenter": ("ExposesEncoder", "Segmenter", "TrainContext", "TrainedModel"),
     "slices": ("SliceSet",),

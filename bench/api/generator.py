@@ -45,6 +45,14 @@ class SampleContext:
         return [list(available).index(c) for c in wanted]
 
 
+# Optional sampling inputs of SampleContext, by name: what a generator declares it honours in
+# ``sampling_options`` (see :class:`TakesSamplingOptions`).
+STYLE = "style"  # ctx.style: images whose style (or masks) the samples take
+LESION_RATIO = "lesion_ratio"  # ctx.lesion_ratio: the fraction of samples with a lesion
+CHANNELS = "channels"  # ctx.channels: the image channels to return, among those fitted on
+SAMPLING_OPTIONS = frozenset({STYLE, LESION_RATIO, CHANNELS})
+
+
 @runtime_checkable
 class Generator(Protocol):
     """A generative model of (image, mask) pairs; constructed as ``cls(params)``.
@@ -69,6 +77,30 @@ class Generator(Protocol):
 
     @classmethod
     def load(cls, path: Path) -> Generator: ...
+
+
+@runtime_checkable
+class TakesSamplingOptions(Protocol):
+    """Optional: the sampling inputs beyond seed and device that ``sample`` honours, a subset of
+    :data:`SAMPLING_OPTIONS` (``style``, ``lesion_ratio``, ``channels``).
+
+    A generator that does not declare ``sampling_options`` honours none of them. The matrix
+    refuses, when it expands, to ask a generator for one it does not declare (a ``style:``
+    entry, the config's ``lesion_fraction``, images in a style's channels), so that a request is
+    never answered with samples that ignored it. ``ctx.channels`` always names the run's
+    channels: a generator that does not declare ``channels`` returns the channels it was fitted
+    on, which the harness checks against the run's.
+    """
+
+    sampling_options: ClassVar[frozenset[str]]
+
+
+def sampling_options(generator: type | object) -> frozenset[str]:
+    """What a generator class (or instance) declares it honours; empty when it declares
+    nothing, the default of a third-party adapter."""
+    if isinstance(generator, TakesSamplingOptions):
+        return frozenset(generator.sampling_options)
+    return frozenset()
 
 
 @runtime_checkable

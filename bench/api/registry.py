@@ -18,7 +18,7 @@ from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
 from bench.api.errors import ConfigError
-from bench.api.generator import Generator
+from bench.api.generator import SAMPLING_OPTIONS, Generator, sampling_options
 from bench.api.segmenter import Segmenter
 
 T = TypeVar("T")
@@ -55,6 +55,12 @@ class Registry(Generic[T]):
         if missing:
             raise ConfigError(f"{self.kind} {origin} does not implement the "
                               f"{self.protocol.__name__} protocol: missing {', '.join(missing)}")
+        unknown = sorted(sampling_options(cls) - SAMPLING_OPTIONS) \
+            if self.protocol is Generator else []
+        if unknown:
+            known = ", ".join(sorted(SAMPLING_OPTIONS))
+            raise ConfigError(f"{self.kind} {origin} declares unknown sampling_options "
+                              f"{', '.join(unknown)} (known: {known})")
         return cls
 
     def register(self, cls: type[T], name: str | None = None) -> type[T]:

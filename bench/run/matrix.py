@@ -4,7 +4,8 @@ A cell is one trained segmenter: (generator, synthetic count, strategy, augmenta
 seed). Meaningless combinations are skipped rather than run: a strategy without synthetic data
 needs no generator and no count, so it appears once, under the generator ``none`` with count 0.
 A config that asks for something the run would not do (a synthetic strategy without a
-generator, a generator no strategy uses, a baseline that names no method) is refused.
+generator, a generator no strategy uses, a baseline that names no method, a sampling input the
+generator does not declare it honours) is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 from dataclasses import dataclass
 
 from bench.api.errors import ConfigError
+from bench.api.generator import CHANNELS, LESION_RATIO, STYLE, sampling_options
 from bench.api.strategies import Strategy, parse_strategy
 from bench.run.config import MatrixConfig
 from bench.run.learning_curve import curve_cells
@@ -64,6 +66,7 @@ def expand(config: MatrixConfig, resolved: Resolved | None = None) -> list[Cell]
         raise ConfigError("the matrix is empty: strategies, augmentation, segmenters and seeds "
                           "each need at least one value")
     _check_requests(config, strategies, resolved.generators)
+    _check_sampling_options(config, resolved.generators)
     _check_augmentation(strategies, resolved.segmenters)
     cells = []
     for strategy in strategies:
@@ -107,6 +110,23 @@ def _check_requests(config: MatrixConfig, strategies: list[Strategy],
             s.synthetic_fraction is not None for st in strategies for s in st.stages):
         raise ConfigError("'synthetic_fraction' is set but no strategy has a real+synthetic "
                           "stage to mix")
+
+
+def _check_sampling_options(config: MatrixConfig, generators: tuple[Component, ...]) -> None:
+    """Refuse a sampling input a generator does not declare (``sampling_options``): it would
+    ignore it, and the method would carry the request's name over samples that do not."""
+    for generator in generators:
+        asked = {STYLE: (generator.style is not None, "a 'style:' entry"),
+                 LESION_RATIO: (config.lesion_fraction is not None, "'lesion_fraction'"),
+                 CHANNELS: (generator.style is not None and not config.match_channel_names,
+                            "images in the style's channels ('match_channel_names: false')")}
+        declared = sampling_options(component_class("generator", generator.name))
+        for option, (wanted, field) in asked.items():
+            if wanted and option not in declared:
+                has = ", ".join(sorted(declared)) or "none"
+                raise ConfigError(f"generator '{generator.label}' ({generator.name}) cannot take "
+                                  f"{field}: it does not declare the '{option}' sampling option "
+                                  f"(it declares: {has})")
 
 
 def _check_augmentation(strategies: list[Strategy], segmenters: tuple[Component, ...]) -> None:

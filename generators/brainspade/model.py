@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bench.api.case import Case, CaseSet
 from bench.api.errors import ConfigError, DataError
-from bench.api.generator import FitContext, SampleContext
+from bench.api.generator import CHANNELS, LESION_RATIO, STYLE, FitContext, SampleContext
 from bench.api.seeding import seeded_global_rng, torch_generator
 from generators import perceptual
 from generators.brainspade import images as img
@@ -193,6 +193,8 @@ class BrainSPADE(FittedGenerator):
     Params: ClassVar[type[BaseModel]] = BrainSPADEParams
     State: ClassVar[type] = BrainSPADEState
     presets: ClassVar[dict[str, dict]] = PRESETS
+    # paints in the style images' style (and channels); lesion-conditioned label generator
+    sampling_options: ClassVar[frozenset[str]] = frozenset({STYLE, LESION_RATIO, CHANNELS})
     state: BrainSPADEState | None
 
     # ---- fit -------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bench.api.case import Case, CaseSet
 from bench.api.errors import ConfigError, DataError
-from bench.api.generator import FitContext, SampleContext
+from bench.api.generator import CHANNELS, FitContext, SampleContext
 from bench.api.seeding import seeded_global_rng, torch_generator
 from generators.intensity import IntensityRange
 from generators.medgen3d import masks as mk
@@ -174,6 +174,7 @@ class MedGen3D(FittedGenerator):
     Params: ClassVar[type[BaseModel]] = MedGen3DParams
     State: ClassVar[type] = MedGen3DState
     presets: ClassVar[dict[str, dict]] = PRESETS
+    sampling_options: ClassVar[frozenset[str]] = frozenset({CHANNELS})  # no style, no lesions
     state: MedGen3DState | None
 
     # ---- fit -------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bench.api.case import Case, CaseSet
 from bench.api.errors import ConfigError, DataError
-from bench.api.generator import FitContext, SampleContext
+from bench.api.generator import CHANNELS, STYLE, FitContext, SampleContext
 from bench.api.seeding import seeded_global_rng, torch_generator
 from generators.intensity import IntensityRange
 from generators.slicebank import SliceBank, slice_bank
@@ -133,6 +133,8 @@ class StyleGAN2Family(FittedGenerator):
     name: ClassVar[str]
     spatial_dims: ClassVar[int] = 2  # samples slices
     version: ClassVar[str] = "2"  # 2: samples in the data's units, never clipped
+    # images in the channels asked for; no style, no lesion conditioning (see each subclass)
+    sampling_options: ClassVar[frozenset[str]] = frozenset({CHANNELS})
     kinds: ClassVar[tuple[gan.Kind, ...]]
     Params: ClassVar[type[BaseModel]] = StyleGAN2Params
     State: ClassVar[type] = StyleGAN2State
@@ -270,6 +272,7 @@ class MSG(StyleGAN2Family):
 
     name: ClassVar[str] = "m-sg"
     kinds = (gan.MASKS,)
+    sampling_options: ClassVar[frozenset[str]] = frozenset()  # masks only: no image channels
 
     def sample(self, n: int, ctx: SampleContext) -> CaseSet:
         self._check(ctx)
@@ -282,6 +285,7 @@ class CSG(StyleGAN2Family):
 
     name: ClassVar[str] = "c-sg"
     kinds = (gan.CONDITIONAL,)
+    sampling_options: ClassVar[frozenset[str]] = frozenset({STYLE, CHANNELS})  # style: masks
 
     def images_for(self, maps: CaseSet, ctx: SampleContext) -> CaseSet:
         """Paints given label maps (the PaintsMasks capability)."""
