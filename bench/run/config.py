@@ -157,6 +157,9 @@ class MatrixConfig(_Strict):
     metrics: list[str] = Field(default_factory=lambda: ["dice", "precision", "recall",
                                                         "accuracy", "hd95"])
     nsd_tolerance: float | dict[str, float] = 1.0  # mm; per class name, "default" for others
+    # HD95 (mm) of a structure missed or invented (Metrics Reloaded, BraTS); None: the diagonal
+    # of each case's image in mm
+    hd95_worst_mm: float | None = Field(None, gt=0.0)
     primary_metric: str = "dice"
     baseline: str | None = None  # a method label; default: the first real-only method
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
@@ -217,6 +220,7 @@ class MatrixConfig(_Strict):
         unused = {"fidelity", "report"} | ({"nsd_tolerance"} if "nsd" not in self.metrics
                                            else set())
         unused |= {"learning_curve"} if self.learning_curve is None else set()
+        unused |= {"hd95_worst_mm"} if self.hd95_worst_mm is None else set()  # older keys hold
         payload = json.dumps(self.model_dump(mode="json", exclude=unused), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
