@@ -34,6 +34,7 @@ class Experiment:
     device: str = "cpu"
     hd95: bool = True
     nsd: float | dict[str, float] | None = None  # NSD tolerance in mm; None: no NSD
+    hd95_worst: float | None = None  # HD95 of a missed/invented structure; None: image diagonal
     # False: test sets and the target may name their channels differently (same count), e.g. a
     # T1-trained model tested on FLAIR (brainSPADE 3.2's far out-of-distribution test)
     match_channel_names: bool = True
@@ -103,7 +104,8 @@ def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, C
                        augment=exp.strategy.augment, **kwargs)
     model = segmenter.train(list(exp.strategy.stages), ctx)
     tables = [evaluate(cases, segmenter.predict(model, cases, exp.device), name, hd95=exp.hd95,
-                       nsd=exp.nsd) for name, cases in tests.items()]
+                       nsd=exp.nsd, worst_distance=exp.hd95_worst)
+              for name, cases in tests.items()]
     return pd.concat(tables, ignore_index=True)
 
 

@@ -17,6 +17,7 @@ from bench.run.experiment import Experiment, run_experiment
 from bench.run.learning_curve import training_cases
 from bench.run.matrix import Cell
 from bench.run.rundata import RunData, prepare_data
+from metrics.segmentation import PENALISED
 
 SEAL = "sealed.json"  # in a cell folder: the hashes of the weights its rows came from
 
@@ -66,9 +67,12 @@ def run_cell(job: CellJob, data: RunData | None = None) -> pd.DataFrame:
         exp = Experiment(seg.name, job.cell.strategy, None, seg.params, job.cell.seed,
                          job.device, hd95="hd95" in config.metrics,
                          nsd=config.nsd_tolerance if "nsd" in config.metrics else None,
+                         hd95_worst=config.hd95_worst_mm,
                          match_channel_names=config.match_channel_names)
         table = run_experiment(exp, sets, data.tests, folder / "model", log=log)
-        table = table[table.metric.isin(config.metrics)]
+        # the HD95 penalty flags go with HD95: every table counts the worst-case values
+        kept = [*config.metrics, *([PENALISED] if "hd95" in config.metrics else [])]
+        table = table[table.metric.isin(kept)]
         seal(folder / "model", folder / SEAL)  # the weights these rows came from
         log.info("done: %d rows", len(table))
         return table
