@@ -162,6 +162,73 @@ def test_item10_diverging_cell_fails_in_the_store_and_the_run_says_why(tmp_path,
         assert store.case_metrics().empty
 
 
+# ---- item 11: test-set names that collide or break the page ----------------------------------
+
+@pytest.mark.parametrize("names", [{"site B": 0, "site_B": 0}, {"a/b": 0}, {"x:dice": 0},
+                                   {"Site": 0, "site": 0}, {"fidelity": 0}, {"": 0},
+                                   {"..": 0}, {"<b>": 0}])
+def test_item11_test_set_names_outside_the_pattern_are_refused(names, capsys, phantom3_dir,
+                                                               other_phantom_dir, tmp_path):
+    sets = {name: str(other_phantom_dir) for name in names}
+    config = _config(tmp_path, phantom3_dir, test_sets=sets)
+    line = _one_line_error(call_cli(capsys, "run", config, "--dry-run"), "test_sets")
+    assert "A-Za-z0-9" in line or "reserved" in line or "differ only" in line
+
+
+def test_item11_train_refuses_a_test_set_name_outside_the_pattern(capsys, phantom3_dir,
+                                                                  other_phantom_dir, tmp_path):
+    result = call_cli(capsys, "train", "--data", str(phantom3_dir), "--out",
+                      str(tmp_path / "m"), "--preset", "tiny", "--device", "cpu",
+                      "--test", f"a:b={other_phantom_dir}")
+    _one_line_error(result, "a:b")
+
+
+# every kind a store can hold (the names of column groups, "fidelity" and "cost", are refused
+# by the config and not handled here)
+HOSTILE_TEST_SETS = ("heldout", "site B", "site_B", "site.B", "a", "a:dice", "a:b", "x.",
+                     "x", "Ünïcödé", "../up", "=1+1", "", "<i>t</i>", "tab\there", "a b|c",
+                     "dice", "a:b:c")
+
+
+@pytest.fixture(scope="module")
+def hostile_names_board(tmp_path_factory):
+    from bench.report.leaderboard import write_report
+
+    root = tmp_path_factory.mktemp("names")
+    run = write_fake_run(root / "run", {"gen": 0.05, "other": -0.02},
+                         test_sets=HOSTILE_TEST_SETS, seeds=(0,), cases=5)
+    return write_report(run, root / "board"), root / "board"
+
+
+def test_item11_every_test_set_keeps_its_own_files(hostile_names_board):
+    files, board = hostile_names_board
+    summaries = list((board / "summaries").rglob("summary.json"))
+    cells = 3  # baseline and two generators, one seed
+    assert len(summaries) == cells * len(HOSTILE_TEST_SETS), "a summary overwrote another"
+    for path in summaries:  # each names the test set it holds, and only that one
+        assert json.loads(path.read_text())
+    stability = sorted(board.glob("stability_*.csv"))
+    assert len(stability) == len(HOSTILE_TEST_SETS), [p.name for p in stability]
+
+
+def test_item11_page_has_one_tab_per_test_set_with_its_own_columns(hostile_names_board):
+    import html
+    import re
+
+    files, board = hostile_names_board
+    page = (board / "index.html").read_text()
+    tabs = [html.unescape(t) for t in re.findall(r"<button class='tab'>(.*?)</button>", page,
+                                                  flags=re.S)]
+    assert sorted(tabs) == sorted(HOSTILE_TEST_SETS)
+    data = json.loads(html.unescape(re.search(
+        r"<script type='application/json' id='board-data'>(.*?)</script>", page,
+        flags=re.S).group(1)).replace("\\u003c", "<"))
+    for spec, name in zip(data, tabs, strict=True):
+        groups = {g["label"]: g["span"] for g in spec["groups"]}
+        assert groups[f"{name}: mean [95% interval]"] == 2, (name, groups)  # dice and hd95
+        assert groups["fidelity"] == 1, (name, groups)  # no test set's column among them
+
+
 # ---- item 12: artifact paths that depend on the directory run started in ---------------------
 
 def test_item12_artifact_paths_are_stored_relative_to_the_run_folder(tmp_path, monkeypatch):

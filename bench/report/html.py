@@ -140,10 +140,10 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
                 protocol: pd.DataFrame | None = None, strata: pd.DataFrame | None = None,
                 generators: pd.DataFrame | None = None) -> Path:
 
-    tests = list(dict.fromkeys(c.split(":", 1)[0] for c in board.columns
-                               if c.endswith("_mean") and ":" in c))
+    owned = _test_set_metrics(board, per_test)
+    tests = list(owned)
     boards = [_board_spec(f"board-{i}", board, test_set, per_test.get(test_set, {}), primary,
-                          LOWER_IS_BETTER) for i, test_set in enumerate(tests)]
+                          LOWER_IS_BETTER, owned[test_set]) for i, test_set in enumerate(tests)]
     name = esc(config.get("name", "leaderboard"))
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{name}</title>",
              f"<style>{STYLE}</style></head><body>",
@@ -198,8 +198,25 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
     return Path(path)
 
 
+def _test_set_metrics(board: pd.DataFrame, per_test: dict) -> dict[str, list[str]]:
+    """Each test set's metrics, from the ``SET:METRIC_mean`` columns in board order. A column
+    belongs to the longest test-set name it starts with, so that sets named "a" and "a:b" (or
+    holding any punctuation) keep their own columns."""
+    names = sorted({str(n) for n in per_test} | {c.split(":", 1)[0] for c in board.columns
+                                                  if c.endswith("_mean") and ":" in c},
+                   key=len, reverse=True)
+    owned: dict[str, list[str]] = {}
+    for column in board.columns:
+        if not column.endswith("_mean") or column.startswith(("fidelity:", "cost:")):
+            continue
+        name = next((n for n in names if column.startswith(f"{n}:")), None)
+        if name is not None:
+            owned.setdefault(name, []).append(column[len(name) + 1:-len("_mean")])
+    return owned
+
+
 def _board_spec(table_id: str, board: pd.DataFrame, test_set: str, result: dict, primary: str,
-                lower_is_better: set[str]) -> dict:
+                lower_is_better: set[str], metrics: list[str] | None = None) -> dict:
 
     """What the script needs to draw one test set's table: column groups, columns, and per row
     the display text, the sort keys, the filter values and the best-in-column flags."""
@@ -213,8 +230,9 @@ def _board_spec(table_id: str, board: pd.DataFrame, test_set: str, result: dict,
 
     group("method", [{"key": k, "label": label, "better": better} for k, label, better in IDENTITY
                      if k in board.columns])
-    metrics = [c[len(test_set) + 1:-len("_mean")] for c in board.columns
-               if c.startswith(f"{test_set}:") and c.endswith("_mean")]
+    if metrics is None:
+        metrics = [c[len(test_set) + 1:-len("_mean")] for c in board.columns
+                   if c.startswith(f"{test_set}:") and c.endswith("_mean")]
     group(f"{test_set}: mean [95% interval]",
           [{"key": f"{test_set}:{m}_mean", "label": m, "interval": True,
             "better": "low" if m in lower_is_better else "high",

@@ -7,6 +7,7 @@ HTML page, ``../`` in a file name would write outside the leaderboard folder.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import re
@@ -28,9 +29,14 @@ def esc(value) -> str:
 
 
 def file_part(value) -> str:
-    """A user-supplied name as part of a file name inside the leaderboard folder."""
-    part = re.sub(r"[^A-Za-z0-9_.-]", "_", str(value)).strip(".")
-    return part or "_"
+    """A user-supplied name as part of a file name inside the leaderboard folder. A name that is
+    safe already is its own file name; any other gets a hash of itself, so that two names never
+    share a file ("site B" and "site_B", "a:b" and "a_b")."""
+    text = str(value)
+    part = re.sub(r"[^A-Za-z0-9_.-]", "_", text).strip(".")
+    if part and part == text:
+        return part
+    return f"{part or '_'}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def portable(text) -> str:
