@@ -1,60 +1,64 @@
-"""Bootstrap intervals, Cliff's delta and the Bayesian signed-rank test against hand-computed
-references and the properties their papers state."""
-
-import itertools
+"""Intervals over seeds and cases, Cliff's delta and the Bayesian signed-rank test against
+hand-computed references and the properties their papers state."""
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from bench.report.uncertainty import (
     bayesian_signed_rank,
-    bootstrap_mean_interval,
     cliffs_delta,
     cliffs_magnitude,
+    mean_interval,
 )
 
 
-def test_bootstrap_interval_of_two_cases_spans_them():
-    """Two cases a < b: the resampled mean is a, (a+b)/2 or b with probabilities 1/4, 1/2, 1/4,
-    so the 2.5% and 97.5% percentiles are exactly a and b (enumerated by hand)."""
-    mean, low, high = bootstrap_mean_interval(np.array([0.2, 0.6]), np.random.default_rng(0))
-    assert (mean, low, high) == pytest.approx((0.4, 0.2, 0.6))
+def test_interval_of_two_cases_by_hand():
+    """One seed: mean ± t(0.975, 1) · sd / √2; for {0.2, 0.6}: sd = 0.2828, SE = 0.2."""
+    interval = mean_interval(np.array([0.2, 0.6]))
+    half = stats.t.ppf(0.975, 1) * 0.2
+    assert (interval.mean, interval.low, interval.high) == pytest.approx(
+        (0.4, 0.4 - half, 0.4 + half))
+    assert interval.basis == "cases only"
 
 
-def test_bootstrap_interval_matches_the_exact_bootstrap_distribution():
-    """Three cases: all 27 equally likely resamples enumerated give the exact percentiles."""
-    values = np.array([0.1, 0.5, 0.9])
-    exact = np.array([values[list(i)].mean() for i in itertools.product(range(3), repeat=3)])
-    _, low, high = bootstrap_mean_interval(values, np.random.default_rng(1), resamples=20000)
-    # the exact distribution has atoms (0.1 has probability 1/27 > 2.5%): its quantiles are
-    # the inverse of its CDF
-    assert low == pytest.approx(np.percentile(exact, 2.5, method="inverted_cdf"))
-    assert high == pytest.approx(np.percentile(exact, 97.5, method="inverted_cdf"))
+def test_interval_over_seeds_and_cases_by_hand():
+    """2 cases × 3 seeds. MS_case = 3·Σ(case mean − grand)² / 1, MS_seed = 2·Σ(seed mean −
+    grand)² / 2; SE² = (MS_case + MS_seed) / 6 with Satterthwaite's df, and never narrower than
+    the t interval over the 3 seed means (df 2)."""
+    values = np.array([[0.5, 0.7, 0.9], [0.6, 0.8, 1.0]])
+    grand, ms_case, ms_seed = 0.75, 3 * 2 * 0.05 ** 2, 2 * (0.2 ** 2 * 2) / 2
+    se = np.sqrt((ms_case + ms_seed) / 6)
+    df = (ms_case + ms_seed) ** 2 / (ms_case ** 2 / 1 + ms_seed ** 2 / 2)
+    half = max(stats.t.ppf(0.975, df) * se, stats.t.ppf(0.975, 2) * np.sqrt(ms_seed / 6))
+    interval = mean_interval(values)
+    assert (interval.mean, interval.low, interval.high) == pytest.approx(
+        (grand, grand - half, grand + half))
+    assert interval.basis == "seeds and cases"
 
 
-def test_bootstrap_resamples_seeds_too():
-    """Identical cases but seeds that disagree: a case-only bootstrap has zero width, the
-    two-way bootstrap does not."""
+def test_seeds_that_disagree_widen_the_interval():
+    """Identical cases but seeds that disagree: over cases only the interval has zero width,
+    over seeds and cases it does not."""
     values = np.tile([0.5, 0.7, 0.9], (6, 1))  # 6 cases x 3 seeds
-    _, low, high = bootstrap_mean_interval(values, np.random.default_rng(0))
-    assert low < 0.65 and high > 0.75
-    _, low1, high1 = bootstrap_mean_interval(values[:, :1], np.random.default_rng(0))
-    assert low1 == high1 == pytest.approx(0.5)
+    interval = mean_interval(values)
+    assert interval.low < 0.5 and interval.high > 0.9
+    one = mean_interval(values[:, :1])
+    assert one.low == one.high == pytest.approx(0.5)
 
 
-def test_bootstrap_interval_is_near_the_normal_one_for_many_cases():
+def test_interval_is_the_normal_one_for_many_cases():
     rng = np.random.default_rng(3)
     values = rng.normal(0.8, 0.05, size=400)
-    mean, low, high = bootstrap_mean_interval(values, np.random.default_rng(0), resamples=4000)
+    interval = mean_interval(values)
     half = 1.96 * values.std(ddof=1) / np.sqrt(len(values))
-    assert low == pytest.approx(mean - half, abs=half * 0.1)
-    assert high == pytest.approx(mean + half, abs=half * 0.1)
+    assert interval.low == pytest.approx(interval.mean - half, abs=half * 0.01)
 
 
-def test_bootstrap_interval_leaves_missing_values_out():
-    values = np.array([[0.2, np.nan], [0.6, np.nan]])
-    assert bootstrap_mean_interval(values, np.random.default_rng(0)) == pytest.approx(
-        (0.4, 0.2, 0.6))
+def test_interval_leaves_a_seed_without_values_out():
+    interval = mean_interval(np.array([[0.2, np.nan], [0.6, np.nan]]))
+    assert interval.seeds == 1 and interval.mean == pytest.approx(0.4)
+    assert interval.high - interval.low == pytest.approx(2 * stats.t.ppf(0.975, 1) * 0.2)
 
 
 def test_cliffs_delta_by_hand():

@@ -18,7 +18,7 @@ import pandas as pd
 
 from bench.report.equivalence import monotone_curve, real_equivalent
 from bench.report.markup import md
-from bench.report.uncertainty import bootstrap_mean_interval
+from bench.report.uncertainty import mean_interval
 
 CURVE = ["segmenter", "augment", "strategy"]  # one curve each
 EQUIV_COLUMNS = ["real_equiv", "real_equiv_ci_low", "real_equiv_ci_high"]
@@ -69,7 +69,7 @@ def equivalence(table: pd.DataFrame, metric: str, full_size: int | None, lower_i
             sizes = sorted(on_test.train_cases.unique())
             grids = np.stack([_grid(on_test[on_test.train_cases == n], cases, seeds)
                               for n in sizes])
-            points += _points(key, test_set, sizes, grids, sign, resamples, seed)
+            points += _points(key, test_set, sizes, grids, sign)
             for method, scores in mine.groupby("method", sort=False):
                 rng = np.random.default_rng([seed, zlib.crc32(f"{method}\0{test_set}".encode())])
                 result = real_equivalent(sizes, sign * grids, sign * _grid(scores, cases, seeds),
@@ -84,16 +84,17 @@ def equivalence(table: pd.DataFrame, metric: str, full_size: int | None, lower_i
     return pd.DataFrame(points), pd.DataFrame(methods)
 
 
-def _points(key: tuple, test_set: str, sizes: list, grids: np.ndarray, sign: float,
-            resamples: int, seed: int) -> list[dict]:
-    """The curve's points on one test set: observed mean with its 95% interval, and the fit."""
+def _points(key: tuple, test_set: str, sizes: list, grids: np.ndarray, sign: float
+            ) -> list[dict]:
+    """The curve's points on one test set: observed mean with its 95% interval over seeds and
+    cases (:func:`bench.report.uncertainty.mean_interval`), and the fit."""
     rows = []
     means = np.array([np.nanmean(g) for g in grids])
     fitted = sign * monotone_curve(sizes, sign * means)[1] if np.isfinite(means).all() \
         else np.full(len(sizes), np.nan)
     for size, grid, value in zip(sizes, grids, fitted, strict=True):
-        rng = np.random.default_rng([seed, zlib.crc32(f"{key}\0{test_set}\0{size}".encode())])
-        mean, low, high = bootstrap_mean_interval(grid, rng, resamples)
+        interval = mean_interval(grid)
+        mean, low, high = interval.mean, interval.low, interval.high
         rows.append({"segmenter": key[0], "augment": key[1], "strategy": key[2],
                      "test_set": test_set, "train_cases": int(size), "mean": mean,
                      "ci_low": low, "ci_high": high, "fitted": value})

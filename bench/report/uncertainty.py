@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,29 +137,6 @@ def _crossed_errors(grid: np.ndarray) -> tuple[tuple[float, float], ...]:
     df = combined ** 2 / (ms_seed ** 2 / (s - 1) + ms_case ** 2 / (n - 1))
     return ((float(np.sqrt(combined / (n * s))), float(df)),
             (float(np.sqrt(ms_seed / (n * s))), s - 1.0))
-
-
-def bootstrap_mean_interval(values: np.ndarray, rng: np.random.Generator,
-                            resamples: int = 1000, level: float = LEVEL
-                            ) -> tuple[float, float, float]:
-    """(mean, low, high) of a (cases × seeds) table; missing values (NaN) are left out."""
-    values = np.asarray(values, dtype=float)
-    if values.ndim == 1:
-        values = values[:, None]
-    n, s = values.shape
-    mean = float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
-    if n == 0 or not np.isfinite(mean):
-        return mean, np.nan, np.nan
-    rows = rng.integers(0, n, size=(resamples, n))
-    cols = rng.integers(0, s, size=(resamples, s))
-    resampled = values[rows[:, :, None], cols[:, None, :]]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a resample of missing values only
-        means = np.nanmean(resampled.reshape(resamples, -1), axis=1)
-    means = means[np.isfinite(means)]
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return mean, float(low), float(high)
 
 
 def cliffs_delta(method: np.ndarray, baseline: np.ndarray) -> float:
