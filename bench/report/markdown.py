@@ -95,13 +95,17 @@ def correlation_markdown(correlations: pd.DataFrame, primary: str) -> list[str]:
         return []
     lines = ["", "## Does fidelity predict utility?", "",
              f"Spearman's ρ between each fidelity metric of a sample set and the {md(primary)} "
-             "gain over the baseline of the methods trained on it, with a 95% bootstrap interval "
-             "over the methods. Lower-is-better metrics (FID, KID, FD) predict utility when ρ "
-             "is negative.", "", "| metric | test set | methods | ρ | 95% interval | p |",
-             "|---|---|---|---|---|---|"]
+             "gain over the baseline of the segmenter trained on it, one point per sample set "
+             "(generator, count) and one ρ per strategy and segmenter (a sample set used by two "
+             "strategies is not counted twice), with a 95% bootstrap interval over the sample "
+             "sets. Lower-is-better metrics (FID, KID, FD) predict utility when ρ is negative.",
+             "",
+             "| metric | test set | strategy | segmenter | sample sets | ρ | 95% interval | p |",
+             "|---|---|---|---|---|---|---|---|"]
     for _, r in part.iterrows():
         interval = "–" if pd.isna(r.ci_low) else f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
-        lines.append(f"| {md(r.metric)} | {md(r.test_set)} | {r.points} | {r.spearman:+.3f} | "
+        lines.append(f"| {md(r.metric)} | {md(r.test_set)} | {md(r.get('strategy', '–'))} | "
+                     f"{md(r.get('segmenter', '–'))} | {r.points} | {r.spearman:+.3f} | "
                      f"{interval} | {r.p_value:.3g} |")
     return lines
 
