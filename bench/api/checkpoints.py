@@ -22,6 +22,9 @@ from bench.api.errors import DataError
 
 def load_checkpoint(path: Path, device: str = "cpu"):
     """The contents of a checkpoint written by synth2seg, loaded with ``weights_only=True``."""
+    if Path(path).is_file() and not zipfile.is_zipfile(path):  # torch.save writes zip archives
+        raise DataError(f"{path}: unreadable or truncated checkpoint (not the zip archive "
+                        "torch.save writes)")
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except FileNotFoundError:
@@ -31,7 +34,8 @@ def load_checkpoint(path: Path, device: str = "cpu"):
         reason = found.group(1) if found else "an object that is not a tensor or number"
         raise DataError(f"{path}: refused to load: it refers to Python code ({reason}), not only "
                         "tensors and numbers; synth2seg never writes such checkpoints") from None
-    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as exc:
+    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, IndexError,
+            KeyError, TypeError, AttributeError) as exc:  # the unpickler's many ways
         reason = str(exc).splitlines()[0].split(". ")[0][:160] if str(exc) else type(exc).__name__
         raise DataError(f"{path}: unreadable or truncated checkpoint ({reason})") from None
 

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bench.cli.app import Seed
 from bench.run.conformance import DEFAULT_DATA, Result
 
 DATA_HELP = "Dataset folder or phantom spec to fit / train on."
@@ -53,7 +54,7 @@ def register(generator_app: typer.Typer, segmenter_app: typer.Typer, console: Co
         preset: Annotated[str | None, typer.Option(help="Params preset.")] = "tiny",
         set_: Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)] = None,
         samples: Annotated[int, typer.Option("-n", min=1, help="Samples per check.")] = 2,
-        seed: int = 0,
+        seed: Seed = 0,
         device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "cpu",
     ) -> None:
         """Run a generator through the conformance rules: fit, sample, labels, channels,
@@ -74,7 +75,7 @@ def register(generator_app: typer.Typer, segmenter_app: typer.Typer, console: Co
         data: Annotated[str, typer.Option(help=DATA_HELP)] = DEFAULT_DATA,
         preset: Annotated[str | None, typer.Option(help="Params preset.")] = "tiny",
         set_: Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)] = None,
-        seed: int = 0,
+        seed: Seed = 0,
         device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "cpu",
     ) -> None:
         """Run a segmenter through the conformance rules: train, predict, seeds, reload."""

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bench.api.errors import validated
-from bench.cli.app import console, data_app
+from bench.cli.app import Seed, console, data_app, whole_output
 
 
 @data_app.command("phantom")
@@ -17,7 +17,7 @@ def data_phantom(
     subjects: Annotated[int, typer.Option(min=1)] = 20,
     site: Annotated[str, typer.Option(help="A (training T1), B (other T1), C (FLAIR).")] = "A",
     lesions: Annotated[bool, typer.Option(help="Add tumours (label 4) with oedema (5).")] = False,
-    seed: int = 0,
+    seed: Seed = 0,
     resolution: Annotated[float, typer.Option(help="Isotropic voxel size in mm.")] = 2.0,
     channels: Annotated[str | None, typer.Option(help="Comma-separated: T1,T2,FLAIR.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a dataset synth2seg wrote there.")
@@ -35,7 +35,8 @@ def data_phantom(
     config = validated(PhantomConfig, fields, "phantom option")
     claim_output(out, overwrite)
     cases = make_phantom(config)
-    write_nnunet(cases, out, name=f"phantom_site{site}", overwrite=True)
+    with whole_output(out):
+        write_nnunet(cases, out, name=f"phantom_site{site}", overwrite=True)
     print_summary(cases, console, title=f"phantom site {site} -> {out}")
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bench.cli.app import console, generator_app
+from bench.cli.app import Seed, console, generator_app, whole_output
 from bench.run.config import parse_overrides
 
 
@@ -19,7 +19,7 @@ def generator_fit(
     preset: Annotated[str | None, typer.Option(help="e.g. tiny, demo, paper.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a generator parameter: key=value.")] = None,
-    seed: int = 0,
+    seed: Seed = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
     """Fit a generator on real data; checkpoints under OUT/work, the model in OUT/model."""
@@ -57,7 +57,7 @@ def generator_sample(
                      ] = None,
     lesion_fraction: Annotated[float | None, typer.Option(
         min=0.0, max=1.0, help="Fraction of samples that carry a lesion.")] = None,
-    seed: int = 0,
+    seed: Seed = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     overwrite: Annotated[bool, typer.Option(help="Replace a dataset synth2seg wrote there.")
                          ] = False,
@@ -74,7 +74,8 @@ def generator_sample(
     ctx = SampleContext(seed=seed, device=resolve_device(device),
                         style=open_dataset(style, labelled=False) if style else None,
                         lesion_ratio=lesion_fraction)
-    cases = sample_generator(folder, n, ctx, out)
+    with whole_output(out):
+        cases = sample_generator(folder, n, ctx, out)
     print_summary(cases, console, title=f"{n} samples -> {out}")
 
 

@@ -97,6 +97,8 @@ def status(run_dir: Annotated[Path, typer.Argument(help="Run folder.")]) -> None
 
     with Store.existing(run_dir) as store:
         cells, artifacts, manifest = store.cells(), store.artifacts(), store.manifest()
+    if not isinstance(manifest.get("config"), dict):
+        raise UserError(f"{run_dir}: its results store records no config (damaged run folder)")
     total = len(expand(load_config(manifest["config"], where=str(run_dir))))
     done = int((cells.status == "done").sum())
     failed = int((cells.status == "failed").sum())

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from bench.api.errors import TrainingDiverged, UserError
-from bench.cli.app import app, console
+from bench.cli.app import Seed, app, console
 from bench.run.config import parse_overrides
 
 
@@ -40,7 +40,7 @@ def train(
         min=0.0, max=0.9, help="Part of --data used for best-checkpoint selection.")] = 0.15,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a segmenter parameter: key=value (e.g. steps=2000).")] = None,
-    seed: int = 0,
+    seed: Seed = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     hd95: Annotated[bool, typer.Option(help="Also compute HD95 (slower).")] = True,
 ) -> None:

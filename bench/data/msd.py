@@ -5,6 +5,7 @@ last (e.g. BraTS: FLAIR, T1w, T1gd, T2w).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,9 @@ def is_msd(meta: dict) -> bool:
     return "modality" in meta and "training" in meta
 
 
-def read_msd(root: Path, meta: dict) -> CaseSet:
+def read_msd(root: Path, meta: dict,
+             keep: Callable[[Case], Case] = lambda case: case) -> CaseSet:
+    """The cases of an MSD folder; each passes through ``keep`` as soon as it is read."""
     where = root / "dataset.json"
     for key in ("modality", "labels", "training"):
         if key not in meta:
@@ -48,7 +51,7 @@ def read_msd(root: Path, meta: dict) -> CaseSet:
             raise DataError(f"{where}: training[{i}] repeats case '{case.id}' of "
                             f"training[{seen[case.id]}]; case ids must be unique")
         seen[case.id] = i
-        cases.append(case)
+        cases.append(keep(case))
     return CaseSet(cases, labels, channels, 3, {"source": str(root)})
 
 
@@ -83,6 +86,8 @@ def _case(root: Path, entry: dict, channels: list[str], labels: dict[int, str]) 
         raise DataError(f"{image_path}: {found} channel(s), dataset.json modality declares "
                         f"{len(channels)} ({', '.join(channels)})")
     check_finite(image)
+    if label.data.ndim != 3:
+        raise DataError(f"{label_path}: expected a 3D label map, got shape {label.data.shape}")
     check_same_grid(label, image)
     return Case(case_id, np.moveaxis(np.asarray(data, np.float32), 3, 0), as_label(label, labels),
                 image.spacing[:3], affine=image.affine, meta={"source": str(image_path)})

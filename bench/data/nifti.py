@@ -15,6 +15,10 @@ AFFINE_TOLERANCE_MM = 1e-3
 # Largest voxel magnitude read: CT and MR stay far below; squares summed over a billion voxels
 # still fit float32 (3.4e38), so normalisation and losses stay finite.
 MAX_INTENSITY = 1e12
+# What a header may claim before any voxel is read: a volume larger than this is not one
+# synth2seg can train on, and a 64-byte file claiming 1300^3 voxels must not allocate 2 GB.
+MAX_VOXELS = 1024**3
+GZIP_MAX_RATIO = 1100  # deflate never expands more than ~1032x; more is a lie or truncation
 
 
 class Volume:
@@ -34,7 +38,10 @@ def read_volume(path: Path, what: str) -> Volume:
         raise DataError(f"{path}: missing ({what})")
     try:
         img = nib.load(str(path))
+        _check_size(path, img)
         data = np.asanyarray(img.dataobj)
+    except DataError:
+        raise
     except Exception as exc:  # nibabel and gzip raise many types for damaged files
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{path}: unreadable or truncated NIfTI ({reason})") from None
@@ -43,6 +50,22 @@ def read_volume(path: Path, what: str) -> Volume:
         raise DataError(f"{path}: voxels of type {data.dtype} ({what}); expected real numbers "
                         "(complex or RGB volumes are not images synth2seg can read)")
     return Volume(path, data, np.asarray(img.affine, dtype=np.float64))
+
+
+def _check_size(path: Path, img) -> None:
+    """The voxels the header claims fit the limit and could be in a file of this size."""
+    shape = tuple(int(n) for n in img.header.get_data_shape())
+    voxels = int(np.prod(shape, dtype=object)) if shape else 0
+    if voxels > MAX_VOXELS:
+        raise DataError(f"{path}: header claims {' x '.join(map(str, shape))} voxels, more than "
+                        f"the {MAX_VOXELS} synth2seg reads")
+    claimed = voxels * img.header.get_data_dtype().itemsize
+    size = path.stat().st_size
+    stored = size * GZIP_MAX_RATIO if path.name.endswith(".gz") else size
+    if claimed > stored:
+        raise DataError(f"{path}: header claims {' x '.join(map(str, shape))} voxels "
+                        f"({claimed} bytes), more than a file of {size} bytes can hold "
+                        "(truncated or damaged)")
 
 
 def check_finite(volume: Volume) -> None:
@@ -96,6 +119,8 @@ def read_json(path: Path) -> dict:
                         f"({exc.msg})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: unreadable ({exc})") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply to be a dataset description") from None
     if not isinstance(value, dict):
         raise DataError(f"{path}: expected a JSON object at the top level")
     return value
@@ -123,10 +148,12 @@ def numbered_names(mapping, where: Path, field: str) -> list[str]:
     """``{"0": "T1", "1": "FLAIR"}`` → ``["T1", "FLAIR"]``: keys must number 0..n-1."""
     if not isinstance(mapping, dict) or not mapping:
         raise DataError(f"{where}: '{field}' must be a non-empty object like {{\"0\": \"T1\"}}")
-    try:
-        keys = sorted(int(k) for k in mapping)
-    except ValueError:
-        raise DataError(f"{where}: '{field}' keys must be channel numbers") from None
+    if not all(k.isascii() and k.isdigit() and k == str(int(k)) for k in mapping):
+        raise DataError(f"{where}: '{field}' keys must be channel numbers written 0, 1, 2, ...")
+    keys = sorted(int(k) for k in mapping)
     if keys != list(range(len(keys))):
         raise DataError(f"{where}: '{field}' must number channels 0..{len(keys) - 1}")
-    return [str(mapping[str(k)]) for k in keys]
+    names = [mapping[str(k)] for k in keys]
+    if not all(isinstance(name, str) and name for name in names):
+        raise DataError(f"{where}: '{field}' values must be channel names (text)")
+    return names

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,10 @@ def is_nnunet(meta: dict) -> bool:
     return "channel_names" in meta
 
 
-def read_nnunet(root: Path, meta: dict, labelled: bool = True) -> CaseSet:
+def read_nnunet(root: Path, meta: dict, labelled: bool = True,
+                keep: Callable[[Case], Case] = lambda case: case) -> CaseSet:
+    """The cases of an nnU-Net v2 raw folder; each passes through ``keep`` as soon as it is
+    read (``bench.data.cache`` stores it there and keeps a reference)."""
     where = root / "dataset.json"
     for key in REQUIRED:
         if key not in meta:
@@ -59,8 +63,7 @@ def read_nnunet(root: Path, meta: dict, labelled: bool = True) -> CaseSet:
     declared = meta["numTraining"]
     if declared != len(ids):
         raise DataError(f"{where}: numTraining is {declared} but {len(ids)} cases were found")
-    extra = meta.get("synth2seg", {})
-    case_meta = extra.get("cases", {})
+    extra, case_meta = _own_entry(meta, where)
     cases = []
     for case_id in sorted(ids):
         files = [images / f"{case_id}_{c:04d}{ending}" for c in range(len(channels))]
@@ -71,11 +74,23 @@ def read_nnunet(root: Path, meta: dict, labelled: bool = True) -> CaseSet:
             label = read_volume(label_dir / f"{case_id}{ending}", f"label of case {case_id}")
         pv_path = root / "pvTr" / f"{case_id}{ending}"
         pv = read_volume(pv_path, "partial volumes") if pv_path.exists() else None
-        cases.append(_case(case_id, volumes, label, pv, labels, case_meta.get(case_id, {})))
-    cases_set = CaseSet(cases, labels, channels, 3, {"source": str(root)})
-    if extra.get("spatial_dims") == 2:
-        return _squeeze_2d(cases_set)
-    return cases_set
+        case = _case(case_id, volumes, label, pv, labels, case_meta.get(case_id, {}))
+        del volumes, label, pv
+        cases.append(keep(_squeeze_2d(case) if extra.get("spatial_dims") == 2 else case))
+    return CaseSet(cases, labels, channels, extra.get("spatial_dims", 3), {"source": str(root)})
+
+
+def _own_entry(meta: dict, where: Path) -> tuple[dict, dict]:
+    """The ``synth2seg`` entry and its per-case metadata, each of the type synth2seg writes."""
+    extra = meta.get("synth2seg", {})
+    if not isinstance(extra, dict):
+        raise DataError(f"{where}: 'synth2seg' must be an object (it is written by synth2seg)")
+    if extra.get("spatial_dims", 3) not in (2, 3) or isinstance(extra.get("spatial_dims"), bool):
+        raise DataError(f"{where}: 'synth2seg.spatial_dims' must be 2 or 3")
+    cases = extra.get("cases", {})
+    if not isinstance(cases, dict) or not all(isinstance(v, dict) for v in cases.values()):
+        raise DataError(f"{where}: 'synth2seg.cases' must map case ids to objects")
+    return extra, cases
 
 
 def _labels(labels, where: Path) -> dict[int, str]:
@@ -102,6 +117,9 @@ def _case(case_id, volumes: list[Volume], label: Volume | None, pv: Volume | Non
         check_same_grid(volume, reference)
         check_finite(volume)
     if label is not None:
+        if label.data.ndim != 3:
+            raise DataError(f"{label.path}: expected a 3D label map, got shape "
+                            f"{label.data.shape}")
         check_same_grid(label, reference)
     image = np.stack([np.asarray(v.data, np.float32) for v in volumes])
     pv_maps = None
@@ -124,18 +142,14 @@ def _pv(volume: Volume, n_labels: int) -> np.ndarray:
     return np.moveaxis(data, 3, 0)
 
 
-def _squeeze_2d(cases: CaseSet) -> CaseSet:
+def _squeeze_2d(c: Case) -> Case:
     """Slices are stored as volumes of depth one; read them back as 2D cases."""
-    flat = []
-    for c in cases:
-        if c.spatial_shape[2] != 1:
-            raise DataError(f"{c.id}: dataset.json says 2D but the case has depth "
-                            f"{c.spatial_shape[2]}")
-        pv = None if c.pv is None else c.pv[..., 0]
-        label = None if c.label is None else c.label[..., 0]
-        flat.append(Case(c.id, c.image[..., 0], label, c.spacing[:2], pv=pv,
-                         affine=c.affine, meta=c.meta))
-    return CaseSet(flat, cases.labels, cases.channels, 2, cases.meta)
+    if c.spatial_shape[2] != 1:
+        raise DataError(f"{c.id}: dataset.json says 2D but the case has depth "
+                        f"{c.spatial_shape[2]}")
+    pv = None if c.pv is None else c.pv[..., 0]
+    label = None if c.label is None else c.label[..., 0]
+    return Case(c.id, c.image[..., 0], label, c.spacing[:2], pv=pv, affine=c.affine, meta=c.meta)
 
 
 def write_nnunet(cases: CaseSet, root: Path, name: str = "synth2seg",

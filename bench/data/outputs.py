@@ -32,9 +32,15 @@ def path_component(value, what: str) -> str:
 def check_out_dir(path: Path, option: str = "--out") -> None:
     """``path`` is a folder, or can be created as one, and can be written."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise UserError(f"{option} {path}: is a file, expected a folder")
-    _check_parent(path, option)
+    try:
+        if path.exists() and not path.is_dir():
+            raise UserError(f"{option} {path}: is a file, expected a folder")
+        if path.resolve() == Path(path.resolve().anchor):
+            raise UserError(f"{option} {path}: is the root of the file system; name a folder "
+                            "for this output")
+        _check_parent(path, option)
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise UserError(f"{option} {str(path)[:80]}...: {exc.strerror}") from None
 
 
 def check_out_file(path: Path, suffixes: tuple[str, ...], option: str = "--out") -> None:
@@ -42,9 +48,12 @@ def check_out_file(path: Path, suffixes: tuple[str, ...], option: str = "--out")
     path = Path(path)
     if path.suffix.lower() not in suffixes:
         raise UserError(f"{option} {path}: expected a file ending in {', '.join(suffixes)}")
-    if path.is_dir():
-        raise UserError(f"{option} {path}: is a folder, expected a file")
-    _check_parent(path.parent, option, for_file=path)
+    try:
+        if path.is_dir():
+            raise UserError(f"{option} {path}: is a folder, expected a file")
+        _check_parent(path.parent, option, for_file=path)
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise UserError(f"{option} {str(path)[:80]}...: {exc.strerror}") from None
 
 
 def _check_parent(path: Path, option: str, for_file: Path | None = None) -> None:

@@ -74,12 +74,12 @@ class PhantomConfig(BaseModel):
     """Everything that determines a phantom dataset; its hash keys the on-disk cache."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    subjects: int = Field(20, ge=1)
+    subjects: int = Field(20, ge=1, le=10_000)
     site: Literal["A", "B", "C"] = "A"
     channels: tuple[str, ...] | None = None  # None: the site's default sequence
     lesions: bool = False
     lesion_probability: float = Field(1.0, ge=0.0, le=1.0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)
     resolution: float = Field(2.0, gt=0.5, le=4.0)  # isotropic voxel size in mm
     deformation_mm: float = Field(3.0, ge=0.0)  # std of the smooth displacement
     max_rotation_deg: float = Field(5.0, ge=0.0)

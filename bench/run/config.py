@@ -10,13 +10,19 @@ import difflib
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bench.api.errors import ConfigError
+
+# Upper bounds of every size a config can ask for: far above any real benchmark, low enough that
+# a typo (an extra zero or two) is refused up front instead of allocating for hours.
+MAX_COUNT = 100_000  # synthetic samples (or cases) per generator
+MAX_NODES = 100_000  # values in one YAML document, aliases expanded (a "billion laughs" bomb)
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]  # numpy and torch seeds: unsigned 32-bit
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -27,7 +33,7 @@ def parse_overrides(items: list[str]) -> dict:
         if not sep or not key:
             raise ConfigError(f"--set '{item}': expected key=value")
         try:
-            params[key.strip()] = yaml.safe_load(value)
+            params[key.strip()] = _bounded(yaml.safe_load(value), f"--set '{key.strip()}'")
         except yaml.YAMLError:
             raise ConfigError(f"--set '{item}': the value is not valid YAML (quote text, "
                               "write lists as [a, b])") from None
@@ -45,8 +51,8 @@ class SplitConfig(_Strict):
 
     val: float = Field(0.15, ge=0.0, lt=1.0)
     test: float = Field(0.25, ge=0.0, lt=1.0)
-    seed: int = 0
-    train_cases: int | None = Field(None, ge=1)  # keep only this many real training cases
+    seed: Seed = 0
+    train_cases: int | None = Field(None, ge=1, le=MAX_COUNT)  # keep this many real training cases
     # Part of the labelled target set held out to pick the target stage's checkpoint (MedGen3D
     # E3: 10 fine-tuning and 5 validation scans); 0 keeps the last weights of that stage.
     target_val: float = Field(0.25, ge=0.0, lt=1.0)
@@ -62,34 +68,34 @@ class FidelityConfig(_Strict):
         default_factory=lambda: ["inception", "in-domain"], min_length=1)
     planes: list[Literal["axial", "coronal", "sagittal"]] = Field(  # 2D features of volumes
         default_factory=lambda: ["axial", "coronal", "sagittal"], min_length=1)
-    nearest_k: int = Field(5, ge=1)  # k of precision / recall / density / coverage
+    nearest_k: int = Field(5, ge=1, le=1000)  # k of precision / recall / density / coverage
     offline: bool = False  # never fetch weights (also --offline, SYNTH2SEG_OFFLINE=1)
-    max_images: int = Field(1000, ge=2)  # per view and side
-    pairs: int = Field(100, ge=1)  # random pairs for the diversity means
+    max_images: int = Field(1000, ge=2, le=MAX_COUNT)  # per view and side
+    pairs: int = Field(100, ge=1, le=MAX_COUNT)  # random pairs for the diversity means
     near_copy: float = Field(1 / 3, gt=0.0)  # memorisation threshold (x held-out's distance)
-    seed: int = 0
+    seed: Seed = 0
 
 
 class ReportConfig(_Strict):
     """How the leaderboard states its uncertainty (see :mod:`bench.report.uncertainty`); changes no
     cell, so a finished run can be reported again with other values."""
 
-    resamples: int = Field(1000, ge=100)  # bootstrap resamples for intervals and rankings
+    resamples: int = Field(1000, ge=100, le=MAX_COUNT)  # bootstrap resamples
     rope: float = Field(0.01, ge=0.0)  # practical equivalence, in the primary metric's units
-    seed: int = 0
+    seed: Seed = 0
 
 
 class LearningCurveConfig(_Strict):
     """The real-only baseline again on fewer real cases (see :mod:`bench.run.learning_curve`)."""
 
-    train_cases: list[pydantic.StrictInt] = Field(min_length=1)  # each <= real training cases
-    seed: int = 0  # which cases a smaller training set keeps (with each cell's seed)
+    train_cases: list[pydantic.StrictInt] = Field(min_length=1, max_length=100)  # each <= real
+    seed: Seed = 0  # which cases a smaller training set keeps (with each cell's seed)
 
     @field_validator("train_cases")
     @classmethod
     def _positive_sizes(cls, value):
-        if any(n < 1 for n in value):
-            raise ValueError("training-set sizes must be positive whole numbers")
+        if any(n < 1 or n > MAX_COUNT for n in value):
+            raise ValueError(f"training-set sizes must be whole numbers from 1 to {MAX_COUNT}")
         return sorted(set(value))
 
 
@@ -146,14 +152,14 @@ class MatrixConfig(_Strict):
     # many, e.g. T1-trained models tested on FLAIR (brainSPADE 3.2, far out-of-distribution)
     match_channel_names: bool = True
     generators: list[GeneratorSpec] = Field(default_factory=lambda: [GeneratorSpec(name="none")])
-    counts: list[int] = Field(default_factory=lambda: [100])
+    counts: list[int] = Field(default_factory=lambda: [100], max_length=100)
     strategies: list[str] = Field(default_factory=lambda: ["real"])
     synthetic_fraction: float | None = Field(None, gt=0.0, lt=1.0)
     # named sets (segmenters.augment_sets); false/true are aliases of none/default
     augmentation: list[str | bool] = Field(default_factory=lambda: [False])
     segmenters: list[SegmenterSpec] = Field(default_factory=lambda: [SegmenterSpec(
         name="unet2d", preset="demo")])
-    seeds: list[int] = Field(default_factory=lambda: [0])
+    seeds: list[Seed] = Field(default_factory=lambda: [0], max_length=100)
     metrics: list[str] = Field(default_factory=lambda: ["dice", "precision", "recall",
                                                         "accuracy", "hd95"])
     nsd_tolerance: float | dict[str, float] = 1.0  # mm; per class name, "default" for others
@@ -164,7 +170,7 @@ class MatrixConfig(_Strict):
     baseline: str | None = None  # a method label; default: the first real-only method
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     device: str = "auto"
-    sample_seed: int = 0
+    sample_seed: Seed = 0
     lesion_fraction: float | None = Field(None, ge=0.0, le=1.0)
     fidelity: FidelityConfig = Field(default_factory=FidelityConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
@@ -173,8 +179,8 @@ class MatrixConfig(_Strict):
     @field_validator("counts")
     @classmethod
     def _positive_counts(cls, value):
-        if any(n < 1 for n in value):
-            raise ValueError("synthetic counts must be >= 1")
+        if any(n < 1 or n > MAX_COUNT for n in value):
+            raise ValueError(f"synthetic counts must be from 1 to {MAX_COUNT}")
         return sorted(set(value))
 
     @field_validator("test_sets")
@@ -244,12 +250,39 @@ def load_yaml(path: Path):
     """The parsed contents of a config file; one line naming the file when it cannot be."""
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
+    if not path.is_file():
+        raise ConfigError(f"{path}: is a folder, expected a config file (YAML)")
     try:
-        return yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the config as "
+                          "UTF-8") from None
+    try:
+        return _bounded(yaml.safe_load(text), str(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{line}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from None
+
+
+def _bounded(value, where: str):
+    """``value`` unless it holds more than MAX_NODES values once its aliases are expanded
+    (which validation and ``--set`` do): counted without expanding, stopping at the bound."""
+    seen, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            raise ConfigError(f"{where}: more than {MAX_NODES} values once YAML aliases (*name) "
+                              "are expanded; write the config out without them")
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
 
 
 def load_preset(name: str) -> MatrixConfig:

@@ -57,13 +57,13 @@ class Runner:
     def run(self) -> pd.DataFrame:
         """Run every unfinished cell; returns the store's cell table."""
         config = self.config
-        self.resolved = resolve_config(config)  # once: folders' contents are hashed here
-        cells = expand(config, self.resolved)
-        device = resolve_device(config.device)
-        data = self.data = prepare_data(config)  # checked before anything is written
-        check_sources(tuple(dict.fromkeys(c.generator for c in cells if c.count)),
-                      data.parts["real"], data.tests, config.match_channel_names)
-        with RunLock(self.run_dir):
+        with RunLock(self.run_dir):  # a second driver is refused before any data is read
+            self.resolved = resolve_config(config)  # once: folders' contents are hashed here
+            cells = expand(config, self.resolved)
+            device = resolve_device(config.device)
+            data = self.data = prepare_data(config)  # checked before anything is written
+            check_sources(tuple(dict.fromkeys(c.generator for c in cells if c.count)),
+                          data.parts["real"], data.tests, config.match_channel_names)
             return self._run(cells, data, device)
 
     def _run(self, cells: list[Cell], data: RunData, device: str) -> pd.DataFrame:
@@ -89,13 +89,13 @@ class Runner:
 
     def fidelity(self) -> pd.DataFrame:
         """(Re)measure every sample set of a finished run, e.g. once weights are provided."""
-        self.resolved = resolve_config(self.config)
-        cells = expand(self.config, self.resolved)
-        device = resolve_device(self.config.device)
         if not (self.run_dir / STORE).exists():
             raise ConfigError(f"{self.run_dir}: not a run folder (no {STORE})")
-        data = prepare_data(self.config)
         with RunLock(self.run_dir):
+            self.resolved = resolve_config(self.config)
+            cells = expand(self.config, self.resolved)
+            device = resolve_device(self.config.device)
+            data = prepare_data(self.config)
             return self._fidelity(cells, data, device)
 
     def _fidelity(self, cells: list[Cell], data: RunData, device: str) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 from bench.api.case import CaseSet
@@ -37,9 +38,40 @@ def read_info(folder: Path) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{folder / INFO}: unreadable ({str(exc).splitlines()[0]}); "
                           "it is written by 'synth2seg generator fit'") from None
+    except RecursionError:
+        raise ConfigError(f"{folder / INFO}: nested too deeply; it is written by "
+                          "'synth2seg generator fit'") from None
     if not isinstance(info, dict) or not isinstance(info.get("name"), str):
         raise ConfigError(f"{folder / INFO}: expected an object with the generator 'name'")
+    for field, ok, expected in _INFO_TYPES:
+        if field in info and not ok(info[field]):
+            raise ConfigError(f"{folder / INFO}: '{field}' is {info[field]!r:.60}, expected "
+                              f"{expected}; it is written by 'synth2seg generator fit'")
     return info
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _texts(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+# what 'synth2seg generator fit' writes into generator.json, by field (bench.run.generate)
+_INFO_TYPES = (
+    ("version", lambda v: isinstance(v, str) or _is_int(v), "a version"),
+    ("preset", lambda v: v is None or isinstance(v, str), "a preset name or null"),
+    ("params", lambda v: isinstance(v, dict), "an object of parameters"),
+    ("seed", lambda v: _is_int(v) and v >= 0, "a seed (a whole number >= 0)"),
+    ("data", lambda v: isinstance(v, str), "a data fingerprint"),
+    ("labels", lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and k.isascii() and k.lstrip("-").isdigit() and isinstance(n, str)
+        for k, n in v.items()), "an object of label value -> name"),
+    ("channels", lambda v: _texts(v) and len(v) > 0, "a list of channel names"),
+    ("spatial_dims", lambda v: v in (2, 3) and not isinstance(v, bool), "2 or 3"),
+    ("cases", _texts, "a list of image fingerprints"),
+)
 
 
 def fitted_info(folder: Path, name: str, version: str) -> dict:
@@ -56,6 +88,10 @@ def fitted_info(folder: Path, name: str, version: str) -> dict:
         raise ConfigError(f"generator '{name}' fitted: {folder} was fitted by version "
                           f"{info.get('version')}, this installation has version {version}; "
                           "fit it again")
+    for path in sorted((folder / "model").rglob("*.pt")):  # torch.save writes zip archives
+        if not zipfile.is_zipfile(path):
+            raise ConfigError(f"generator '{name}' fitted: {path} is not a checkpoint written "
+                              "by synth2seg (damaged or replaced); fit it again")
     return info
 
 

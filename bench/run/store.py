@@ -126,6 +126,9 @@ class Store:
         path = Path(run_dir) / STORE
         if not path.exists():
             raise DataError(f"{run_dir}: not a run folder (no {STORE})")
+        if not path.is_file():
+            raise DataError(f"{path}: is not a file (expected a synth2seg results store)")
+        _check_intact(path)
         return cls(path)
 
     def close(self) -> None:
@@ -300,3 +303,21 @@ def _float(value) -> float | None:
         return None
     value = float(value)
     return None if value != value else value  # NaN is stored as NULL: "missing", never 0
+
+
+def _check_intact(path: Path) -> None:
+    """A store that is damaged (or no SQLite file at all) is one line, read without writing."""
+    db = None
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError(problems[0])
+        for (value,) in db.execute("SELECT value FROM manifest"):
+            json.loads(value)
+    except (sqlite3.DatabaseError, ValueError) as exc:
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise DataError(f"{path}: damaged or not a synth2seg results store ({reason})") from None
+    finally:
+        if db is not None:
+            db.close()
