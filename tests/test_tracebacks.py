@@ -535,3 +535,24 @@ def test_a_run_refused_before_writing_leaves_no_run_folder(capsys, phantom3_dir,
     config = _config(tmp_path, phantom3_dir, dataset=str(tmp_path / "gone"))
     _assert_one_line_error(call_cli(capsys, "run", config, "--out", str(folder)), "gone")
     assert not (tmp_path / "runs").exists()
+
+
+# ---- the count: bad inputs under test, each one error line and exit 2 -----------------------
+def test_at_least_150_bad_inputs_end_in_one_error_line(capsys):
+    """Issue 37: >= 150 bad inputs under test. Every entry of these tables is a parametrized
+    case asserting exit 2, one ``error:`` line naming the problem, and its folder unchanged
+    (the damaged datasets of ``BAD_NNUNET`` run as a subprocess, the others in-process)."""
+    from tests.test_bad_inputs import BAD_NNUNET, CLI_CASES
+
+    tables = {"test_bad_inputs.BAD_NNUNET": [f.__name__ for f in BAD_NNUNET],
+              "test_bad_inputs.CLI_CASES": list(CLI_CASES),
+              "test_tracebacks.TRACEBACKS": list(TRACEBACKS),
+              "test_tracebacks.FULL_DISK": list(FULL_DISK),
+              "test_tracebacks.BOMBS": list(BOMBS),
+              "test_tracebacks.USAGE": list(USAGE)}
+    cases = {f"{table}[{name}]" for table, names in tables.items() for name in names}
+    with capsys.disabled():
+        print("\nbad inputs under test: " + ", ".join(f"{t.split('.')[1]} {len(n)}"
+                                                      for t, n in tables.items())
+              + f"; {len(cases)} in all")
+    assert len(cases) >= 150
