@@ -3,17 +3,70 @@
 A Case is one subject (or one 2D slice of one): channels-first image, integer label map, and
 optionally partial-volume maps. A CaseSet is an ordered list of cases that share labels, channels
 and dimensionality, so generators, segmenters and metrics can rely on those three facts.
+
+A case's arrays are either held (numpy arrays, as generators and tests build them) or referenced:
+a :class:`Lazy` knows its shape and dtype and reads the array when ``case.image`` (``label``,
+``pv``) is used, e.g. as a read-only memory map of the on-disk dataset cache
+(``bench.data.cache``). Each access reads afresh and nothing is kept, so walking a CaseSet of
+referenced cases holds one case in memory at a time, however many cases it has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 PV_TOLERANCE = 1e-3
+
+
+class Lazy:
+    """An array read when used: ``load()`` calls ``fn(*args)``; shape and dtype are known first.
+
+    ``fn`` is a module-level function so that a case referencing its arrays pickles small (a
+    worker process opens the same files instead of receiving the arrays).
+    """
+
+    __slots__ = ("shape", "dtype", "fn", "args")
+
+    def __init__(self, shape: tuple[int, ...], dtype, fn: Callable[..., np.ndarray], *args):
+        self.shape, self.dtype = tuple(int(n) for n in shape), np.dtype(dtype)
+        self.fn, self.args = fn, args
+
+    def __getstate__(self):
+        return self.shape, self.dtype, self.fn, self.args
+
+    def __setstate__(self, state) -> None:
+        self.shape, self.dtype, self.fn, self.args = state
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def load(self) -> np.ndarray:
+        array = self.fn(*self.args)
+        if tuple(array.shape) != self.shape or array.dtype != self.dtype:
+            raise ValueError(f"{self!r} read an array {array.shape} {array.dtype}")
+        return array
+
+    def __repr__(self) -> str:
+        return f"Lazy({self.shape}, {self.dtype.name}, {self.fn.__name__}{self.args!r})"
+
+
+def open_npy(path: str) -> np.ndarray:
+    """A ``.npy`` file as a read-only memory map (pages are read when touched)."""
+    return np.load(path, mmap_mode="r")
+
+
+def npy_ref(path, shape: tuple[int, ...], dtype) -> Lazy:
+    return Lazy(shape, dtype, open_npy, str(path))
+
+
+def _held(value):
+    """The array a field holds, read now when it is a reference."""
+    return value.load() if isinstance(value, Lazy) else value
 
 
 @dataclass
@@ -23,6 +76,10 @@ class Case:
     ``pv`` holds partial-volume maps (K, *spatial) that sum to one, one map per label value
     0..K-1; ``label`` is then their argmax. ``meta`` carries channel names, site, lesion flag and
     source; ``affine`` is kept so a case can be written back where it came from.
+
+    ``image``, ``label`` and ``pv`` may be given as arrays or as :class:`Lazy` references; reading
+    the attribute returns an array either way (a referenced one is read on each access, so keep
+    it in a local variable while working on it). Shapes and dtypes are checked without reading.
     """
 
     id: str
@@ -34,26 +91,63 @@ class Case:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.image.dtype != np.float32:
-            self.image = self.image.astype(np.float32)
-        spatial = self.image.shape[1:]
-        if self.image.ndim < 3:
-            raise ValueError(f"case {self.id}: image must be (C, *spatial), got {self.image.shape}")
+        image, label, pv = self.ref("image"), self.ref("label"), self.ref("pv")
+        if image.dtype != np.float32:
+            if isinstance(image, Lazy):
+                raise ValueError(f"case {self.id}: a referenced image must be float32, got "
+                                 f"{image.dtype}")
+            self.image = image = image.astype(np.float32)
+        spatial = tuple(image.shape[1:])
+        if image.ndim < 3:
+            raise ValueError(f"case {self.id}: image must be (C, *spatial), got {image.shape}")
         if len(self.spacing) != len(spatial):
             raise ValueError(f"case {self.id}: spacing {self.spacing} does not match {spatial}")
-        if self.label is not None:
-            if self.label.shape != spatial:
+        if label is not None:
+            if tuple(label.shape) != spatial:
                 raise ValueError(
-                    f"case {self.id}: label shape {self.label.shape} != image spatial {spatial}"
+                    f"case {self.id}: label shape {label.shape} != image spatial {spatial}"
                 )
-            if not np.issubdtype(self.label.dtype, np.integer):
-                raise ValueError(f"case {self.id}: label must be integer, got {self.label.dtype}")
-        if self.pv is not None and self.pv.shape[1:] != spatial:
-            raise ValueError(f"case {self.id}: pv shape {self.pv.shape} != (K, *{spatial})")
+            if not np.issubdtype(label.dtype, np.integer):
+                raise ValueError(f"case {self.id}: label must be integer, got {label.dtype}")
+        if pv is not None and tuple(pv.shape[1:]) != spatial:
+            raise ValueError(f"case {self.id}: pv shape {pv.shape} != (K, *{spatial})")
+
+    def ref(self, name: str):
+        """What the case keeps for ``image``, ``label`` or ``pv``: an array, a :class:`Lazy` or
+        None; reading it does not read a referenced array."""
+        if name not in ("image", "label", "pv"):
+            raise ValueError(f"case {self.id}: no array named {name!r}")
+        return self.__dict__[f"_{name}"]
+
+    @property
+    def lazy(self) -> bool:
+        """True when some array of the case is read on access rather than held."""
+        return any(isinstance(self.ref(n), Lazy) for n in ("image", "label", "pv"))
 
     @property
     def spatial_shape(self) -> tuple[int, ...]:
-        return tuple(self.image.shape[1:])
+        return tuple(self.ref("image").shape[1:])
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.ref("image").shape[0])
+
+
+def _array_property(name: str) -> property:
+    key = f"_{name}"
+
+    def get(self: Case):
+        return _held(self.__dict__[key])
+
+    def set_(self: Case, value) -> None:
+        self.__dict__[key] = value
+
+    return property(get, set_, doc=f"The case's {name} (read now if it is referenced).")
+
+
+# Set after @dataclass so the generated __init__ (and dataclasses.replace) go through them.
+for _name in ("image", "label", "pv"):
+    setattr(Case, _name, _array_property(_name))
 
 
 @dataclass
@@ -73,11 +167,11 @@ class CaseSet:
             self._check(case)
 
     def _check(self, case: Case) -> None:
-        if case.image.shape[0] != len(self.channels):
+        if case.n_channels != len(self.channels):
             raise ValueError(
-                f"case {case.id}: {case.image.shape[0]} channels, the set has {self.channels}"
+                f"case {case.id}: {case.n_channels} channels, the set has {self.channels}"
             )
-        if case.image.ndim - 1 != self.spatial_dims:
+        if len(case.spatial_shape) != self.spatial_dims:
             raise ValueError(f"case {case.id}: not {self.spatial_dims}D")
 
     def __len__(self) -> int:
@@ -105,9 +199,9 @@ class CaseSet:
     def label_volumes(self) -> dict[str, dict[str, float]]:
         """Per case, the physical volume (mm³ or mm² in 2D) of every declared label."""
         out = {}
-        for case in self.cases:
+        for case in self.cases:  # one label map read at a time
             voxel = float(np.prod(case.spacing))
-            counts = np.bincount(case.label.ravel(), minlength=max(self.labels) + 1)
+            counts = np.bincount(np.asarray(case.label).ravel(), minlength=max(self.labels) + 1)
             out[case.id] = {name: float(counts[v]) * voxel for v, name in self.labels.items()}
         return out
 

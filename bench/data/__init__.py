@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bench.api.case import CaseSet
 from bench.api.errors import DataError
+from bench.data.cache import cached_dataset
 from bench.data.msd import is_msd, read_msd
 from bench.data.nifti import read_json
 from bench.data.nnunet import is_nnunet, read_nnunet, write_nnunet
@@ -13,28 +14,42 @@ from bench.data.nnunet import is_nnunet, read_nnunet, write_nnunet
 __all__ = ["load_dataset", "open_dataset", "write_nnunet"]
 
 
-def load_dataset(path: Path | str, labelled: bool = True) -> CaseSet:
+def load_dataset(path: Path | str, labelled: bool = True, cache: bool = True) -> CaseSet:
     """Read and validate a dataset folder, whichever of the two layouts it uses.
 
     ``labelled=False`` also accepts an nnU-Net folder without ``labelsTr/`` (e.g. unlabelled
     target-domain images used as styles); its cases have no label.
+
+    With ``cache`` (the default) the folder is read once into the on-disk cache
+    (:mod:`bench.data.cache`) and the cases reference their arrays there, read on access;
+    ``cache=False`` reads every array into memory.
     """
     root = Path(path)
     if not root.is_dir():
         raise DataError(f"{root}: not a folder (expected an nnU-Net v2 or MSD dataset)")
     meta = read_json(root / "dataset.json")
     if is_nnunet(meta):
-        return _has_foreground(read_nnunet(root, meta, labelled), root)
-    if is_msd(meta):
-        return _has_foreground(read_msd(root, meta), root)
-    raise DataError(f"{root / 'dataset.json'}: neither nnU-Net v2 ('channel_names') nor MSD "
-                    "('modality' and 'training') layout")
+        def read(keep=_same):
+            return read_nnunet(root, meta, labelled, keep=keep)
+    elif is_msd(meta):
+        def read(keep=_same):
+            return read_msd(root, meta, keep=keep)
+    else:
+        raise DataError(f"{root / 'dataset.json'}: neither nnU-Net v2 ('channel_names') nor "
+                        "MSD ('modality' and 'training') layout")
+    cases = cached_dataset(root, {"labelled": labelled}, read) if cache else read()
+    return _has_foreground(cases, root)
+
+
+def _same(case):
+    return case
 
 
 def _has_foreground(cases: CaseSet, root: Path) -> CaseSet:
     """A labelled set whose every label map is background would train and score to Dice 0."""
-    labels = [c.label for c in cases if c.label is not None]
-    if labels and not any(label.any() for label in labels):
+    labels = (c.label for c in cases if c.ref("label") is not None)  # read one at a time
+    labelled = any(c.ref("label") is not None for c in cases)
+    if labelled and not any(label.any() for label in labels):
         raise DataError(f"{root}: every label map is all background (0); expected labelled "
                         "structures")
     return cases

@@ -1,0 +1,186 @@
+"""The on-disk dataset cache and cases that reference their arrays (bench.data.cache)."""
+
+from __future__ import annotations
+
+import gc
+import pickle
+import tracemalloc
+
+import nibabel
+import numpy as np
+import pytest
+from rich.console import Console
+
+from bench.api.case import Case, CaseSet, Lazy, npy_ref
+from bench.api.errors import DataError
+from bench.data import load_dataset, write_nnunet
+from bench.data.cache import cache_dir, dataset_key
+from bench.data.leakage import check_no_leakage
+from bench.data.summary import print_summary
+
+LABELS = {0: "background", 1: "fg", 2: "core"}
+SHAPE = (24, 28, 20)
+
+
+def _synthetic(n: int, channels: int = 1, seed: int = 0) -> CaseSet:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(n):
+        image = rng.normal(100, 20, (channels, *SHAPE)).astype(np.float32)
+        label = np.zeros(SHAPE, np.uint8)
+        label[4:12, 5:15, 3:10] = 1
+        label[6:9, 7:10, 4:6] = 2
+        cases.append(Case(f"case{i:03d}", image, label, (1.0, 1.2, 1.5), meta={"site": "A"}))
+    return CaseSet(cases, LABELS, [f"ch{c}" for c in range(channels)], 3)
+
+
+def _no_nifti(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a NIfTI file was opened")
+    monkeypatch.setattr(nibabel, "load", refuse)
+
+
+def _assert_same(a: CaseSet, b: CaseSet) -> None:
+    assert a.ids == b.ids and a.labels == b.labels and a.channels == b.channels
+    assert a.spatial_dims == b.spatial_dims and a.meta == b.meta
+    for x, y in zip(a, b, strict=True):
+        assert x.image.dtype == y.image.dtype and x.label.dtype == y.label.dtype
+        np.testing.assert_array_equal(x.image, y.image)
+        np.testing.assert_array_equal(x.label, y.label)
+        assert (x.pv is None) == (y.pv is None)
+        if x.pv is not None:
+            np.testing.assert_array_equal(x.pv, y.pv)
+        np.testing.assert_array_equal(x.affine, y.affine)
+        assert x.spacing == y.spacing and x.meta == y.meta
+
+
+def test_second_read_comes_from_the_cache_without_opening_nifti(phantom, tmp_path, monkeypatch):
+    root = write_nnunet(phantom.subset([0, 1]), tmp_path / "ds")
+    first = load_dataset(root)
+    assert all(c.lazy for c in first)
+    _no_nifti(monkeypatch)
+    second = load_dataset(root)
+    _assert_same(first, second)
+    assert len(list(cache_dir().iterdir())) >= 1
+
+
+def test_cached_cases_equal_the_in_memory_reader(phantom, lesion_phantom, tmp_path):
+    for name, cases in {"pv": phantom.subset([0, 1]), "lesions": lesion_phantom}.items():
+        root = write_nnunet(cases, tmp_path / name)
+        in_ram = load_dataset(root, cache=False)
+        assert not any(c.lazy for c in in_ram)
+        _assert_same(in_ram, load_dataset(root))
+        _assert_same(in_ram, load_dataset(root))  # and from a hit
+    assert phantom[0].pv is not None  # the pv maps were compared
+
+
+def test_2d_datasets_are_cached_as_2d(tmp_path):
+    label = np.zeros((6, 5), np.uint8)
+    label[2:4, 1:3] = 1
+    cases = CaseSet([Case("s0", np.ones((2, 6, 5), np.float32), label, (1.0, 1.5))],
+                    {0: "background", 1: "fg"}, ["T1", "FLAIR"], 2)
+    root = write_nnunet(cases, tmp_path / "ds2d")
+    _assert_same(load_dataset(root, cache=False), load_dataset(root))
+    assert load_dataset(root)[0].ref("image").shape == (2, 6, 5)
+
+
+def test_a_changed_source_file_invalidates_the_entry(tmp_path):
+    cases = _synthetic(2)
+    root = write_nnunet(cases, tmp_path / "ds")
+    before = load_dataset(root)
+    changed = cases[1].label.copy()
+    changed[changed == 2] = 1  # same size on disk or nearly: the content differs
+    nibabel.save(nibabel.Nifti1Image(changed, np.asarray(before[1].affine)),
+                 str(root / "labelsTr" / "case001.nii.gz"))
+    after = load_dataset(root)
+    np.testing.assert_array_equal(after[1].label, changed)
+    assert not np.array_equal(before[1].label, after[1].label)
+
+
+def test_the_key_follows_content_and_options_not_the_clock(tmp_path):
+    root = write_nnunet(_synthetic(1), tmp_path / "ds")
+    key = dataset_key(root, {"labelled": True})
+    assert dataset_key(root, {"labelled": True}) == key
+    assert dataset_key(root, {"labelled": False}) != key
+    (root / "labelsTr" / "case000.nii.gz").write_bytes(b"not what it was")
+    assert dataset_key(root, {"labelled": True}) != key
+
+
+def test_a_failed_read_leaves_no_entry(tmp_path):
+    root = write_nnunet(_synthetic(3), tmp_path / "ds")
+    (root / "imagesTr" / "case002_0000.nii.gz").write_bytes(b"\x1f\x8b truncated")
+    with pytest.raises(DataError, match="case002_0000"):
+        load_dataset(root)
+    key = dataset_key(root, {"labelled": True})
+    assert not (cache_dir() / key).exists()
+    assert not [p for p in cache_dir().iterdir() if p.name.endswith(".tmp")]
+
+
+def test_lazy_cases_pickle_small_and_read_the_same_arrays(tmp_path):
+    cases = load_dataset(write_nnunet(_synthetic(1, channels=2), tmp_path / "ds"))
+    data = pickle.dumps(cases)
+    assert len(data) < 4096  # references, not the 2 x 24 x 28 x 20 float32 voxels
+    back = pickle.loads(data)
+    np.testing.assert_array_equal(back[0].image, cases[0].image)
+
+
+def test_a_reference_is_checked_without_being_read(tmp_path):
+    def never(*args):
+        raise AssertionError("read")
+
+    image = Lazy((1, *SHAPE), np.float32, never)
+    label = Lazy(SHAPE, np.uint8, never)
+    case = Case("c", image, label, (1.0, 1.0, 1.0))
+    CaseSet([case], LABELS, ["T1"], 3)
+    assert case.spatial_shape == SHAPE and case.lazy
+    with pytest.raises(ValueError, match="label shape"):
+        Case("c", image, Lazy((2, 2, 2), np.uint8, never), (1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="float32"):
+        Case("c", Lazy((1, *SHAPE), np.float64, never), None, (1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="channels"):
+        CaseSet([case], LABELS, ["T1", "T2"], 3)
+
+
+def test_a_reference_refuses_a_file_that_changed_shape(tmp_path):
+    path = tmp_path / "a.npy"
+    np.save(path, np.zeros((1, 2, 2, 2), np.float32))
+    case = Case("c", npy_ref(path, (1, 2, 2, 2), np.float32), None, (1.0, 1.0, 1.0))
+    np.save(path, np.zeros((1, 2, 2, 3), np.float32))
+    with pytest.raises(ValueError, match="read an array"):
+        _ = case.image
+
+
+def test_referenced_arrays_are_read_only_memory_maps(tmp_path):
+    case = load_dataset(write_nnunet(_synthetic(1), tmp_path / "ds"))[0]
+    image = case.image
+    assert isinstance(image, np.memmap) and not image.flags.writeable
+
+
+def _peak(fn) -> int:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _walk(cases: CaseSet) -> None:
+    """What `data check` and the leakage guard do with every case."""
+    print_summary(cases, Console(file=open("/dev/null", "w")))  # noqa: SIM115
+    check_no_leakage({"train": cases.subset(range(len(cases) // 2))},
+                     {"test": cases.subset(range(len(cases) // 2, len(cases)))})
+
+
+def test_memory_of_reading_and_walking_does_not_grow_with_the_number_of_cases(tmp_path):
+    case_bytes = int(np.prod(SHAPE)) * (4 + 1)
+    roots = {n: write_nnunet(_synthetic(n, seed=n), tmp_path / f"ds{n}") for n in (10, 40)}
+    _walk(load_dataset(write_nnunet(_synthetic(2), tmp_path / "warm-up")))  # imports, caches
+    cold = {n: _peak(lambda r=root: _walk(load_dataset(r))) for n, root in roots.items()}
+    warm = {n: _peak(lambda r=root: _walk(load_dataset(r))) for n, root in roots.items()}
+    old = {n: _peak(lambda r=root: load_dataset(r, cache=False)) for n, root in roots.items()}
+    bound = 6 * case_bytes  # 30 more cases held in memory would be 30 x case_bytes
+    assert old[40] - old[10] > bound  # the in-memory reader holds every case: the bound bites
+    assert cold[40] - cold[10] < bound, (cold, case_bytes)
+    assert warm[40] - warm[10] < bound, (warm, case_bytes)
