@@ -1,9 +1,11 @@
 """MONAI segmenters: UNet 2D/3D, UNETR and Swin-UNETR behind the Segmenter protocol.
 
-2D models train on slices cut from volumes (``CaseSet.slices``) and predict volumes slice by
-slice, re-assembled for volume-level metrics, as the brainSPADE paper evaluates. 3D models train
-on random patches and predict with sliding windows. Intensities are z-scored per case and channel
-over the non-zero voxels.
+2D models train on slices cut from volumes along the dataset's slicing axis (its low-resolution
+axis, ``bench.data.geometry``; axial when isotropic) and predict volumes slice by slice,
+re-assembled for volume-level metrics, as the brainSPADE paper evaluates. 3D models train on
+random patches and predict with sliding windows. Intensities are normalised per channel kind
+(``bench.data.normalisation``): CT channels with the training set's foreground statistics, the
+others z-scored per case and channel over the non-zero voxels; the model keeps what it used.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from bench.api.seeding import seeded_global_rng
 from bench.api.segmenter import TrainContext, TrainedModel, preset_params
 from bench.api.slices import extract_slices, fit_slices, restore
 from bench.api.strategies import Stage
+from bench.data.geometry import DEFAULT_SLICE_AXIS, slicing_axis
+from bench.data.normalisation import normalise_image, plan_normalisation
 from segmenters.augment import BatchAugment, augmentation_set
 from segmenters.augment_sets import AUGMENTATION_SETS
 from segmenters.training import Loop, infer, train_network
@@ -82,6 +86,8 @@ class MonaiSegmenter:
 
     def __init__(self, params: NetParams | None = None, preset: str | None = None):
         self.params = preset_params(self, params, preset)
+        self._norm: dict | None = None  # train(): the training set's normalisation plan
+        self._axis = DEFAULT_SLICE_AXIS  # train(): the training set's slicing axis
         if len(self.params.patch) != self.spatial_dims:
             raise ConfigError(f"segmenter '{self.name}': patch {self.params.patch} is not "
                               f"{self.spatial_dims}D")
@@ -92,6 +98,7 @@ class MonaiSegmenter:
     def train(self, stages: list[Stage], ctx: TrainContext) -> TrainedModel:
         real = ctx.data["real"]
         n_classes, channels = max(real.labels) + 1, len(real.channels)
+        self._norm, self._axis = plan_normalisation(real), slicing_axis(real)
         previous = None
         for i, stage in enumerate(stages):
             val = self._validation(stage, ctx.data)
@@ -117,7 +124,8 @@ class MonaiSegmenter:
                 n_classes)
         info = {"segmenter": self.name, "params": self.params.model_dump(mode="json"),
                 "in_channels": channels, "n_classes": n_classes,
-                "weights": str(Path(previous).relative_to(ctx.workdir))}
+                "weights": str(Path(previous).relative_to(ctx.workdir)),
+                "normalisation": self._norm, "slice_axis": self._axis}
         (ctx.workdir / "model.json").write_text(json.dumps(info, indent=2))
         return TrainedModel(previous, info)
 
@@ -136,7 +144,7 @@ class MonaiSegmenter:
 
     def predict(self, model: TrainedModel, cases: CaseSet, device: str = "cpu") -> list:
         net = self.network(model, device)
-        cases = normalise(cases)
+        cases = normalise(cases, model.info.get("normalisation"))
         if self.spatial_dims == 3:
             return [infer(net, torch.as_tensor(c.image)[None], self.params.patch, device)
                     .argmax(1)[0].numpy().astype(np.int16) for c in cases]
@@ -145,7 +153,8 @@ class MonaiSegmenter:
             scores = self._scores(net, fit_slices(cases, p.patch, p.fit), device)
             return [restore(s, c.spatial_shape, p.fit).astype(np.int16)
                     for s, c in zip(scores, cases, strict=True)]
-        view = extract_slices(cases, axis=2, size=p.patch, min_foreground=0.0, fit=p.fit)
+        axis = model.info.get("slice_axis", slicing_axis(cases))
+        view = extract_slices(cases, axis=axis, size=p.patch, min_foreground=0.0, fit=p.fit)
         return view.assemble(self._scores(net, view.cases, device))
 
     def _scores(self, net, slices: CaseSet, device: str) -> list[np.ndarray]:
@@ -177,28 +186,23 @@ class MonaiSegmenter:
         return items, weights
 
     def _items(self, cases: CaseSet, train: bool) -> list[dict]:
-        cases = normalise(cases)
+        cases = normalise(cases, self._norm)
         if self.spatial_dims == 2 and cases.spatial_dims == 3:
-            cases = extract_slices(cases, axis=2, size=self.params.patch, fit=self.params.fit,
-                                 min_foreground=self.params.min_foreground if train else 0.1
-                                 ).cases
+            cases = extract_slices(cases, axis=self._axis, size=self.params.patch,
+                                   fit=self.params.fit,
+                                   min_foreground=self.params.min_foreground if train else 0.1
+                                   ).cases
         elif self.spatial_dims == 2:
             cases = fit_slices(cases, self.params.patch, self.params.fit)
         return [{"image": c.image, "label": c.label[None].astype(np.float32)} for c in cases]
 
 
-def normalise(cases: CaseSet) -> CaseSet:
-    """Z-score each case and channel over its non-zero voxels (the brain in skull-stripped MR)."""
-    out = []
-    for case in cases:
-        image = case.image.copy()
-        for channel in image:
-            inside = channel > channel.min()
-            values = channel[inside] if inside.any() else channel
-            channel -= values.mean()
-            channel /= values.std() + 1e-6
-        out.append(dataclasses.replace(case, image=image))
-    return cases.replace(out)
+def normalise(cases: CaseSet, plan: dict | None = None) -> CaseSet:
+    """Each case normalised by ``plan`` (:func:`bench.data.normalisation.plan_normalisation` of
+    the training set); None z-scores each case and channel over its non-zero voxels (the brain
+    in skull-stripped MR)."""
+    return cases.replace([dataclasses.replace(case, image=normalise_image(case.image, plan))
+                          for case in cases])
 
 
 class UNet2D(MonaiSegmenter):

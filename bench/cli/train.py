@@ -43,10 +43,13 @@ def train(
     seed: Seed = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     hd95: Annotated[bool, typer.Option(help="Also compute HD95 (slower).")] = True,
+    target_spacing: Annotated[str, typer.Option(
+        help="Voxel size cases are resampled to: median (nnU-Net's rule), as-stored, or X,Y,Z "
+             "in mm (RAS+ order).")] = "median",
 ) -> None:
     """Train one segmenter with one strategy and measure it on real test sets."""
     from bench.api.strategies import parse_strategy
-    from bench.data import open_dataset
+    from bench.data import geometry, open_dataset
     from bench.data.csvcells import write_csv
     from bench.data.outputs import check_out_dir
     from bench.data.split import split_cases
@@ -56,6 +59,7 @@ def train(
     from bench.run.names import HELDOUT, check_test_set_names
 
     check_out_dir(out)
+    spacing_rule = _spacing_rule(target_spacing)
     exp = Experiment(segmenter, parse_strategy(strategy, augment, synthetic_fraction), preset,
                      parse_overrides(set_ or []), seed, resolve_device(device), hd95)
     parts = split_cases(open_dataset(data), {"real": 1.0 - test_fraction - val_fraction,
@@ -78,6 +82,8 @@ def train(
     if not tests:
         raise UserError("no test set: give --test DIR or a --test-fraction above 0")
     check_experiment(exp, sets, tests)  # before anything is written
+    run_plan = geometry.plan(parts["real"], spacing_rule)
+    sets = {role: geometry.apply(cases, run_plan) for role, cases in sets.items()}
     out.mkdir(parents=True, exist_ok=True)
     (out / "split.json").write_text(json.dumps({k: v.ids for k, v in parts.items()}, indent=1))
     try:
@@ -89,3 +95,17 @@ def train(
     tmp.replace(out / "metrics.csv")
     print_metrics(table, console, title=f"{segmenter} · {exp.strategy.key} · dice")
     console.print(f"per-case metrics: {out / 'metrics.csv'}")
+
+
+def _spacing_rule(text: str):
+    """``median``, ``as-stored`` or ``X,Y,Z`` (millimetres) from ``--target-spacing``."""
+    if text in ("median", "as-stored"):
+        return text
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(0 < v < float("inf") for v in values):
+        raise UserError(f"--target-spacing: {text!r}; expected median, as-stored or three "
+                        "positive millimetres X,Y,Z")
+    return values

@@ -12,6 +12,7 @@ import numpy as np
 
 from bench.api.case import Case, CaseSet
 from bench.api.errors import DataError
+from bench.data.geometry import to_canonical
 from bench.data.labels import declared_labels
 from bench.data.nifti import (
     as_label,
@@ -89,5 +90,6 @@ def _case(root: Path, entry: dict, channels: list[str], labels: dict[int, str]) 
     if label.data.ndim != 3:
         raise DataError(f"{label_path}: expected a 3D label map, got shape {label.data.shape}")
     check_same_grid(label, image)
-    return Case(case_id, np.moveaxis(np.asarray(data, np.float32), 3, 0), as_label(label, labels),
-                image.spacing[:3], affine=image.affine, meta={"source": str(image_path)})
+    return to_canonical(Case(case_id, np.moveaxis(np.asarray(data, np.float32), 3, 0),
+                             as_label(label, labels), image.spacing[:3], affine=image.affine,
+                             meta={"source": str(image_path)}))

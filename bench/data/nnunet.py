@@ -17,6 +17,7 @@ import numpy as np
 
 from bench.api.case import Case, CaseSet
 from bench.api.errors import DataError
+from bench.data.geometry import to_canonical
 from bench.data.labels import declared_labels
 from bench.data.nifti import (
     Volume,
@@ -76,7 +77,8 @@ def read_nnunet(root: Path, meta: dict, labelled: bool = True,
         pv = read_volume(pv_path, "partial volumes") if pv_path.exists() else None
         case = _case(case_id, volumes, label, pv, labels, case_meta.get(case_id, {}))
         del volumes, label, pv
-        cases.append(keep(_squeeze_2d(case) if extra.get("spatial_dims") == 2 else case))
+        cases.append(keep(_squeeze_2d(case) if extra.get("spatial_dims") == 2
+                          else to_canonical(case)))
     return CaseSet(cases, labels, channels, extra.get("spatial_dims", 3), {"source": str(root)})
 
 

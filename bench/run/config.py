@@ -142,6 +142,9 @@ class GeneratorSpec(SegmenterSpec):
         return super().display
 
 
+Millimetres = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+
+
 class MatrixConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*$")  # not only dots
     dataset: str = "phantom"  # a folder, or phantom[:SITE[:SUBJECTS]]
@@ -151,6 +154,11 @@ class MatrixConfig(_Strict):
     # false: test sets and the target may name their channel(s) differently when they have as
     # many, e.g. T1-trained models tested on FLAIR (brainSPADE 3.2, far out-of-distribution)
     match_channel_names: bool = True
+    # The voxel size (mm, RAS+ axis order) every case is resampled to before anything trains
+    # (bench.data.geometry): "median" is nnU-Net's rule on the training cases (the median; the
+    # coarse axis of anisotropic data gets its 10th percentile), "as-stored" resamples nothing
+    target_spacing: Literal["median", "as-stored"] | tuple[Millimetres, Millimetres,
+                                                           Millimetres] = "median"
     generators: list[GeneratorSpec] = Field(default_factory=lambda: [GeneratorSpec(name="none")])
     counts: list[int] = Field(default_factory=lambda: [100], max_length=100)
     strategies: list[str] = Field(default_factory=lambda: ["real"])
@@ -227,6 +235,7 @@ class MatrixConfig(_Strict):
                                            else set())
         unused |= {"learning_curve"} if self.learning_curve is None else set()
         unused |= {"hd95_worst_mm"} if self.hd95_worst_mm is None else set()  # older keys hold
+        unused |= {"target_spacing"} if self.target_spacing == "median" else set()
         payload = json.dumps(self.model_dump(mode="json", exclude=unused), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

@@ -15,6 +15,7 @@ from bench.api.case import CaseSet
 from bench.api.errors import ConfigError, DataError
 from bench.api.segmenter import TrainContext
 from bench.api.strategies import Strategy
+from bench.data import geometry
 from bench.data.leakage import check_no_leakage
 from bench.run.config import SegmenterSpec
 from bench.run.resolve import resolve
@@ -96,16 +97,28 @@ def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, C
 
     No test case may equal a case of ``data`` (checked before training).
 
+    Test cases are brought to the training data's geometry plan (``bench.data.geometry``) for
+    prediction; every prediction is brought back to its case's stored grid and orientation, where
+    the metrics are computed with the stored spacing.
+
     Returns the long per-case table of :func:`metrics.segmentation.evaluate` for every test set.
     """
-    segmenter = check_experiment(exp, data, tests)
+    plan = geometry.plan_of(data["real"])
+    views = {name: cases if plan is None else geometry.apply(cases, plan)
+             for name, cases in tests.items()}  # what the model sees: the training grid
+    segmenter = check_experiment(exp, data, views)
     kwargs = {"log": log} if log is not None else {}
     ctx = TrainContext(workdir=workdir, data=data, device=exp.device, seed=exp.seed,
                        augment=exp.strategy.augment, **kwargs)
     model = segmenter.train(list(exp.strategy.stages), ctx)
-    tables = [evaluate(cases, segmenter.predict(model, cases, exp.device), name, hd95=exp.hd95,
-                       nsd=exp.nsd, worst_distance=exp.hd95_worst)
-              for name, cases in tests.items()]
+    tables = []
+    for name, cases in tests.items():
+        predicted = segmenter.predict(model, views[name], exp.device)
+        spacing = None if plan is None else plan.spacing
+        stored = [geometry.back_to_case(p, case, spacing if view is not case else None)
+                  for p, case, view in zip(predicted, cases, views[name], strict=True)]
+        tables.append(evaluate(geometry.stored_set(cases), stored, name, hd95=exp.hd95,
+                               nsd=exp.nsd, worst_distance=exp.hd95_worst))
     return pd.concat(tables, ignore_index=True)
 
 

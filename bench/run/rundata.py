@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from bench.api.case import CaseSet
 from bench.api.errors import ConfigError, DataError
-from bench.data import open_dataset
+from bench.data import geometry, open_dataset
 from bench.data.leakage import check_no_leakage
 from bench.data.split import split_cases
 from bench.run.config import MatrixConfig
@@ -75,12 +75,25 @@ def prepare_data(config: MatrixConfig) -> RunData:
     for spec, cases in fit_sets.items():
         _check_fit_data(parts["real"], cases, spec, config.match_channel_names)
     data = RunData(parts, tests, target, target_val, styles, fit_sets=fit_sets)
-    check_no_leakage(data.training_roles(), tests)
+    check_no_leakage(data.training_roles(), tests)  # on the stored cases, before resampling
+    to_training_grid(data, geometry.plan(parts["real"], config.target_spacing))
     roles = {**parts, **({"target": target} if target is not None else {}), **tests}
     for spec in config.segmenters:  # before a cell fails on it
         check_spatial(build_segmenter(spec.name, spec.preset, spec.params), roles)
     check_sizes(config, len(parts["real"]))
     return data
+
+
+def to_training_grid(data: RunData, plan: geometry.Plan) -> None:
+    """Every set a model or generator learns from, at the plan's spacing with the plan in its
+    meta; test sets stay on their stored grid (``run_experiment`` resamples them to predict and
+    computes metrics on the stored grid)."""
+    data.parts = {k: geometry.apply(v, plan) for k, v in data.parts.items()}
+    for name in ("target", "target_val"):
+        if getattr(data, name) is not None:
+            setattr(data, name, geometry.apply(getattr(data, name), plan))
+    data.styles = {k: geometry.apply(v, plan) for k, v in data.styles.items()}
+    data.fit_sets = {k: geometry.apply(v, plan) for k, v in data.fit_sets.items()}
 
 
 def _style_specs(config: MatrixConfig) -> list[str]:

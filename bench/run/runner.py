@@ -19,9 +19,12 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from bench.api.case import CaseSet
 from bench.api.errors import ConfigError, DataError, UserError
 from bench.api.generator import SampleContext
 from bench.api.segmenter import ExposesEncoder
+from bench.data import geometry
+from bench.data.normalisation import plan_normalisation
 from bench.fidelity.catalogue import FidelityOptions
 from bench.fidelity.judge import FidelityJudge
 from bench.fidelity.reference import Reference
@@ -71,7 +74,8 @@ class Runner:
         store = self._open_store(device, cells)
         try:
             store.set_manifest({"real_train_cases": len(data.parts["real"]),  # curve's last x
-                                "lesion_volumes": reference_volumes(data.tests)})
+                                "lesion_volumes": reference_volumes(data.tests),
+                                **data_preparation(data.parts["real"])})
             samples = self._prepare_generators(cells, data, store, device)
             done = self._intact(store.done_cells())
             todo = [c for c in cells if c.key not in done or self.force]
@@ -282,6 +286,14 @@ def _samples(cell: Cell, data: RunData) -> int:
     if identity not in data.per_count:
         data.per_count[identity] = samples_per_count(cell.generator, data.parts["real"])
     return cell.count * data.per_count[identity]
+
+
+def data_preparation(real: CaseSet) -> dict:
+    """What the manifest records of how cases were prepared: the geometry plan (target spacing,
+    slicing axis) and the intensity normalisation of each channel (with CT's statistics)."""
+    plan = geometry.plan_of(real)
+    return {"geometry": None if plan is None else plan.as_dict(),
+            "normalisation": plan_normalisation(real)}
 
 
 def _versions() -> dict[str, str]:
