@@ -3,7 +3,11 @@
 ``none`` stands for "no synthetic data" so that real-only cells have a generator name.
 ``phantom-oracle`` draws new subjects from the phantom's own generative process: the samples
 a perfect generator of the embedded default would produce, hence an upper bound for any
-learned generator on it. It works only when the real data is the phantom.
+learned generator on it, and the positive control of a paper experiment: a pattern the oracle
+does not show, the design cannot show. It works only when the real data is the phantom. Like the
+generators it controls for, it takes a style (subjects of the style images' site, in their
+sequences: the perfectly styled sample), a lesion ratio (of a lesion phantom) and a channel
+choice.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bench.api.case import CaseSet
 from bench.api.errors import ConfigError
-from bench.api.generator import FitContext, SampleContext
+from bench.api.generator import CHANNELS, LESION_RATIO, STYLE, FitContext, SampleContext
 
 # Oracle subjects use seeds far from any dataset seed, so they never repeat a real subject.
 ORACLE_SEED_OFFSET = 1_000_003
@@ -57,8 +61,7 @@ class PhantomOracle:
     version: ClassVar[str] = "1"
     Params: ClassVar[type[BaseModel]] = NoParams
     presets: ClassVar[dict[str, dict]] = {}
-    # new subjects of the training phantom's config: no style, lesion ratio or channel choice
-    sampling_options: ClassVar[frozenset[str]] = frozenset()
+    sampling_options: ClassVar[frozenset[str]] = frozenset({STYLE, LESION_RATIO, CHANNELS})
 
     def __init__(self, params: NoParams | None = None):
         self.params = params or NoParams()
@@ -75,11 +78,29 @@ class PhantomOracle:
 
         if self.config is None:
             raise ConfigError("generator 'phantom-oracle' must be fitted before sampling")
-        config = PhantomConfig(**{**self.config, "subjects": n,
+        config = PhantomConfig(**{**self.config, **self._options(ctx), "subjects": n,
                                   "seed": ORACLE_SEED_OFFSET + ctx.seed})
         cases = make_phantom(config)
         return CaseSet(cases.cases, cases.labels, cases.channels, 3,
                        {**cases.meta, "source": self.name})
+
+    def _options(self, ctx: SampleContext) -> dict:
+        """The phantom settings that the sampling options stand for."""
+        options: dict = {}
+        if ctx.style is not None:
+            sites = {c.meta.get("site") for c in ctx.style} - {None}
+            if ctx.style.meta.get("source") != "phantom" or len(sites) != 1:
+                raise ConfigError("generator 'phantom-oracle': style images must be phantom "
+                                  f"subjects of one site (got sites {sorted(map(str, sites))})")
+            options |= {"site": sites.pop(), "channels": tuple(ctx.style.channels)}
+        if ctx.lesion_ratio is not None:
+            if not self.config.get("lesions"):
+                raise ConfigError("generator 'phantom-oracle': a lesion ratio needs a lesion "
+                                  "phantom as training data (phantom:...:lesions)")
+            options["lesion_probability"] = float(ctx.lesion_ratio)
+        if ctx.channels:
+            options["channels"] = tuple(ctx.channels)
+        return options
 
     def save(self, path: Path) -> None:
         Path(path).mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,7 @@ def test_built_in_generators_declare_what_their_sample_code_honours():
                 ("none", "phantom-oracle", "brainspade", "b-sg", "m-sg", "c-sg", "mc-sg",
                  "medgen3d", "folder")}
     assert declared == {
-        "none": set(), "phantom-oracle": set(), "m-sg": set(),
+        "none": set(), "phantom-oracle": {STYLE, LESION_RATIO, CHANNELS}, "m-sg": set(),
         "brainspade": {STYLE, LESION_RATIO, CHANNELS}, "c-sg": {STYLE, CHANNELS},
         "b-sg": {CHANNELS}, "mc-sg": {CHANNELS}, "medgen3d": {CHANNELS}, "folder": {CHANNELS}}
 
