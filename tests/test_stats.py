@@ -171,3 +171,23 @@ def test_stats_command_names_a_missing_column(tmp_path, capsys):
     path = tmp_path / "scores.csv"
     pd.DataFrame({"method": ["a"], "case": [1], "dice": [0.5]}).to_csv(path, index=False)
     _assert_one_line_error(call_cli(capsys, "stats", str(path)), "column 'score' is missing")
+
+
+def test_stats_command_keeps_the_sign_of_a_lower_is_better_difference(tmp_path, capsys):
+    """HD95-like scores are negated for ranking; the paired difference stays in the score's
+    units (method − baseline), so a method 2 mm closer reads −2, not +2."""
+    from tests.conftest import call_cli
+
+    rng = np.random.default_rng(1)
+    rows = [{"method": m, "case": c, "score": base + rng.normal(0, 0.1)}
+            for m, base in (("close", 3.0), ("base", 5.0), ("far", 8.0)) for c in range(8)]
+    path = tmp_path / "hd95.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    result = call_cli(capsys, "stats", str(path), "--lower-is-better", "--baseline", "base",
+                      "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    paired = pd.read_csv(tmp_path / "out" / "paired.csv").set_index("method")
+    assert paired.loc["close", "mean_difference"] == pytest.approx(-2.0, abs=0.2)
+    assert paired.loc["far", "mean_difference"] == pytest.approx(3.0, abs=0.2)
+    ranks = pd.read_csv(tmp_path / "out" / "ranks.csv", index_col=0)["mean_rank"]
+    assert ranks.idxmin() == "close"

@@ -114,6 +114,8 @@ def stats_command(
         console.print(f"  {rank:6.3f}  {method}")
     console.print(signs.to_string())
     paired = stats.paired_tests(wide, baseline) if baseline else None
+    if paired is not None and lower_is_better:  # in the score's own units: lower is better
+        paired = paired.assign(mean_difference=-paired.mean_difference)
     if paired is not None:
         console.print(paired.to_string(index=False))
     if out is not None:
