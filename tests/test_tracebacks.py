@@ -375,6 +375,7 @@ def _nifti_claiming(tmp, ds3, shape) -> str:
 
 
 DRY = ("--dry-run",)
+ROOT = "root of the file system"
 BOMBS = {
     "yaml-alias-bomb-with-set": lambda t, d: (
         ["run", _bomb_config(t, d), "--set", "seeds=[1]", *DRY], "aliases"),
@@ -416,19 +417,19 @@ BOMBS = {
         ["data", "check", _nifti_claiming(t, d, (400, 400, 400, 400))], "header claims"),
     # --out at the root of the file system (writable for root) is refused before any work
     "run-out-root": lambda t, d: (
-        ["run", _config(t, d, dataset=str(t / "gone")), "--out", "/"], "root"),
-    "phantom-out-root": lambda t, d: (["data", "phantom", "--out", "/"], "root"),
+        ["run", _config(t, d, dataset=str(t / "gone")), "--out", "/"], ROOT),
+    "phantom-out-root": lambda t, d: (["data", "phantom", "--out", "/"], ROOT),
     "train-out-root": lambda t, d: (
-        ["train", "--data", str(d), "--out", "/", "--segmenter", "unet9d"], "root"),
+        ["train", "--data", str(d), "--out", "/", "--segmenter", "unet9d"], ROOT),
     "fit-out-root": lambda t, d: (
-        ["generator", "fit", "gann", "--data", str(d), "--out", "/"], "root"),
+        ["generator", "fit", "gann", "--data", str(d), "--out", "/"], ROOT),
     "sample-out-root": lambda t, d: (
-        ["generator", "sample", str(t), "-n", "1", "--out", "/"], "root"),
-    "stats-out-root": lambda t, d: (["stats", _scores(t, "a,1,x\n"), "--out", "/"], "root"),
-    "report-out-root": lambda t, d: (["report", str(t), "--out", "/"], "root"),
+        ["generator", "sample", str(t), "-n", "1", "--out", "/"], ROOT),
+    "stats-out-root": lambda t, d: (["stats", _scores(t, "a,1,x\n"), "--out", "/"], ROOT),
+    "report-out-root": lambda t, d: (["report", str(t), "--out", "/"], ROOT),
     "report-out-root-dotdot": lambda t, d: (["report", str(t), "--out", f"{t}/../../../../../"
                                                                        "../../../../.."],
-                                            "root"),
+                                            ROOT),
 }
 
 
