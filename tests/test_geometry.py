@@ -330,3 +330,24 @@ def test_train_refuses_a_bad_target_spacing_in_one_line(phantom3_dir, tmp_path, 
                       str(tmp_path / "run"), "--target-spacing", "1,2")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "--target-spacing" in result.stderr
+
+
+def test_phantom_metrics_are_those_of_the_path_before_geometry(tmp_path):
+    """On the phantom, the experiment's new path (test cases brought to the plan, predictions
+    brought back to the stored grid) scores exactly what predicting and scoring the test cases
+    as they are did before."""
+    from bench.api.strategies import parse_strategy
+    from bench.run.experiment import Experiment, build_segmenter, run_experiment
+    from metrics.segmentation import evaluate
+
+    cases = make_phantom(PhantomConfig(subjects=3, resolution=4.0, seed=5))
+    plan = geometry.plan(cases.subset([0, 1]))
+    data = {"real": geometry.apply(cases.subset([0]), plan),
+            "val": geometry.apply(cases.subset([1]), plan)}
+    tests = {"t": cases.subset([2])}
+    exp = Experiment("unet2d", parse_strategy("real"), "tiny", {"steps": 2}, device="cpu")
+    table = run_experiment(exp, data, tests, tmp_path)
+    segmenter = build_segmenter("unet2d", "tiny", {"steps": 2})
+    before = evaluate(tests["t"], segmenter.predict(segmenter.load(tmp_path), tests["t"]), "t")
+    assert table.value.notna().any()
+    pd.testing.assert_frame_equal(table, before)
