@@ -222,10 +222,3 @@ def test_samples_paint_the_training_masks_with_each_class_intensity(cases, tmp_p
 def test_user_mistakes_are_one_line_and_exit_2(capsys, small, args, message):
     result = call_cli(capsys, *args, "--data", str(small))
     assert result.returncode == 2 and message in result.stderr, result.stderr
-
-
-@pytest.mark.parametrize("module", ["intensity.py", "nearest.py"])
-def test_the_readme_shows_the_example_adapter_as_tested(module):
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    code = (ADAPTER / "synth2seg_example" / module).read_text()
-    assert f"```python\n{code}```" in readme, f"README's copy of {module} is out of date"
