@@ -10,6 +10,12 @@ continues exactly as if it had never stopped. Two paths give the same batches:
 
 Both draw the same items and the same crop windows; without augmentation their batches are equal
 value for value, with it they follow the same distribution (``BatchAugment``'s contract).
+
+Items (:func:`item`) hold arrays, or :class:`bench.api.case.Lazy` references when their cases come
+from the on-disk cache. Referenced items are read when a batch draws them: ``host_batch`` reads
+the batch's items, and ``DeviceBatches`` keeps references when the items stay on the host (the
+CPU, or a device they do not fit), so host memory holds one batch, not the dataset; on a device
+they fit, they are copied there one at a time.
 """
 
 from __future__ import annotations
@@ -22,11 +28,26 @@ import torch.nn.functional as F
 from monai.data.utils import get_random_patch
 from monai.transforms import RandSpatialCropd, SpatialPadd
 
+from bench.api.case import Case, Lazy, held
 from segmenters.augment import BatchAugment
 
 # The items stay on the host (and are copied per batch) when they would take more than this
 # share of the device's free memory: the network's activations need the rest.
 DEVICE_SHARE = 0.5
+
+
+def item(case: Case) -> dict:
+    """A training item of ``case``: {"image": (C, *s) float32, "label": (1, *s) float32}, as
+    references when the case references its arrays."""
+    label = case.ref("label")
+    if case.lazy:
+        return {"image": case.ref("image"),
+                "label": Lazy((1, *label.shape), np.float32, _label_item, label)}
+    return {"image": case.image, "label": case.label[None].astype(np.float32)}
+
+
+def _label_item(label) -> np.ndarray:
+    return np.asarray(held(label))[None].astype(np.float32)
 
 
 def _draws(n_items: int, weights, batch: int, seed: int, step: int, augment: bool,
@@ -52,8 +73,8 @@ def host_batch(items: list[dict], weights, batch: int, patch: Sequence[int], see
         crop[1].set_random_state(seed=crop_seed)
     samples = []
     for i in picks:
-        sample = {"image": torch.as_tensor(items[i]["image"]),
-                  "label": torch.as_tensor(items[i]["label"])}
+        sample = {"image": torch.as_tensor(item_array(items[i]["image"])),
+                  "label": torch.as_tensor(item_array(items[i]["label"]))}
         for transform in crop or ():
             sample = transform(sample)
         if augment is not None:
@@ -72,9 +93,15 @@ class DeviceBatches:
         self.weights, self.batch, self.patch, self.seed = weights, batch, tuple(patch), seed
         self.device, self.augment, self.n = torch.device(device), augment, len(items)
         self.store = self.device if _fits(items, self.device) else torch.device("cpu")
-        images = [_pad(torch.as_tensor(i["image"], dtype=torch.float32), patch) for i in items]
-        labels = [_pad(torch.as_tensor(i["label"]).round().to(torch.int16), patch)
-                  for i in items]
+        self.items = None
+        if self.store.type == "cpu" and any(isinstance(v, Lazy) for i in items
+                                            for v in i.values()):
+            self.items = items  # read when drawn: host memory holds one batch
+            return
+        images = [_pad(torch.as_tensor(item_array(i["image"]), dtype=torch.float32)
+                       .to(self.store), patch) for i in items]
+        labels = [_pad(torch.as_tensor(item_array(i["label"])).round().to(torch.int16)
+                       .to(self.store), patch) for i in items]
         if len(patch) == 2:  # slices share one size: one tensor, batches by indexing
             self.images = torch.stack(images).to(self.store)
             self.labels = torch.stack(labels).to(self.store)
@@ -87,14 +114,19 @@ class DeviceBatches:
                                                 step, self.augment is not None,
                                                 len(self.patch) == 3)
         if crop_seed is None:
-            index = torch.as_tensor(picks, device=self.store)
-            image, label = self.images[index], self.labels[index]
+            if self.items is not None:
+                image = torch.stack([self._image(i) for i in picks])
+                label = torch.stack([self._label(i) for i in picks])
+            else:
+                index = torch.as_tensor(picks, device=self.store)
+                image, label = self.images[index], self.labels[index]
         else:  # the windows MONAI's RandSpatialCropd draws, from the same seed, in turn
             state, crops = np.random.RandomState(crop_seed), []
             for i in picks:
-                shape = self.images[i].shape[1:]
-                window = (slice(None), *get_random_patch(shape, self.patch, state))
-                crops.append((self.images[i][window], self.labels[i][window]))
+                volume, labels = ((self._image(i), self._label(i)) if self.items is not None
+                                  else (self.images[i], self.labels[i]))
+                window = (slice(None), *get_random_patch(volume.shape[1:], self.patch, state))
+                crops.append((volume[window], labels[window]))
             image = torch.stack([c[0] for c in crops])
             label = torch.stack([c[1] for c in crops])
         image = image.to(self.device, non_blocking=True)
@@ -102,6 +134,22 @@ class DeviceBatches:
         if self.augment is not None:
             image, label = self.augment(image, label, augment_seed)
         return image, label.long()
+
+
+    def _image(self, i: int) -> torch.Tensor:
+        return _pad(torch.as_tensor(item_array(self.items[i]["image"]), dtype=torch.float32),
+                    self.patch)
+
+    def _label(self, i: int) -> torch.Tensor:
+        return _pad(torch.as_tensor(item_array(self.items[i]["label"])).round().to(torch.int16),
+                    self.patch)
+
+
+def item_array(value) -> np.ndarray:
+    """An item's array, read if referenced; a read-only memory map is copied (torch warns on
+    non-writable arrays and a batch must not write into the cache)."""
+    array = held(value)
+    return array if array.flags.writeable else np.array(array)
 
 
 def _pad(volume: torch.Tensor, patch: Sequence[int]) -> torch.Tensor:
@@ -116,6 +164,6 @@ def _pad(volume: torch.Tensor, patch: Sequence[int]) -> torch.Tensor:
 def _fits(items: list[dict], device: torch.device) -> bool:
     if device.type != "cuda":
         return True
-    size = sum(i["image"].nbytes + i["label"].size * 2 for i in items)
+    size = sum(i["image"].nbytes + i["label"].nbytes // 2 for i in items)  # labels as int16
     free, _ = torch.cuda.mem_get_info(device)
     return size <= DEVICE_SHARE * free

@@ -20,7 +20,7 @@ import torch
 from monai.networks.nets import UNETR, SwinUNETR, UNet
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
-from bench.api.case import CaseSet
+from bench.api.case import Case, CaseSet, channel_map
 from bench.api.checkpoints import load_checkpoint
 from bench.api.errors import ConfigError
 from bench.api.seeding import seeded_global_rng
@@ -28,9 +28,10 @@ from bench.api.segmenter import TrainContext, TrainedModel, preset_params
 from bench.api.slices import extract_slices, fit_slices, restore
 from bench.api.strategies import Stage
 from bench.data.geometry import DEFAULT_SLICE_AXIS, slicing_axis
-from bench.data.normalisation import normalise_image, plan_normalisation
+from bench.data.normalisation import CT, ZSCORE, normalise_image, plan_normalisation
 from segmenters.augment import BatchAugment, augmentation_set
 from segmenters.augment_sets import AUGMENTATION_SETS
+from segmenters.batches import item
 from segmenters.training import Loop, infer, train_network
 
 
@@ -194,15 +195,36 @@ class MonaiSegmenter:
                                    ).cases
         elif self.spatial_dims == 2:
             cases = fit_slices(cases, self.params.patch, self.params.fit)
-        return [{"image": c.image, "label": c.label[None].astype(np.float32)} for c in cases]
+        return [item(c) for c in cases]  # references stay references (segmenters.batches)
 
 
 def normalise(cases: CaseSet, plan: dict | None = None) -> CaseSet:
     """Each case normalised by ``plan`` (:func:`bench.data.normalisation.plan_normalisation` of
     the training set); None z-scores each case and channel over its non-zero voxels (the brain
     in skull-stripped MR)."""
-    return cases.replace([dataclasses.replace(case, image=normalise_image(case.image, plan))
-                          for case in cases])
+    return cases.replace([_normalised(case, plan) for case in cases])
+
+
+def _normalised(case: Case, plan: dict | None) -> Case:
+    """One case normalised; a case that references its arrays (read from the dataset cache)
+    stays a reference: its per-channel terms come from one read and the map is applied to
+    whatever is read later (a slice reads and maps one slice), so no volume is kept."""
+    if not case.lazy:
+        return dataclasses.replace(case, image=normalise_image(case.image, plan))
+    entries = (plan or {}).get("channels", [])
+    terms: list[tuple] = []
+    image = case.image
+    for c, channel in enumerate(image):
+        entry = entries[c] if c < len(entries) else {"scheme": ZSCORE}
+        if entry["scheme"] == CT:  # nnU-Net's CTNormalization.run, as normalise_image uses it
+            terms.append((entry["percentile_00_5"], entry["percentile_99_5"], entry["mean"],
+                          max(entry["std"], 1e-8)))
+        else:  # normalisation._zscore's terms
+            inside = channel > channel.min()
+            values = channel[inside] if inside.any() else channel
+            terms.append((None, None, values.mean(), values.std() + 1e-6))
+    del image
+    return case.with_arrays(image=channel_map(case.ref("image"), *zip(*terms, strict=True)))
 
 
 class UNet2D(MonaiSegmenter):

@@ -24,7 +24,7 @@ from monai.metrics import DiceMetric
 
 from bench.api.checkpoints import load_checkpoint
 from bench.api.errors import TrainingDiverged
-from segmenters.batches import DeviceBatches, host_batch
+from segmenters.batches import DeviceBatches, host_batch, item_array
 
 
 @dataclass
@@ -139,8 +139,8 @@ def validate(net, val: list[dict], patch, device: str, n_classes: int) -> float:
     size = 16 if len(patch) == 2 else 1  # volumes may differ in shape
     for start in range(0, len(val), size):
         chunk = val[start:start + size]
-        image = torch.stack([torch.as_tensor(v["image"]) for v in chunk]).float()
-        label = torch.stack([torch.as_tensor(v["label"]) for v in chunk]).long()
+        image = torch.stack([torch.as_tensor(item_array(v["image"])) for v in chunk]).float()
+        label = torch.stack([torch.as_tensor(item_array(v["label"])) for v in chunk]).long()
         pred = infer(net, image, patch, device).argmax(1, keepdim=True)
         metric(torch.nn.functional.one_hot(pred[:, 0], n_classes).movedim(-1, 1),
                torch.nn.functional.one_hot(label[:, 0], n_classes).movedim(-1, 1))

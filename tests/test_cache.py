@@ -22,12 +22,12 @@ LABELS = {0: "background", 1: "fg", 2: "core"}
 SHAPE = (24, 28, 20)
 
 
-def _synthetic(n: int, channels: int = 1, seed: int = 0) -> CaseSet:
+def _synthetic(n: int, channels: int = 1, seed: int = 0, shape=SHAPE) -> CaseSet:
     rng = np.random.default_rng(seed)
     cases = []
     for i in range(n):
-        image = rng.normal(100, 20, (channels, *SHAPE)).astype(np.float32)
-        label = np.zeros(SHAPE, np.uint8)
+        image = rng.normal(100, 20, (channels, *shape)).astype(np.float32)
+        label = np.zeros(shape, np.uint8)
         label[4:12, 5:15, 3:10] = 1
         label[6:9, 7:10, 4:6] = 2
         cases.append(Case(f"case{i:03d}", image, label, (1.0, 1.2, 1.5), meta={"site": "A"}))
@@ -184,3 +184,95 @@ def test_memory_of_reading_and_walking_does_not_grow_with_the_number_of_cases(tm
     assert old[40] - old[10] > bound  # the in-memory reader holds every case: the bound bites
     assert cold[40] - cold[10] < bound, (cold, case_bytes)
     assert warm[40] - warm[10] < bound, (warm, case_bytes)
+
+
+# ------------------------------------------------------------------ training reads references
+def _cached_and_in_ram(tmp_path, n=3, channels=1):
+    root = write_nnunet(_synthetic(n, channels=channels), tmp_path / f"ds{n}_{channels}")
+    return load_dataset(root), load_dataset(root, cache=False)
+
+
+@pytest.mark.parametrize(("size", "fit"), [(None, "resize"), ((16, 16), "resize"),
+                                           ((32, 32), "pad")])
+def test_slices_of_cached_cases_are_references_equal_to_the_in_memory_slices(tmp_path, size,
+                                                                              fit):
+    from bench.api.slices import extract_slices
+
+    cached, in_ram = _cached_and_in_ram(tmp_path)
+    lazy, eager = (extract_slices(c, axis=2, size=size, fit=fit, min_foreground=0.05)
+                   for c in (cached, in_ram))
+    assert len(lazy) == len(eager) > 0 and lazy.index == eager.index
+    assert all(c.lazy for c in lazy.cases)
+    for a, b in zip(lazy.cases, eager.cases, strict=True):
+        assert a.id == b.id and a.spacing == pytest.approx(b.spacing) and a.meta == b.meta
+        np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(a.label, b.label)
+
+
+def test_normalising_cached_cases_keeps_references_and_equals_the_in_memory_result(tmp_path):
+    from segmenters.monai_models import normalise
+
+    cached, in_ram = _cached_and_in_ram(tmp_path, channels=2)
+    ct = {"channels": [{"channel": "ch0", "scheme": "CT", "percentile_00_5": 80.0,
+                        "percentile_99_5": 120.0, "mean": 101.0, "std": 9.0},
+                       {"channel": "ch1", "scheme": "zscore"}]}
+    for plan in (None, ct):
+        lazy, eager = normalise(cached, plan), normalise(in_ram, plan)
+        assert all(c.lazy for c in lazy)
+        for a, b in zip(lazy, eager, strict=True):
+            np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(lazy[0].image[:, :, :, 4], eager[0].image[:, :, :, 4])
+
+
+@pytest.mark.parametrize("patch", [(16, 16), (8, 8, 8)])
+def test_batches_from_references_equal_batches_from_arrays(tmp_path, patch):
+    import torch
+
+    from bench.api.slices import extract_slices
+    from segmenters.batches import DeviceBatches, host_batch, item
+
+    cached, in_ram = _cached_and_in_ram(tmp_path)
+    if len(patch) == 2:
+        cached, in_ram = (extract_slices(c, axis=2, size=patch).cases for c in (cached, in_ram))
+    lazy, eager = [item(c) for c in cached], [item(c) for c in in_ram]
+    assert all(isinstance(i["image"], Lazy) for i in lazy)
+    on_refs = DeviceBatches(lazy, None, 4, patch, 0, "cpu", None)
+    on_arrays = DeviceBatches(eager, None, 4, patch, 0, "cpu", None)
+    assert on_refs.items is lazy  # nothing read until a batch is drawn
+    for step in range(3):
+        for a, b in zip(on_refs.draw(step), on_arrays.draw(step), strict=True):
+            torch.testing.assert_close(a, b)
+        for a, b in zip(host_batch(lazy, None, 4, patch, 0, step, None),
+                        host_batch(eager, None, 4, patch, 0, step, None), strict=True):
+            torch.testing.assert_close(a, b)
+
+
+def _training_items(cases: CaseSet):
+    from bench.api.slices import extract_slices
+    from segmenters.batches import DeviceBatches, item
+    from segmenters.monai_models import normalise
+
+    slices = extract_slices(normalise(cases), axis=2, size=(16, 16), min_foreground=0.01)
+    batches = DeviceBatches([item(c) for c in slices.cases], None, 4, (16, 16), 0, "cpu", None)
+    for step in range(2):
+        batches.draw(step)
+    return batches
+
+
+def test_training_items_memory_does_not_grow_with_the_number_of_cases(tmp_path):
+    """Per slice, a reference of ~2 kB stays (per-case metadata); voxels do not."""
+    shape = (64, 64, 20)  # planes large enough that voxels, not references, dominate
+    case_bytes = int(np.prod(shape)) * (4 + 1)
+    roots = {n: write_nnunet(_synthetic(n, seed=n, shape=shape), tmp_path / f"ds{n}")
+             for n in (10, 40)}
+    _training_items(load_dataset(write_nnunet(_synthetic(2), tmp_path / "warm-up")))
+    kept: dict = {}
+
+    def run(n, cache):
+        kept[n, cache] = _training_items(load_dataset(roots[n], cache=cache))
+
+    new = {n: _peak(lambda n=n: run(n, True)) for n in roots}
+    old = {n: _peak(lambda n=n: run(n, False)) for n in roots}
+    bound = 6 * case_bytes
+    assert old[40] - old[10] > bound  # normalised volumes and slices of every case held
+    assert new[40] - new[10] < bound, (new, case_bytes)

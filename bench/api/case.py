@@ -45,6 +45,10 @@ class Lazy:
     def ndim(self) -> int:
         return len(self.shape)
 
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
     def load(self) -> np.ndarray:
         array = self.fn(*self.args)
         if tuple(array.shape) != self.shape or array.dtype != self.dtype:
@@ -64,9 +68,47 @@ def npy_ref(path, shape: tuple[int, ...], dtype) -> Lazy:
     return Lazy(shape, dtype, open_npy, str(path))
 
 
-def _held(value):
-    """The array a field holds, read now when it is a reference."""
+def held(value):
+    """The array ``value`` is: read now when it is a :class:`Lazy`, else itself."""
     return value.load() if isinstance(value, Lazy) else value
+
+
+_held = held
+
+
+def take(value, k: int, axis: int):
+    """Index ``k`` along ``axis`` of an array or of a reference (then a reference that reads
+    only what it needs: slicing a memory map reads one slice; slicing a channel map maps one
+    slice)."""
+    if not isinstance(value, Lazy):
+        return np.take(value, k, axis=axis)
+    shape = tuple(n for i, n in enumerate(value.shape) if i != axis)
+    if value.fn is _channel_map and axis > 0:
+        source, *terms = value.args
+        return Lazy(shape, value.dtype, _channel_map, take(source, k, axis), *terms)
+    return Lazy(shape, value.dtype, _take, value, k, axis)
+
+
+def _take(value, k: int, axis: int) -> np.ndarray:
+    return np.array(np.take(held(value), k, axis=axis))
+
+
+def channel_map(value, low, high, offset, divisor) -> Lazy:
+    """A reference to ``(clip(image[c], low[c], high[c]) - offset[c]) / divisor[c]`` per channel
+    of a (C, ...) float32 image (``low``/``high`` None: no clipping), computed when read; an
+    index along a spatial axis reads and maps that slice only."""
+    return Lazy(value.shape, np.float32, _channel_map, value, tuple(low), tuple(high),
+                tuple(offset), tuple(divisor))
+
+
+def _channel_map(value, low, high, offset, divisor) -> np.ndarray:
+    image = np.array(held(value), dtype=np.float32, copy=True)
+    for c in range(image.shape[0]):
+        if low[c] is not None or high[c] is not None:
+            np.clip(image[c], low[c], high[c], out=image[c])
+        image[c] -= offset[c]
+        image[c] /= divisor[c]
+    return image
 
 
 @dataclass
@@ -118,6 +160,14 @@ class Case:
         if name not in ("image", "label", "pv"):
             raise ValueError(f"case {self.id}: no array named {name!r}")
         return self.__dict__[f"_{name}"]
+
+    def with_arrays(self, **changes) -> Case:
+        """A copy with some fields changed (like ``dataclasses.replace``) that keeps the other
+        arrays as they are kept here: references stay references, nothing is read."""
+        fields = {"image": self.ref("image"), "label": self.ref("label"), "pv": self.ref("pv"),
+                  "spacing": self.spacing, "affine": self.affine, "meta": self.meta}
+        fields.update(changes)
+        return Case(self.id, fields.pop("image"), fields.pop("label"), **fields)
 
     @property
     def lazy(self) -> bool:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from monai.transforms import Resize
 
-from bench.api.case import Case, CaseSet
+from bench.api.case import Case, CaseSet, Lazy, held, take
 
 FITS = ("resize", "pad")
 
@@ -121,12 +121,41 @@ def _balance(candidates, has_lesion: np.ndarray, fraction: float, seed: int):
 
 
 def _cut(case: Case, k: int, axis: int, size, fit: str) -> Case:
+    if case.lazy:
+        return _lazy_cut(case, k, axis, size, fit)
     image = np.take(case.image, k, axis=axis + 1)
     label = np.take(case.label, k, axis=axis)
     pv = None if case.pv is None else np.take(case.pv, k, axis=axis + 1)
     meta = {**case.meta, "source": case.id, "slice": k, "axis": axis}
     cut = Case(f"{case.id}_s{k:03d}", image, label, _drop(case.spacing, axis), pv=pv, meta=meta)
     return cut if size is None else fit_case(cut, tuple(size), fit)
+
+
+def _lazy_cut(case: Case, k: int, axis: int, size, fit: str) -> Case:
+    """The slice of a case whose arrays are references, as references: a SliceSet of a dataset
+    read from the cache holds no voxels; each slice reads its plane (and fits it) when used."""
+    pv = None if case.ref("pv") is None else take(case.ref("pv"), k, axis + 1)
+    meta = {**case.meta, "source": case.id, "slice": k, "axis": axis}
+    cut = Case(f"{case.id}_s{k:03d}", take(case.ref("image"), k, axis + 1),
+               take(case.ref("label"), k, axis), _drop(case.spacing, axis), pv=pv, meta=meta)
+    if size is None or cut.spatial_shape == tuple(size):
+        return cut
+    size = tuple(size)
+    spacing = cut.spacing
+    if fit == "resize":
+        spacing = tuple(s * n / m for s, n, m in zip(spacing, cut.spatial_shape, size,
+                                                     strict=True))
+    refs = (cut.ref("image"), cut.ref("label"), cut.ref("pv"), cut.spacing, size, fit)
+    image = Lazy((cut.n_channels, *size), np.float32, _fitted, "image", *refs)
+    label = Lazy(size, cut.ref("label").dtype, _fitted, "label", *refs)
+    pv = None if cut.ref("pv") is None else Lazy((cut.ref("pv").shape[0], *size), np.float32,
+                                                 _fitted, "pv", *refs)
+    return Case(cut.id, image, label, spacing, pv=pv, meta=meta)
+
+
+def _fitted(name: str, image, label, pv, spacing, size, fit: str) -> np.ndarray:
+    case = Case("slice", held(image), held(label), spacing, pv=None if pv is None else held(pv))
+    return np.asarray(getattr(fit_case(case, size, fit), name))
 
 
 def fit_slices(cases: CaseSet, size: Sequence[int], fit: str = "resize") -> CaseSet:
