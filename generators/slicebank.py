@@ -10,7 +10,6 @@ samples back to the data's own units.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,16 +17,15 @@ import torch
 
 from bench.api.case import Case, CaseSet
 from bench.api.slices import extract_slices, fit_slices
+from bench.data.lesions import lesion_values
 from generators.intensity import IntensityRange, dataset_range, to_unit
-
-LESION_WORDS = re.compile(r"tumou?r|lesion|o?edema|enhanc|necro|metasta|cyst", re.IGNORECASE)
 
 
 def lesion_labels(labels: dict[int, str], given: list[int] | None = None) -> list[int]:
     """The label values that mark a lesion: ``given``, else those whose names say so."""
     if given is not None:
         return sorted(given)
-    return sorted(v for v, name in labels.items() if v and LESION_WORDS.search(name))
+    return lesion_values(labels)
 
 
 @dataclass

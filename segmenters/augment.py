@@ -9,7 +9,7 @@ where it lives, CPU or GPU, with batched affine grids and tensor operations (the
 ``tests/test_augment.py`` checks that both produce the same distribution of images and masks.
 
 The other named sets (Vu et al., brainSPADE, nnU-Net, MONAI's standard; data in
-:mod:`segmenters.augment_sets`) run on the host path through ``augmentation_set``.
+:mod:`bench.api.augment_sets`) run on the host path through ``augmentation_set``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from monai.transforms import (
     RandShiftIntensityd,
 )
 
-from segmenters.augment_sets import AUGMENTATION_SETS, AugmentationSet
+from bench.api.augment_sets import AUGMENTATION_SETS, AugmentationSet
 
 KEYS = ("image", "label")
 FLIP_PROB = 0.5

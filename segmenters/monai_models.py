@@ -20,6 +20,7 @@ import torch
 from monai.networks.nets import UNETR, SwinUNETR, UNet
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
+from bench.api.augment_sets import AUGMENTATION_SETS
 from bench.api.case import Case, CaseSet, channel_map
 from bench.api.checkpoints import load_checkpoint
 from bench.api.errors import ConfigError
@@ -30,7 +31,6 @@ from bench.api.strategies import Stage
 from bench.data.geometry import DEFAULT_SLICE_AXIS, slicing_axis
 from bench.data.normalisation import CT, ZSCORE, normalise_image, plan_normalisation
 from segmenters.augment import BatchAugment, augmentation_set
-from segmenters.augment_sets import AUGMENTATION_SETS
 from segmenters.batches import item
 from segmenters.training import Loop, infer, train_network
 

@@ -27,13 +27,13 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from bench.api.augment_sets import NNUNET_SETS
 from bench.api.case import Case, CaseSet
 from bench.api.errors import ConfigError
 from bench.api.segmenter import TrainContext, TrainedModel, preset_params
 from bench.api.strategies import Stage
 from bench.data import write_nnunet
 from bench.data.nifti import read_volume, write_volume
-from segmenters.augment_sets import NNUNET_SETS
 
 DATASET = "Dataset001_synth2seg"
 

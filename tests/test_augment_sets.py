@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from bench.api.augment_sets import AUGMENTATION_SETS
 from bench.api.errors import ConfigError
 from bench.api.segmenter import TrainContext
 from bench.api.strategies import parse_strategy
 from bench.run.config import load_config
 from bench.run.matrix import expand
 from segmenters.augment import augmentation_set
-from segmenters.augment_sets import AUGMENTATION_SETS
 
 BASE = {"name": "aug", "dataset": "phantom:A:6", "strategies": ["real"],
         "segmenters": [{"name": "unet2d", "preset": "tiny"}]}

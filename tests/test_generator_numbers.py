@@ -133,7 +133,7 @@ def test_medgen3d_masks_on_the_phantoms_grid_match_the_tissue_their_images_show(
     """On the real phantom: masks on the working grid against the argmax of the partial-volume
     maps resampled like the images (Dice 0.56 and half a grid voxel off with the legacy
     resampling at 32 x 32 x 32; 0.92 and < 0.01 voxel now)."""
-    from bench.fidelity.quality.medgen3d import grid_alignment
+    from bench.replicate.quality.medgen3d import grid_alignment
 
     figures = grid_alignment(phantom, axis=2, depth=32, size=32)
     assert figures["dice"] > 0.85

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bench.api.case import Case, CaseSet
-from bench.fidelity.quality.common import (
+from bench.replicate.quality.common import (
     class_fraction_error,
     class_fractions,
     class_means,
@@ -46,7 +46,7 @@ def test_contrast_order_follows_label_means():
 
 def test_slices_through_a_generator_grid_keep_shape_and_spacing_and_lose_detail(phantom):
     from bench.api.slices import extract_slices
-    from bench.fidelity.quality.grid import padded, through_grid
+    from bench.replicate.quality.grid import padded, through_grid
 
     slices = extract_slices(phantom.subset([0]), axis=2, min_foreground=0.1).cases
     coarse = through_grid(slices, (32, 32))
@@ -62,7 +62,7 @@ def test_slices_through_a_generator_grid_keep_shape_and_spacing_and_lose_detail(
 def test_stylegan2_quality_can_judge_b_sg_alone(tmp_path):
     """A B-SG setting (its collapse at 1 500 steps) is tried without refitting MC-SG: only
     B-SG's rows are written, next to the real held-out ceiling."""
-    from bench.fidelity.quality import stylegan2
+    from bench.replicate.quality import stylegan2
 
     out = stylegan2.main(["--preset", "tiny", "--only", "b-sg", "--data", "phantom:A:4:4.0",
                           "--samples", "8", "--segmenter-steps", "2", "--device", "cpu",

@@ -1,5 +1,7 @@
-"""The layout's rules (ARCHITECTURE.md), checked on the source: plugins import only the contract
-and the data layer, the contract imports nothing of synth2seg, and modules stay small."""
+"""The layout's rules (ARCHITECTURE.md), checked on the source: every layer imports only its own
+and the layers below it (api → data → metrics, generators, segmenters → fidelity → run → report →
+replicate → cli), the harness reaches generators and segmenters only through the registry (the
+paper scripts of bench.replicate aside), and modules stay small."""
 
 from __future__ import annotations
 
@@ -13,18 +15,31 @@ PACKAGES = ("bench", "generators", "segmenters", "metrics")
 MAX_LINES = 400
 
 # which synth2seg modules each part may import (besides its own package)
+_PLUGIN = ("bench.api", "bench.data")
+_FIDELITY = (*_PLUGIN, "metrics")
+_RUN = (*_FIDELITY, "bench.fidelity")
+_REPORT = (*_RUN, "bench.run")
+_REPLICATE = (*_REPORT, "bench.report", "generators", "segmenters")
 ALLOWED = {
-    "generators": ("bench.api", "bench.data"),
-    "segmenters": ("bench.api", "bench.data"),
-    "metrics": ("bench.api", "bench.data"),
     "bench.api": (),
     "bench.data": ("bench.api",),
+    "metrics": _PLUGIN,
+    "generators": _PLUGIN,
+    "segmenters": _PLUGIN,
+    "bench.fidelity": _FIDELITY,
+    "bench.run": _RUN,
+    "bench.report": _REPORT,
+    "bench.replicate": _REPLICATE,
+    "bench.cli": (*_REPLICATE, "bench.replicate", "bench.testing"),
+    "bench.testing": (*_REPLICATE, "bench.replicate", "bench.cli"),  # helpers for adapter tests
 }
 
 
 def _modules(part: str) -> list[Path]:
-    folder = ROOT / part.replace(".", "/")
-    return sorted(p for p in folder.rglob("*.py") if "benchmarks" not in p.parts)
+    path = ROOT / part.replace(".", "/")
+    if path.with_suffix(".py").is_file():
+        return [path.with_suffix(".py")]
+    return sorted(p for p in path.rglob("*.py") if "benchmarks" not in p.parts)
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
@@ -48,6 +63,13 @@ def test_import_rule(part):
               for path in _modules(part) for line, name in _imports(path)
               if not _within(name, (part, *ALLOWED[part]))]
     assert not broken, f"{part} may import only {ALLOWED[part] or 'itself'}:\n" + "\n".join(broken)
+
+
+def test_every_module_of_the_harness_has_a_layer():
+    layered = {p for part in ALLOWED for p in _modules(part)}
+    missing = [str(p.relative_to(ROOT)) for part in PACKAGES for p in _modules(part)
+               if p not in layered and p != ROOT / "bench" / "__init__.py"]
+    assert not missing, f"modules in no layer of ALLOWED: {missing}"
 
 
 def test_the_rule_sees_imports_inside_functions(tmp_path):

@@ -12,13 +12,9 @@ import pandas as pd
 import pytest
 
 from bench.data import open_dataset
+from bench.data.lesions import lesion_classes, reference_volumes
 from bench.report.leaderboard import write_report
-from bench.report.lesion_strata import (
-    assign_strata,
-    lesion_classes,
-    lesion_strata,
-    reference_volumes,
-)
+from bench.report.lesion_strata import assign_strata, lesion_strata
 from bench.run.store import Store
 
 VOLUMES = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0, "e": 5.0, "f": 6.0, "g": 0.0}

@@ -190,7 +190,7 @@ def test_mc_sg_trains_both_gans_and_paints_its_own_masks(fitted):
 
 
 def test_c_sg_paints_given_masks_and_style_masks(fitted, lesion_phantom):
-    from bench.fidelity.quality.common import real_slices
+    from bench.replicate.quality.common import real_slices
 
     model = fitted["c-sg"]
     maps = real_slices(lesion_phantom, (32, 32), 2, 0.3, "resize")

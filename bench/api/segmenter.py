@@ -28,7 +28,7 @@ class TrainContext:
     data: dict[str, CaseSet]
     device: str = "cpu"
     seed: int = 0
-    augment: str = "none"  # an augmentation set (segmenters.augment_sets); True/False: default/none
+    augment: str = "none"  # an augmentation set (bench.api.augment_sets); True/False: default/none
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("synth2seg.segmenter"))
 
     def __post_init__(self):
@@ -48,7 +48,7 @@ class Segmenter(Protocol):
     """A segmentation model; constructed as ``cls(params=None, preset=None)``.
 
     ``augmentation_sets`` names the augmentation sets its training can express (see
-    :mod:`segmenters.augment_sets`); the matrix refuses any other before training.
+    :mod:`bench.api.augment_sets`); the matrix refuses any other before training.
     """
 
     name: ClassVar[str]

@@ -4,7 +4,7 @@ Written as stage names joined by ``>``: ``real+synthetic>real`` trains on real a
 data, then fine-tunes those weights on real data. The names of the MedGen3D paper are aliases:
 E2-1…E2-5 compare data sources, E3-1…E3-4 transfer to a target domain with a small labelled set.
 The augmentation axis of Vu et al. is a named set on the strategy (see
-:mod:`segmenters.augment_sets`), not another name.
+:mod:`bench.api.augment_sets`), not another name.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Strategy:
 def set_name(value: str | bool) -> str:
     """The augmentation set a config value names: ``false``/``true`` are ``none``/``default``.
 
-    Which names exist is the segmenters' business (:mod:`segmenters.augment_sets`); the run's
+    Which names exist is :mod:`bench.api.augment_sets`'s business; the run's
     config validation refuses an unknown one.
     """
     if isinstance(value, bool):

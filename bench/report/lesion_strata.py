@@ -12,41 +12,20 @@ the class's true volume in that case:
   positive, so this stratum reads as "how often it invents one").
 
 Volumes are measured by the runner on the test sets' label maps (mL for volumes, mm² for 2D
-images) and kept in the store's manifest, so a report needs no data. Each stratum's mean comes
-with the 95% interval over seeds and cases of :mod:`bench.report.uncertainty`.
+images; :mod:`bench.data.lesions`) and kept in the store's manifest, so a report needs no data.
+Each stratum's mean comes with the 95% interval over seeds and cases of
+:mod:`bench.report.uncertainty`.
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
-from bench.api.case import CaseSet
 from bench.report.markup import md
 from bench.report.uncertainty import mean_interval
 
-LESION_WORDS = re.compile(r"tumou?r|lesion|o?edema|enhanc|necro|metasta|cyst", re.IGNORECASE)
 ORDER = ["small", "medium", "large", "all", "absent"]
-
-
-def lesion_classes(labels: dict[int, str]) -> list[str]:
-    return [name for value, name in sorted(labels.items()) if value and LESION_WORDS.search(name)]
-
-
-def reference_volumes(tests: dict[str, CaseSet]) -> dict:
-    """``{"unit", "volumes": {test set: {case: {lesion class: volume}}}}``; empty without any
-    lesion class."""
-    volumes, unit = {}, "mL"
-    for name, cases in tests.items():
-        classes = lesion_classes(cases.labels)
-        if not classes:
-            continue
-        scale, unit = (1e-3, "mL") if cases.spatial_dims == 3 else (1.0, "mm²")
-        volumes[name] = {case: {k: v * scale for k, v in per_class.items() if k in classes}
-                         for case, per_class in cases.label_volumes().items()}
-    return {"unit": unit, "volumes": volumes} if volumes else {}
 
 
 def assign_strata(volumes: dict[str, float]) -> dict[str, tuple[str, str]]:

@@ -16,6 +16,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bench.api.augment_sets import known_set
 from bench.api.errors import ConfigError
 
 # Upper bounds of every size a config can ask for: far above any real benchmark, low enough that
@@ -163,7 +164,7 @@ class MatrixConfig(_Strict):
     counts: list[int] = Field(default_factory=lambda: [100], max_length=100)
     strategies: list[str] = Field(default_factory=lambda: ["real"])
     synthetic_fraction: float | None = Field(None, gt=0.0, lt=1.0)
-    # named sets (segmenters.augment_sets); false/true are aliases of none/default
+    # named sets (bench.api.augment_sets); false/true are aliases of none/default
     augmentation: list[str | bool] = Field(default_factory=lambda: [False])
     segmenters: list[SegmenterSpec] = Field(default_factory=lambda: [SegmenterSpec(
         name="unet2d", preset="demo")])
@@ -204,8 +205,6 @@ class MatrixConfig(_Strict):
     @field_validator("augmentation")
     @classmethod
     def _known_augmentation(cls, value):
-        from segmenters.augment_sets import known_set
-
         for item in value:
             known_set(item)
         return value

@@ -18,14 +18,13 @@ import numpy as np
 
 from bench.api.case import CaseSet
 from bench.api.errors import ConfigError
+from bench.run.cell import Cell
 from bench.run.config import MatrixConfig
 from bench.run.resolve import NONE
 
 
 def curve_cells(config: MatrixConfig, strategies, segmenters, seeds) -> list:
     """One real-only cell per training-set size, segmenter, augmentation set and seed."""
-    from bench.run.matrix import Cell  # the matrix expands these cells with its own
-
     if config.learning_curve is None:
         return []
     real = [s for s in strategies if s.name == "real"]

@@ -24,17 +24,18 @@ from bench.api.errors import ConfigError, DataError, UserError
 from bench.api.generator import SampleContext
 from bench.api.segmenter import ExposesEncoder
 from bench.data import geometry
+from bench.data.lesions import reference_volumes
 from bench.data.normalisation import plan_normalisation
 from bench.fidelity.catalogue import FidelityOptions
 from bench.fidelity.judge import FidelityJudge
 from bench.fidelity.reference import Reference
-from bench.report.lesion_strata import reference_volumes
 from bench.run.artifacts import check_sources, ensure_fit, ensure_samples, load_samples
+from bench.run.cell import Cell
 from bench.run.config import MatrixConfig
 from bench.run.devices import resolve_device
 from bench.run.digest import damage
 from bench.run.executors import ExecutorOptions, get_executor
-from bench.run.matrix import Cell, expand
+from bench.run.matrix import expand
 from bench.run.plan import samples_per_count
 from bench.run.resolve import Resolved, config_key, resolve_config
 from bench.run.rundata import RunData, prepare_data

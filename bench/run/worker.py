@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 
 from bench.run.artifacts import load_samples
+from bench.run.cell import Cell
 from bench.run.config import MatrixConfig
 from bench.run.digest import seal
 from bench.run.experiment import Experiment, run_experiment
 from bench.run.learning_curve import training_cases
-from bench.run.matrix import Cell
 from bench.run.rundata import RunData, prepare_data
 from metrics.segmentation import PENALISED
 

@@ -1,6 +1,6 @@
 """The quality figures of the StyleGAN2 family on the phantom, as one reproducible command.
 
-    python -m bench.fidelity.quality.stylegan2 --preset demo --out runs/stylegan2-quality
+    python -m bench.replicate.quality.stylegan2 --preset demo --out runs/stylegan2-quality
 
 Fits B-SG and MC-SG (which trains M-SG and C-SG) on the same training volumes, then reports:
 
@@ -20,7 +20,7 @@ import time
 
 from bench.api.generator import SampleContext
 from bench.fidelity.montage import save_montage
-from bench.fidelity.quality.common import (
+from bench.replicate.quality.common import (
     alignment_dice,
     class_fraction_error,
     fit_timed,

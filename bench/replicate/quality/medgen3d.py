@@ -1,6 +1,6 @@
 """The quality figures of MedGen3D on the phantom, as one reproducible command.
 
-    python -m bench.fidelity.quality.medgen3d --preset demo --out runs/medgen3d-quality
+    python -m bench.replicate.quality.medgen3d --preset demo --out runs/medgen3d-quality
 
 Fits MedGen3D on the training volumes, then reports:
 
@@ -27,7 +27,7 @@ from scipy import ndimage
 from bench.api.case import CaseSet
 from bench.api.generator import SampleContext
 from bench.fidelity.montage import save_montage
-from bench.fidelity.quality.common import (
+from bench.replicate.quality.common import (
     alignment_dice,
     class_fraction_error,
     fit_timed,

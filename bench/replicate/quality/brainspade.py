@@ -1,6 +1,6 @@
 """The quality figures of brainSPADE on the phantom, as one reproducible command.
 
-    python -m bench.fidelity.quality.brainspade --preset demo --out runs/brainspade-quality
+    python -m bench.replicate.quality.brainspade --preset demo --out runs/brainspade-quality
 
 1. Label generator: mean relative class-fraction error of sampled label slices against the real
    training slices.
@@ -20,7 +20,7 @@ import time
 from bench.api.generator import SampleContext
 from bench.data import open_dataset
 from bench.fidelity.montage import save_montage
-from bench.fidelity.quality.common import (
+from bench.replicate.quality.common import (
     alignment_dice,
     class_fraction_error,
     class_means,

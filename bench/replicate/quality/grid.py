@@ -1,6 +1,6 @@
 """What a 2D generator's working grid alone costs a segmenter, as one reproducible command.
 
-    python -m bench.fidelity.quality.grid --data phantom:A:12 --size 64 64 --out runs/grid-64
+    python -m bench.replicate.quality.grid --data phantom:A:12 --size 64 64 --out runs/grid-64
 
 brainSPADE and the StyleGAN2 family resize real slices to their grid (64 x 64 in the `demo`
 presets) and the harness brings their samples back to the real voxel size: even a generator
@@ -18,7 +18,7 @@ import math
 
 from bench.api.case import CaseSet
 from bench.api.slices import extract_slices, fit_case, to_spacing
-from bench.fidelity.quality.common import alignment_dice, prepare, quality_parser, write_results
+from bench.replicate.quality.common import alignment_dice, prepare, quality_parser, write_results
 
 
 def through_grid(slices: CaseSet, size: tuple[int, int]) -> CaseSet:
