@@ -4,7 +4,7 @@ Every family keeps what sampling needs in a ``@dataclass`` (its ``State``) and i
 :class:`FittedGenerator`, which saves and loads it the same way for all of them:
 
 - ``fitted.pt``: params, the state's fields and the networks' weights, written with ``torch.save``
-  and read back with ``weights_only=True`` (:func:`bench.checkpoints.load_checkpoint`), so a
+  and read back with ``weights_only=True`` (:func:`bench.api.checkpoints.load_checkpoint`), so a
   shared model folder can never run code;
 - ``meta.json``: the same params and the state's readable fields, for people;
 - ``curve_<stage>.csv``: the training curve of each stage.

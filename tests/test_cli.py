@@ -42,3 +42,38 @@ def test_bad_phantom_option_is_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: phantom option 'site': Input should be 'A', 'B' or 'C'")
+
+
+def test_user_text_is_printed_as_it_is(tmp_path, capsys):
+    """Rich read user text as markup and emoji codes: 'phantom:A:3' printed as 'phantom🅰3' and
+    a method named '[red]x' lost its brackets. Names come back verbatim."""
+    import pandas as pd
+
+    from tests.conftest import call_cli
+
+    names = ["phantom:A:3 [red]x[/]", ":a: [bold]b", "c :smile:"]
+    rows = [{"method": m, "case": c, "score": 0.5 + 0.1 * i + 0.01 * c}
+            for i, m in enumerate(names) for c in range(4)]
+    pd.DataFrame(rows).to_csv(tmp_path / "scores.csv", index=False)
+    result = call_cli(capsys, "stats", str(tmp_path / "scores.csv"))
+    assert result.returncode == 0, result.stderr
+    for name in names:
+        assert name in result.stdout
+    assert "🅰" not in result.stdout and "😄" not in result.stdout
+
+
+def test_a_check_table_shows_its_title_and_details_verbatim():
+    """`generator check`'s title holds the dataset spec; rich turned 'phantom:A:3' into
+    'phantom🅰3' even on a console that reads markup (as bench.testing's does)."""
+    import io
+
+    from rich.console import Console
+
+    from bench.cli.check import results_table
+    from bench.run.conformance import Result
+
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(results_table([Result("fit", False, "[red]x[/] :smile:")],
+                                "generator b-sg on phantom:A:3"))
+    text = console.file.getvalue()
+    assert "phantom:A:3" in text and "[red]x[/] :smile:" in text

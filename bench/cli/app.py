@@ -21,7 +21,9 @@ app.add_typer(data_app, name="data")
 segmenter_app = typer.Typer(help="Segmenters: check an adapter.", no_args_is_help=True)
 app.add_typer(generator_app, name="generator")
 app.add_typer(segmenter_app, name="segmenter")
-console = Console()
+# User text (labels, dataset specs, file names) is printed as it is: no rich markup ("[red]"),
+# no emoji codes (":a:" in "phantom:A:3" became 🅰) and no highlighting; style goes in `style=`.
+console = Console(markup=False, emoji=False, highlight=False)
 WEIGHTS_HELP = ("Folder with metric weights (Inception, RadImageNet, MedicalNet, AlexNet for "
                 "LPIPS); the torch hub cache is searched too, and missing files are fetched "
                 "there and verified unless --offline.")

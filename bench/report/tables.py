@@ -132,15 +132,6 @@ def overall_wide(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
     return -wide if metric in LOWER_IS_BETTER else wide
 
 
-def overall_ranks(scores: pd.DataFrame, metric: str) -> pd.Series:
-    """Mean rank over every (test set, case) block; blocks missing a method are dropped."""
-    wide = overall_wide(scores, metric)
-    complete, _ = stats.complete_blocks(wide)
-    if complete.empty:
-        return pd.Series(np.nan, index=wide.columns)
-    return stats.mean_ranks(complete)
-
-
 def overall_stability(scores: pd.DataFrame, metric: str, resamples: int, seed: int
                       ) -> RankStability | None:
     """The overall ranking (mean rank over every block) and its bootstrap over blocks."""
