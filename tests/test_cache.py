@@ -276,3 +276,38 @@ def test_training_items_memory_does_not_grow_with_the_number_of_cases(tmp_path):
     bound = 6 * case_bytes
     assert old[40] - old[10] > bound  # normalised volumes and slices of every case held
     assert new[40] - new[10] < bound, (new, case_bytes)
+
+
+def test_test_sets_are_predicted_and_scored_a_chunk_at_a_time(tmp_path, monkeypatch):
+    """Predictions are whole label volumes: run_experiment holds PREDICT_CHUNK of them, not a
+    test set's, and the per-case table is the one predicting the whole set at once gives."""
+    import pandas as pd
+
+    import bench.run.experiment as experiment
+    from bench.api.strategies import parse_strategy
+    from bench.data import geometry
+    from bench.data.phantom import PhantomConfig, make_phantom
+    from metrics.segmentation import evaluate
+    from segmenters.monai_models import UNet2D
+
+    cases = make_phantom(PhantomConfig(subjects=5, resolution=4.0, seed=5))
+    plan = geometry.plan(cases.subset([0, 1]))
+    data = {"real": geometry.apply(cases.subset([0]), plan),
+            "val": geometry.apply(cases.subset([1]), plan)}
+    tests = {"t": cases.subset([2, 3, 4])}
+    sizes = []
+    predict = UNet2D.predict
+
+    def counted(self, model, cases, device="cpu"):
+        sizes.append(len(cases))
+        return predict(self, model, cases, device)
+
+    monkeypatch.setattr(experiment, "PREDICT_CHUNK", 2)
+    monkeypatch.setattr(UNet2D, "predict", counted)
+    exp = experiment.Experiment("unet2d", parse_strategy("real"), "tiny", {"steps": 2},
+                                device="cpu")
+    table = experiment.run_experiment(exp, data, tests, tmp_path)
+    assert sizes == [2, 1]
+    segmenter = experiment.build_segmenter("unet2d", "tiny", {"steps": 2})
+    whole = evaluate(tests["t"], predict(segmenter, segmenter.load(tmp_path), tests["t"]), "t")
+    pd.testing.assert_frame_equal(table, whole)

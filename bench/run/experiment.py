@@ -91,6 +91,9 @@ def check_spatial(segmenter, data: dict[str, CaseSet]) -> None:
                                 f"along each of its {axes} axes)")
 
 
+PREDICT_CHUNK = 16  # test cases predicted and scored together
+
+
 def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, CaseSet],
                    workdir: Path, log=None) -> pd.DataFrame:
     """Train on ``data`` ("real", "val", optional "synthetic", "target", "target_val").
@@ -112,13 +115,19 @@ def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, C
                        augment=exp.strategy.augment, **kwargs)
     model = segmenter.train(list(exp.strategy.stages), ctx)
     tables = []
-    for name, cases in tests.items():
-        predicted = segmenter.predict(model, views[name], exp.device)
-        spacing = None if plan is None else plan.spacing
-        stored = [geometry.back_to_case(p, case, spacing if view is not case else None)
-                  for p, case, view in zip(predicted, cases, views[name], strict=True)]
-        tables.append(evaluate(geometry.stored_set(cases), stored, name, hd95=exp.hd95,
-                               nsd=exp.nsd, worst_distance=exp.hd95_worst))
+    spacing = None if plan is None else plan.spacing
+    for name, all_cases in tests.items():
+        # A chunk of cases at a time: predictions are whole label volumes, so memory holds
+        # PREDICT_CHUNK of them however large the test set (the rows are per case: the same).
+        for start in range(0, len(all_cases), PREDICT_CHUNK):
+            chunk = list(range(start, min(start + PREDICT_CHUNK, len(all_cases))))
+            cases, view_set = all_cases.subset(chunk), views[name].subset(chunk)
+            predicted = segmenter.predict(model, view_set, exp.device)
+            stored = [geometry.back_to_case(p, case, spacing if view is not case else None)
+                      for p, case, view in zip(predicted, cases, view_set, strict=True)]
+            del predicted
+            tables.append(evaluate(geometry.stored_set(cases), stored, name, hd95=exp.hd95,
+                                   nsd=exp.nsd, worst_distance=exp.hd95_worst))
     return pd.concat(tables, ignore_index=True)
 
 
