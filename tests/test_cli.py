@@ -77,3 +77,18 @@ def test_a_check_table_shows_its_title_and_details_verbatim():
                                 "generator b-sg on phantom:A:3"))
     text = console.file.getvalue()
     assert "phantom:A:3" in text and "[red]x[/] :smile:" in text
+
+
+def test_report_ends_with_the_ranking_not_the_whole_markdown(tmp_path, capsys):
+    """One line per method and where the page is; the statistics stay in leaderboard.md."""
+    from tests.conftest import call_cli
+    from tests.fake_runs import write_fake_run
+
+    run = write_fake_run(tmp_path / "run", {f"G{i}": 0.01 * i for i in range(14)})
+    result = call_cli(capsys, "report", str(run), "--out", str(tmp_path / "board"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) <= 16 and "index.html" in lines[-1]
+    assert lines[0].startswith("ranking by dice") and "… and 3 more methods" in result.stdout
+    assert "G13 n=10" in lines[1]  # the best first
+    assert "## " not in result.stdout and "|---" not in result.stdout

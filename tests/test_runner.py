@@ -1,5 +1,6 @@
 """The benchmark runner on the `smoke` preset: store, resume, determinism, report, browser."""
 
+import io
 import os
 import shutil
 import signal
@@ -10,6 +11,7 @@ import time
 
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from bench.fidelity.catalogue import PROTOCOL, FidelityOptions, Row, metric_names
 from bench.fidelity.judge import FidelityJudge
@@ -40,8 +42,13 @@ def _rows(run_dir) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "smoke"
-    Runner(load_preset("smoke"), run_dir).run()
+    console = Console(file=io.StringIO())  # not a terminal, as in a log or a pipe
+    Runner(load_preset("smoke"), run_dir, console=console).run()
+    PRINTED[run_dir] = console.file.getvalue()
     return run_dir
+
+
+PRINTED: dict = {}  # what the smoke run printed
 
 
 def test_smoke_run_completes_every_cell(smoke_run):
@@ -54,6 +61,14 @@ def test_smoke_run_completes_every_cell(smoke_run):
     assert per_cell.nunique() == 1  # every cell has the same number of rows
     assert sorted(artifacts.kind) == ["fit", "samples"]  # one generator, sampled once at n=4
     assert (artifacts.builds == 1).all()
+
+
+def test_a_run_into_a_pipe_prints_one_line_per_finished_cell(smoke_run):
+    """Piped, a run was silent for minutes (the progress bar draws only on a terminal)."""
+    lines = [line for line in PRINTED[smoke_run].splitlines() if line.startswith("cell ")]
+    assert [line.split(" done: ")[0] for line in lines] == \
+        [f"cell {i}/{SMOKE_CELLS}" for i in range(1, SMOKE_CELLS + 1)]
+    assert all(", seed " in line for line in lines)
 
 
 def _fidelity_rowids(run_dir) -> list[int]:

@@ -54,6 +54,7 @@ def report(
     from bench.data.outputs import path_component
     from bench.report.folder import claim_folder
     from bench.report.leaderboard import write_report
+    from bench.report.terminal import ranking_lines
     from bench.run.store import Store
 
     if out is not None:
@@ -69,8 +70,11 @@ def report(
         console.print(f"warning: {count} cells of {run_dir} are unsealed (written before "
                       "synth2seg sealed cells): their rows could not be checked for edits")
     files = write_report(run_dir, out, unsealed=unsealed)
-    print((out / "leaderboard.md").read_text())
-    console.print(f"wrote {len(files)} files to {out}; open {out / 'index.html'}")
+    primary = config.get("primary_metric", "dice") if isinstance(config, dict) else "dice"
+    for line in ranking_lines(out / "leaderboard.csv", primary):
+        console.print(line, soft_wrap=True)
+    console.print(f"wrote {len(files)} files to {out}; open {out / 'index.html'} (statistics "
+                  f"and verdicts: {out / 'leaderboard.md'})", soft_wrap=True)
 
 
 @app.command("stats")

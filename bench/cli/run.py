@@ -78,13 +78,14 @@ def _matrix(config: Path | None, preset: str | None, overrides: list[str]):
 
 def _print_cells(cells) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="cells")
     for column in ("method", "seed", "status", "seconds"):
         table.add_column(column)
     for _, row in cells.iterrows():
-        status = row.status if row.status == "done" else f"[red]{row.status}[/]"
-        table.add_row(row.method, str(row.seed), status, f"{row.seconds or 0:.0f}")
+        status = Text(row.status, "" if row.status == "done" else "red")
+        table.add_row(Text(row.method), str(row.seed), status, f"{row.seconds or 0:.0f}")
     console.print(table)
 
 
@@ -129,15 +130,19 @@ def demo(
     from bench.data.outputs import check_out_dir
     from bench.report.folder import claim_folder
     from bench.report.leaderboard import write_report
+    from bench.report.terminal import ranking_lines
     from bench.run.config import load_preset
     from bench.run.runner import Runner
 
     check_out_dir(out)
     claim_folder(leaderboard, "--leaderboard")  # before the run, not after it
     started = time.time()
-    cells = Runner(load_preset("demo"), out, workers=workers, console=console).run()
+    config = load_preset("demo")
+    cells = Runner(config, out, workers=workers, console=console).run()
     _print_cells(cells)
     write_report(out, leaderboard)
-    print((leaderboard / "leaderboard.md").read_text())
-    console.print(f"leaderboard: {leaderboard / 'index.html'} "
-                  f"({time.time() - started:.0f} s in all)")
+    for line in ranking_lines(leaderboard / "leaderboard.csv", config.primary_metric):
+        console.print(line, soft_wrap=True)
+    console.print(f"leaderboard: {leaderboard / 'index.html'} (statistics and verdicts: "
+                  f"{leaderboard / 'leaderboard.md'}; {time.time() - started:.0f} s in all)",
+                  soft_wrap=True)

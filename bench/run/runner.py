@@ -11,6 +11,7 @@ from __future__ import annotations
 import platform
 import shutil
 import subprocess
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pandas as pd
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from bench.api.case import CaseSet
 from bench.api.errors import ConfigError, DataError, UserError
@@ -53,7 +55,7 @@ class Runner:
         self.weights_dir = weights_dir or config.fidelity.weights_dir
         self.offline = offline or config.fidelity.offline
         self.workers, self.force, self.executor, self.address = workers, force, executor, address
-        self.console = console or Console()
+        self.console = console or Console(markup=False, emoji=False, highlight=False)
         get_executor(executor)  # an unknown name fails before anything runs
         self.data: RunData | None = None
         self.resolved: Resolved | None = None  # set by run() / fidelity(), before the store
@@ -80,8 +82,9 @@ class Runner:
             samples = self._prepare_generators(cells, data, store, device)
             done = self._intact(store.done_cells())
             todo = [c for c in cells if c.key not in done or self.force]
-            self.console.print(f"[bold]{config.name}[/]: {len(cells)} cells, "
-                               f"{len(cells) - len(todo)} already done, device {device}")
+            self.console.print(Text.assemble(
+                (config.name, "bold"), f": {len(cells)} cells, {len(cells) - len(todo)} "
+                f"already done, device {device}"))
             jobs = [CellJob(config.model_dump(mode="json"), c, str(self.run_dir),
                             samples.get((c.generator.identity, c.seed)), device,
                             sample_count=_samples(c, data)) for c in todo]
@@ -206,7 +209,8 @@ class Runner:
                 if row.value is None:
                     missing.setdefault(row.note, []).append(row.metric)
             for note, metrics in missing.items():
-                self.console.print(f"  [yellow]{', '.join(metrics)} unavailable[/]: {note}")
+                self.console.print(Text.assemble(
+                    (f"  {', '.join(metrics)} unavailable", "yellow"), f": {note}"))
 
     def real_only_reference(self, cells: list[Cell], store: Store, device: str
                    ) -> tuple[Reference | None, str | None]:
@@ -248,7 +252,8 @@ class Runner:
             if reason is None:
                 intact.add(key)
                 continue
-            self.console.print(f"[yellow]cell {key}[/]: {reason}; training it again")
+            self.console.print(Text.assemble((f"cell {key}", "yellow"),
+                                             f": {reason}; training it again"))
             shutil.rmtree(folder / "model", ignore_errors=True)
         return intact
 
@@ -271,9 +276,15 @@ class Runner:
                 else:
                     store.commit_cell(job.cell, result, started, job.device)
                 progress.advance(task)
+                done += 1
+                if not self.console.is_terminal:  # a log or a pipe: one plain line per cell
+                    state = "failed" if isinstance(result, BaseException) else "done"
+                    self.console.print(f"cell {done}/{total} {state}: {job.cell.method}, seed "
+                                       f"{job.cell.seed} ({time.time() - started:.0f} s)")
         for cell, error in failures:
-            self.console.print(f"[red]failed[/] {cell.method}: {type(error).__name__}: {error} "
-                               f"(log: {self.run_dir / 'cells' / cell.key / 'cell.log'})")
+            self.console.print(Text.assemble(
+                ("failed", "red"), f" {cell.method}: {type(error).__name__}: {error} "
+                f"(log: {self.run_dir / 'cells' / cell.key / 'cell.log'})"))
 
     def _results(self, jobs, progress, task):
         """(job, start time, rows or exception) as cells finish, from the chosen executor."""
