@@ -28,7 +28,7 @@ TINY = {"name": "curve", "dataset": "phantom:A:8:lesions",  # 5 train, 1 validat
 
 
 @pytest.mark.parametrize(("sizes", "expected"), [
-    ([0, 2], "positive whole numbers"), ([2.5], "valid integer"), ([True], "valid integer"),
+    ([0, 2], "whole numbers from 1"), ([2.5], "valid integer"), ([True], "valid integer"),
     ([], "at least 1 item"), ("4", "valid list")])
 def test_training_set_sizes_must_be_positive_whole_numbers(sizes, expected):
     with pytest.raises(ConfigError, match=f"learning_curve.train_cases.*{expected}"):

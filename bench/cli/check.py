@@ -16,8 +16,11 @@ from rich.text import Text
 from bench.cli.app import Seed
 from bench.run.conformance import DEFAULT_DATA, Result
 
-DATA_HELP = "Dataset folder or phantom spec to fit / train on."
-SET_HELP = "Override a parameter: key=value."
+Data = Annotated[str, typer.Option(help="Dataset folder or phantom spec to fit / train on.")]
+Preset = Annotated[str | None, typer.Option(help="Params preset.")]
+Overrides = Annotated[list[str] | None, typer.Option("--set", help="Override a parameter: "
+                                                      "key=value.")]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 STATUS = {True: Text("pass", "green"), False: Text("FAIL", "bold red"),
           None: Text("skip", "dim")}
 
@@ -54,12 +57,9 @@ def register(generator_app: typer.Typer, segmenter_app: typer.Typer, console: Co
     @generator_app.command("check")
     def generator_check(
         name: Annotated[str, typer.Argument(help="Generator name (see 'generator list').")],
-        data: Annotated[str, typer.Option(help=DATA_HELP)] = DEFAULT_DATA,
-        preset: Annotated[str | None, typer.Option(help="Params preset.")] = "tiny",
-        set_: Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)] = None,
+        data: Data = DEFAULT_DATA, preset: Preset = "tiny", set_: Overrides = None,
         samples: Annotated[int, typer.Option("-n", min=1, help="Samples per check.")] = 2,
-        seed: Seed = 0,
-        device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "cpu",
+        seed: Seed = 0, device: Device = "cpu",
     ) -> None:
         """Run a generator through the conformance rules: fit, sample, labels, channels,
         dims, seeds, save/load, resume, dataset."""
@@ -76,11 +76,8 @@ def register(generator_app: typer.Typer, segmenter_app: typer.Typer, console: Co
     @segmenter_app.command("check")
     def segmenter_check(
         name: Annotated[str, typer.Argument(help="Segmenter name (see 'synth2seg list').")],
-        data: Annotated[str, typer.Option(help=DATA_HELP)] = DEFAULT_DATA,
-        preset: Annotated[str | None, typer.Option(help="Params preset.")] = "tiny",
-        set_: Annotated[list[str] | None, typer.Option("--set", help=SET_HELP)] = None,
-        seed: Seed = 0,
-        device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "cpu",
+        data: Data = DEFAULT_DATA, preset: Preset = "tiny", set_: Overrides = None,
+        seed: Seed = 0, device: Device = "cpu",
     ) -> None:
         """Run a segmenter through the conformance rules: train, predict, seeds, reload."""
         from bench.api.registry import get_segmenter

@@ -86,6 +86,13 @@ class ReportConfig(_Strict):
     seed: Seed = 0
 
 
+def _sizes(values: list[int], what: str) -> list[int]:
+    """Sorted distinct sizes, each from 1 to MAX_COUNT (a typo's extra zeros are refused)."""
+    if any(n < 1 or n > MAX_COUNT for n in values):
+        raise ValueError(f"{what} from 1 to {MAX_COUNT}")
+    return sorted(set(values))
+
+
 class LearningCurveConfig(_Strict):
     """The real-only baseline again on fewer real cases (see :mod:`bench.run.learning_curve`)."""
 
@@ -95,9 +102,7 @@ class LearningCurveConfig(_Strict):
     @field_validator("train_cases")
     @classmethod
     def _positive_sizes(cls, value):
-        if any(n < 1 or n > MAX_COUNT for n in value):
-            raise ValueError(f"training-set sizes must be whole numbers from 1 to {MAX_COUNT}")
-        return sorted(set(value))
+        return _sizes(value, "training-set sizes must be whole numbers")
 
 
 class SegmenterSpec(_Strict):
@@ -188,9 +193,7 @@ class MatrixConfig(_Strict):
     @field_validator("counts")
     @classmethod
     def _positive_counts(cls, value):
-        if any(n < 1 or n > MAX_COUNT for n in value):
-            raise ValueError(f"synthetic counts must be from 1 to {MAX_COUNT}")
-        return sorted(set(value))
+        return _sizes(value, "synthetic counts must be")
 
     @field_validator("test_sets")
     @classmethod
