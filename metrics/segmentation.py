@@ -37,8 +37,24 @@ import torch
 from monai.metrics import compute_hausdorff_distance, compute_surface_dice, get_confusion_matrix
 
 from bench.api.case import CaseSet
+from metrics.spec import MetricSpec
 
-METRICS = ("dice", "precision", "recall", "accuracy", "hd95", "nsd")
+_RATIO = {"low": 0.0, "high": 1.0}
+SPECS = {spec.name: spec for spec in (
+    MetricSpec("dice", True, **_RATIO, empty="1 when both masks are empty, 0 when one is",
+               legend="Sørensen–Dice overlap"),
+    MetricSpec("precision", True, **_RATIO, empty="1 when both are empty, 0 when only the "
+               "prediction is not", legend="share of predicted voxels that are right"),
+    MetricSpec("recall", True, **_RATIO, empty="1 when both are empty, 0 when only the "
+               "truth is not", legend="share of true voxels found"),
+    MetricSpec("accuracy", True, **_RATIO, legend="share of voxels labelled right"),
+    MetricSpec("hd95", False, "mm", 0.0, empty="the worst-case distance (image diagonal) when "
+               "one mask is empty, counted; excluded and counted when both are",
+               legend="95th percentile Hausdorff distance"),
+    MetricSpec("nsd", True, **_RATIO, empty="1 when both masks are empty, 0 when one is",
+               legend="normalised surface distance (surface Dice) at a tolerance in mm"),
+)}
+METRICS = tuple(SPECS)
 PENALISED = "hd95_penalised"  # companion rows: 1 where HD95 is the worst-case distance
 NSD_TOLERANCE_MM = 1.0
 

@@ -9,6 +9,7 @@ from metrics.features import (
     MedicalNetFeatures,
     RadImageNetFeatures,
 )
+from metrics.spec import MetricSpec
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,16 @@ METRICS = {
     "nn_ratio": "median nearest-training-neighbour distance of synthetic samples relative to "
                 "held-out real samples' (about 1: as novel as new real data; 0: copies)",
 }
+# which way is better; metrics left out have no direction: references (_floor, _real) and
+# figures whose best value is that of real data (density and nn_ratio near 1, LPIPS, MS-SSIM)
+_LOWER = {*(n.fd for n in EXTRACTORS.values()), *(n.kid for n in EXTRACTORS.values()),
+          "label_share_error", "memorisation"}
+_HIGHER = {*(f"{m}_{n.tag}" for n in EXTRACTORS.values() for m in ("precision", "recall",
+                                                                     "coverage")),
+           "alignment_dice"}
+SPECS = {name: MetricSpec(name, True if name in _HIGHER else False if name in _LOWER else None,
+                          legend=legend) for name, legend in METRICS.items()}
+
 OTHER_METRICS = ["lpips", "lpips_real", "ms_ssim", "ms_ssim_real", "label_share_error",
                  "label_share_error_real", "alignment_dice",
                  "alignment_dice_real", "memorisation", "nn_ratio"]

@@ -27,7 +27,7 @@ from bench.report.markdown import INTERVALS, VERDICT_RULE, interval_text
 from bench.report.markup import esc, file_part
 from bench.report.provenance import provenance_html
 from bench.report.real_equivalence import equivalence_text, sort_value
-from bench.report.tables import LOWER_IS_BETTER
+from bench.report.tables import spec_of
 
 SCRIPT = r"""
 const boards = JSON.parse(document.getElementById('board-data').textContent);
@@ -143,7 +143,7 @@ def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str
     owned = _test_set_metrics(board, per_test)
     tests = list(owned)
     boards = [_board_spec(f"board-{i}", board, test_set, per_test.get(test_set, {}), primary,
-                          LOWER_IS_BETTER, owned[test_set]) for i, test_set in enumerate(tests)]
+                          owned[test_set]) for i, test_set in enumerate(tests)]
     name = esc(config.get("name", "leaderboard"))
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{name}</title>",
              f"<style>{STYLE}</style></head><body>",
@@ -216,7 +216,7 @@ def _test_set_metrics(board: pd.DataFrame, per_test: dict) -> dict[str, list[str
 
 
 def _board_spec(table_id: str, board: pd.DataFrame, test_set: str, result: dict, primary: str,
-                lower_is_better: set[str], metrics: list[str] | None = None) -> dict:
+                metrics: list[str] | None = None) -> dict:
 
     """What the script needs to draw one test set's table: column groups, columns, and per row
     the display text, the sort keys, the filter values and the best-in-column flags."""
@@ -235,7 +235,7 @@ def _board_spec(table_id: str, board: pd.DataFrame, test_set: str, result: dict,
                    if c.startswith(f"{test_set}:") and c.endswith("_mean")]
     group(f"{test_set}: mean [95% interval]",
           [{"key": f"{test_set}:{m}_mean", "label": m, "interval": True,
-            "better": "low" if m in lower_is_better else "high",
+            "better": spec_of(m).better,
             "title": f"{m}: mean over cases and seeds, 95% t interval over seeds and cases"}
            for m in metrics])
     group(f"{test_set}: real-data equivalence", [
@@ -255,7 +255,8 @@ def _board_spec(table_id: str, board: pd.DataFrame, test_set: str, result: dict,
                                 BASELINE_COLUMNS})
         group(f"vs baseline ({primary})", [{"key": f"vs:{k}", "label": label, "better": better}
                                            for k, label, better in BASELINE_COLUMNS])
-    group("fidelity", [{"key": c, "label": c.split(":", 1)[1], "better": None}
+    group("fidelity", [{"key": c, "label": c.split(":", 1)[1],
+                        "better": spec_of(c.split(":", 1)[1]).better}
                        for c in board.columns if c.startswith("fidelity:")])
     group("cost", [{"key": c, "label": c.split(":", 1)[1], "better": None,
                     "title": COST_COLUMNS.get(c, c)}

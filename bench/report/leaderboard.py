@@ -35,13 +35,13 @@ from bench.report.markup import file_part, portable
 from bench.report.provenance import generator_table
 from bench.report.real_equivalence import add_real_equivalence, equivalence, split_curve
 from bench.report.tables import (
-    LOWER_IS_BETTER,
     default_baseline,
     leaderboard,
     per_class,
     scored,
     seed_mean,
     seed_scores,
+    spec_of,
     test_set_statistics,
 )
 from bench.run.store import Store
@@ -94,7 +94,7 @@ def _write(out: Path, table: pd.DataFrame, manifest: dict, cells: pd.DataFrame,
                                      options["seed"]), summary)
     board = add_cost(board, cells, artifacts)
     curve, equivalents = equivalence(whole, primary, manifest.get("real_train_cases"),
-                                     primary in LOWER_IS_BETTER, options["resamples"],
+                                     spec_of(primary).lower_is_better, options["resamples"],
                                      options["seed"], rope=options["rope"])
     board = add_real_equivalence(board, equivalents)
     files["leaderboard.csv"] = _csv(board, out / "leaderboard.csv")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bench.fidelity.catalogue import SPECS as FIDELITY
 from bench.report import stats
 from bench.report.ranking import RankStability, rank_stability
 from bench.report.uncertainty import (
@@ -22,8 +23,20 @@ from bench.report.uncertainty import (
     mean_interval,
 )
 from bench.report.verdicts import add_verdicts
+from metrics.segmentation import SPECS as SEGMENTATION
+from metrics.spec import MetricSpec, unknown
 
-LOWER_IS_BETTER = {"hd95"}
+
+def spec_of(metric: str) -> MetricSpec:
+    """The metric's spec: a segmentation or fidelity metric's own, else one without a
+    direction (a third party's metric is never assumed to be higher-is-better)."""
+    return SEGMENTATION.get(metric) or FIDELITY.get(metric) or unknown(metric)
+
+
+def _sign(metric: str) -> float:
+    """Scores are ranked higher-is-better: a lower-is-better metric is negated."""
+    return -1.0 if spec_of(metric).lower_is_better else 1.0
+
 PENALTY_SUFFIX = "_penalised"  # companion rows that flag worst-case values: counts, not scores
 
 
@@ -129,7 +142,7 @@ def overall_wide(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Blocks = every (test set, case), higher is better."""
     scores = scores.assign(block=scores.test_set + "/" + scores.case.astype(str))
     wide = stats.wide_scores(scores, "method", "block", "value")
-    return -wide if metric in LOWER_IS_BETTER else wide
+    return wide * _sign(metric)
 
 
 def overall_stability(scores: pd.DataFrame, metric: str, resamples: int, seed: int
@@ -148,7 +161,7 @@ def test_set_statistics(per_seed: pd.DataFrame, metric: str, baseline: str | Non
     over the seed-averaged case scores, and against the baseline the verdicts of
     :mod:`bench.report.verdicts` (Holm over every method and test set), paired tests, Cliff's
     delta and the Bayesian signed-rank test."""
-    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    sign = _sign(metric)
     scores = seed_mean(per_seed)
     out = {}
     for test_set, part in scores.groupby("test_set", sort=False):
