@@ -28,6 +28,7 @@ from bench.report.markup import esc, file_part
 from bench.report.provenance import provenance_html
 from bench.report.real_equivalence import equivalence_text, sort_value
 from bench.report.tables import spec_of
+from bench.report.value import Leaderboard
 
 SCRIPT = r"""
 const boards = JSON.parse(document.getElementById('board-data').textContent);
@@ -134,11 +135,11 @@ IDENTITY = [("rank", "mean rank", "low"), ("keeps_rank", "keeps rank", "high"),
             ("segmenter", "segmenter", None), ("seeds", "seeds", None)]
 
 
-def write_index(path: Path, board: pd.DataFrame, per_test: dict, files: dict[str, Path],
-                config: dict, primary: str, baseline: str | None,
-                fidelity: pd.DataFrame | None = None, notes: dict[str, str] | None = None,
-                protocol: pd.DataFrame | None = None, strata: pd.DataFrame | None = None,
-                generators: pd.DataFrame | None = None) -> Path:
+def write_index(value: Leaderboard, path: Path, files: dict[str, Path]) -> Path:
+    board, per_test, primary, baseline, config = (value.board, value.per_test, value.primary,
+                                                  value.baseline, value.config)
+    fidelity, notes, protocol, strata, generators = (value.fidelity, value.notes, value.protocol,
+                                                     value.strata, value.generators)
 
     owned = _test_set_metrics(board, per_test)
     tests = list(owned)

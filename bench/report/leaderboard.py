@@ -44,6 +44,7 @@ from bench.report.tables import (
     spec_of,
     test_set_statistics,
 )
+from bench.report.value import Leaderboard
 from bench.run.store import Store
 
 
@@ -75,8 +76,41 @@ def _write(out: Path, table: pd.DataFrame, manifest: dict, cells: pd.DataFrame,
     from bench.report import plots
     from bench.report.html import write_index
 
-    whole = table  # with the learning curve's cells, which are no leaderboard rows
-    table = split_curve(whole)[0]
+    value, per_seed, points, equivalents = build(table, manifest, cells, artifacts, fidelity)
+    primary = value.primary
+    files: dict[str, Path] = {"leaderboard.csv": _csv(value.board, out / "leaderboard.csv")}
+    if len(fidelity):
+        files["fidelity.csv"] = _csv(fidelity, out / "fidelity.csv")
+    files |= _test_set_files(value.per_test, primary, value.alpha, out)
+    files["cells.csv"] = _csv(cells, out / "cells.csv")
+    files["per_class.csv"] = _csv(value.classes, out / "per_class.csv")
+    files |= write_summaries(table, out / "summaries")
+    files |= _figures(seed_mean(per_seed), primary, artifacts, samples, out)
+    if len(value.correlations):
+        files["fidelity_utility.csv"] = _csv(value.correlations, out / "fidelity_utility.csv")
+        if value.correlations.spearman.notna().any():
+            files["fidelity_utility.png"] = plots.fidelity_utility(
+                points, value.correlations, primary, out / "fidelity_utility.png")
+    if len(value.strata):
+        files["lesion_strata.csv"] = _csv(value.strata, out / "lesion_strata.csv")
+    if len(value.curve):
+        files["learning_curve.csv"] = _csv(value.curve, out / "learning_curve.csv")
+        files["learning_curve.png"] = plots.learning_curve(value.curve, equivalents, primary,
+                                                           out / "learning_curve.png")
+    if len(value.generators):
+        files["generators.csv"] = _csv(value.generators, out / "generators.csv")
+    files["leaderboard.md"] = write_markdown(value, out / "leaderboard.md")
+    files["index.html"] = write_index(value, out / "index.html", files)
+    return files
+
+
+def build(whole: pd.DataFrame, manifest: dict, cells: pd.DataFrame, artifacts: pd.DataFrame,
+          fidelity: pd.DataFrame) -> tuple[Leaderboard, pd.DataFrame, pd.DataFrame,
+                                           pd.DataFrame]:
+    """Every table of the leaderboard, from the store's contents (``whole``: the per-case rows,
+    the learning curve's cells included); also the primary metric's per-seed scores, the
+    fidelity-utility points and the real-data equivalents that the figures draw."""
+    table = split_curve(whole)[0]  # the learning curve's cells are no leaderboard rows
     config = manifest.get("config", {})
     metrics = [m for m in scored(config.get("metrics", sorted(table.metric.unique())))
                if m in set(table.metric)]
@@ -84,12 +118,8 @@ def _write(out: Path, table: pd.DataFrame, manifest: dict, cells: pd.DataFrame,
     alpha = config.get("alpha", 0.05)
     options = {"resamples": 1000, "rope": 0.01, "seed": 0, **config.get("report", {})}
     baseline = config.get("baseline") or default_baseline(table)
-    files: dict[str, Path] = {}
-
     per_seed = {metric: seed_scores(table, metric) for metric in dict.fromkeys([*metrics, primary])}
-    scores = {metric: seed_mean(part) for metric, part in per_seed.items()}
     summary = fidelity_summary(fidelity)
-    notes = unavailable_notes(fidelity) if len(fidelity) else {}
     board = add_fidelity(leaderboard(table, per_seed, primary, options["resamples"],
                                      options["seed"]), summary)
     board = add_cost(board, cells, artifacts)
@@ -97,42 +127,18 @@ def _write(out: Path, table: pd.DataFrame, manifest: dict, cells: pd.DataFrame,
                                      spec_of(primary).lower_is_better, options["resamples"],
                                      options["seed"], rope=options["rope"])
     board = add_real_equivalence(board, equivalents)
-    files["leaderboard.csv"] = _csv(board, out / "leaderboard.csv")
-    if len(fidelity):
-        files["fidelity.csv"] = _csv(fidelity, out / "fidelity.csv")
-    per_test = test_set_statistics(per_seed[primary], primary, baseline, alpha, options["rope"],
-                                   options["resamples"], options["seed"])
-    files |= _test_set_files(per_test, primary, alpha, out)
-    files["cells.csv"] = _csv(cells, out / "cells.csv")
-    classes = per_class(table, metrics)
-    files["per_class.csv"] = _csv(classes, out / "per_class.csv")
-    files |= write_summaries(whole, out / "summaries")
-    files |= _figures(scores[primary], primary, artifacts, samples, out)
     points = utility_points(board, primary, baseline)
-    correlations = fidelity_utility(points, options["resamples"], options["seed"])
-    if len(correlations):
-        files["fidelity_utility.csv"] = _csv(correlations, out / "fidelity_utility.csv")
-        if correlations.spearman.notna().any():
-            files["fidelity_utility.png"] = plots.fidelity_utility(
-                points, correlations, primary, out / "fidelity_utility.png")
-    protocol = protocol_summary(fidelity)
-    strata = lesion_strata(table, manifest.get("lesion_volumes"), primary)
-    if len(strata):
-        files["lesion_strata.csv"] = _csv(strata, out / "lesion_strata.csv")
-    if len(curve):
-        files["learning_curve.csv"] = _csv(curve, out / "learning_curve.csv")
-        files["learning_curve.png"] = plots.learning_curve(curve, equivalents, primary,
-                                                           out / "learning_curve.png")
-    generators = generator_table(manifest)
-    if len(generators):
-        files["generators.csv"] = _csv(generators, out / "generators.csv")
-    files["leaderboard.md"] = write_markdown(board, per_test, primary, baseline, config,
-                                        out / "leaderboard.md", summary, notes, classes,
-                                        correlations, protocol, curve, strata, generators)
-    files["index.html"] = write_index(out / "index.html", board, per_test, files, config,
-                                      primary, baseline, summary, notes, protocol, strata,
-                                      generators)
-    return files
+    value = Leaderboard(
+        config=config, primary=primary, baseline=baseline, alpha=alpha, board=board,
+        per_test=test_set_statistics(per_seed[primary], primary, baseline, alpha,
+                                     options["rope"], options["resamples"], options["seed"]),
+        classes=per_class(table, metrics), fidelity=summary,
+        notes=unavailable_notes(fidelity) if len(fidelity) else {},
+        protocol=protocol_summary(fidelity),
+        correlations=fidelity_utility(points, options["resamples"], options["seed"]),
+        curve=curve, strata=lesion_strata(table, manifest.get("lesion_volumes"), primary),
+        generators=generator_table(manifest))
+    return value, per_seed[primary], points, equivalents
 
 
 def write_summaries(table: pd.DataFrame, folder: Path) -> dict[str, Path]:

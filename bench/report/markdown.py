@@ -12,6 +12,7 @@ from bench.report.lesion_strata import strata_markdown
 from bench.report.markup import md
 from bench.report.provenance import provenance_markdown
 from bench.report.real_equivalence import equivalence_markdown, equivalence_text
+from bench.report.value import Leaderboard
 
 
 def interval_text(row, column: str, digits: int = 3) -> str:
@@ -25,11 +26,9 @@ def interval_text(row, column: str, digits: int = 3) -> str:
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def write_markdown(board, per_test, primary, baseline, config, path: Path, fidelity: pd.DataFrame,
-              notes: dict[str, str], classes: pd.DataFrame, correlations: pd.DataFrame,
-              protocol: pd.DataFrame | None = None, curve: pd.DataFrame | None = None,
-              strata: pd.DataFrame | None = None,
-              generators: pd.DataFrame | None = None) -> Path:
+def write_markdown(value: Leaderboard, path: Path) -> Path:
+    board, per_test, primary, baseline, config = (value.board, value.per_test, value.primary,
+                                                  value.baseline, value.config)
     means = [c for c in board.columns if c.endswith(f":{primary}_mean")]
     equivs = [c for c in board.columns if c.endswith(":real_equiv")]
     resamples = config.get("report", {}).get("resamples", 1000)
@@ -64,13 +63,13 @@ def write_markdown(board, per_test, primary, baseline, config, path: Path, fidel
         lines += distance_counts(board, test_set)
         if "paired" in result:
             lines += _baseline_markdown(result["paired"], baseline)
-    lines += equivalence_markdown(curve if curve is not None else pd.DataFrame(), primary)
-    lines += strata_markdown(strata if strata is not None else pd.DataFrame(), primary)
+    lines += equivalence_markdown(value.curve, primary)
+    lines += strata_markdown(value.strata, primary)
     lines += cost_markdown(board)
-    lines += per_class_markdown(classes, primary)
-    lines += correlation_markdown(correlations, primary)
-    lines += fidelity_markdown(fidelity, notes, protocol)
-    lines += provenance_markdown(generators)
+    lines += per_class_markdown(value.classes, primary)
+    lines += correlation_markdown(value.correlations, primary)
+    lines += fidelity_markdown(value.fidelity, value.notes, value.protocol)
+    lines += provenance_markdown(value.generators)
     path.write_text("\n".join(lines) + "\n")
     return path
 
