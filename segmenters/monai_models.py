@@ -25,7 +25,7 @@ from bench.api.case import Case, CaseSet, channel_map
 from bench.api.checkpoints import load_checkpoint
 from bench.api.errors import ConfigError
 from bench.api.seeding import seeded_global_rng
-from bench.api.segmenter import TrainContext, TrainedModel, preset_params
+from bench.api.segmenter import TrainContext, TrainedModel
 from bench.api.slices import extract_slices, fit_slices, restore
 from bench.api.strategies import Stage
 from bench.data.geometry import DEFAULT_SLICE_AXIS, slicing_axis
@@ -85,8 +85,8 @@ class MonaiSegmenter:
     presets: ClassVar[dict[str, dict]] = {}
     augmentation_sets: ClassVar[tuple[str, ...]] = tuple(AUGMENTATION_SETS)
 
-    def __init__(self, params: NetParams | None = None, preset: str | None = None):
-        self.params = preset_params(self, params, preset)
+    def __init__(self, params: NetParams | None = None):
+        self.params = params or self.Params()
         self._norm: dict | None = None  # train(): the training set's normalisation plan
         self._axis = DEFAULT_SLICE_AXIS  # train(): the training set's slicing axis
         if len(self.params.patch) != self.spatial_dims:
@@ -289,8 +289,8 @@ class SwinUNETRSegmenter(UNETRSegmenter):
     presets = {**UNETRSegmenter.presets,
                "tiny": {**UNETRSegmenter.presets["tiny"], "patch": (64, 64, 64)}}
 
-    def __init__(self, params: NetParams | None = None, preset: str | None = None):
-        super().__init__(params, preset)
+    def __init__(self, params: NetParams | None = None):
+        super().__init__(params)
         patch = self.params.patch
         if any(side < 64 or side % 32 for side in patch):
             raise ConfigError(f"segmenter 'swin_unetr': patch {patch} must be at least 64 and a "

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bench.api.augment_sets import NNUNET_SETS
 from bench.api.case import Case, CaseSet
 from bench.api.errors import ConfigError
-from bench.api.segmenter import TrainContext, TrainedModel, preset_params
+from bench.api.segmenter import TrainContext, TrainedModel
 from bench.api.strategies import Stage
 from bench.data import write_nnunet
 from bench.data.nifti import read_volume, write_volume
@@ -63,8 +63,8 @@ class NnUNetSegmenter:
         "paper": {},  # nnU-Net's own defaults: 1000 epochs of 250 iterations
     }
 
-    def __init__(self, params: NnUNetParams | None = None, preset: str | None = None):
-        self.params = preset_params(self, params, preset)
+    def __init__(self, params: NnUNetParams | None = None):
+        self.params = params or self.Params()
 
     @property
     def spatial_dims(self) -> int:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.api.presets import from_preset
 from segmenters.augment import BatchAugment
 from segmenters.batches import DeviceBatches, host_batch
 from segmenters.monai_models import UNet2D
@@ -59,7 +60,7 @@ def test_device_batches_with_augmentation_are_reproducible_per_step(case):
 
 
 def _train(tmp_path, name, **options):
-    seg = UNet2D(preset="tiny")
+    seg = from_preset(UNet2D, "tiny")
     items = _items([seg.params.patch] * 6, channels=1)
     with torch.random.fork_rng():
         torch.manual_seed(0)
@@ -79,7 +80,7 @@ def test_device_path_trains_the_same_weights_as_the_host_path(tmp_path):
 def _step(**options):
     """Logits and weight gradients of one training step of the tiny unet2d (Adam would hide
     small differences: its steps have the learning rate's size whatever the gradient)."""
-    seg = UNet2D(preset="tiny")
+    seg = from_preset(UNet2D, "tiny")
     with torch.random.fork_rng():
         torch.manual_seed(0)
         net = seg.build(1, 4)
@@ -92,7 +93,7 @@ def _step(**options):
 
 
 def test_channels_last_changes_the_layout_not_the_training():
-    net = UNet2D(preset="tiny").build(1, 4)
+    net = from_preset(UNet2D, "tiny").build(1, 4)
     _fast(net, Loop(1, 4, 1e-4, 1, 1, (32, 32), channels_last=True))
     assert any(w.dim() == 4 and w.is_contiguous(memory_format=torch.channels_last)
                and not w.is_contiguous() for w in net.parameters()), "no weight is channels-last"

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from bench.api.case import Case, CaseSet
+from bench.api.presets import from_preset
 from bench.data import geometry, load_dataset, write_nnunet
 from bench.data.normalisation import normalise_image, plan_normalisation
 from bench.data.phantom import PhantomConfig, make_phantom
@@ -297,7 +298,7 @@ def test_2d_models_slice_along_the_low_resolution_axis(tmp_path, monkeypatch):
         return cut(cases, axis, *args, **kwargs)
 
     monkeypatch.setattr(monai_models, "extract_slices", recording)
-    segmenter = monai_models.UNet2D(preset="tiny")
+    segmenter = from_preset(monai_models.UNet2D, "tiny")
     segmenter.params = segmenter.params.model_copy(update={"steps": 1})
     model = segmenter.train(list(parse_strategy("real").stages),
                             TrainContext(workdir=tmp_path, data=data, device="cpu", seed=0))

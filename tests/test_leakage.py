@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bench.api.errors import DataError
+from bench.api.presets import from_preset
 from bench.api.segmenter import TrainContext
 from bench.api.strategies import parse_strategy
 from bench.data import open_dataset
@@ -92,7 +93,7 @@ def test_the_target_stage_picks_its_checkpoint_on_target_validation(monkeypatch,
         return workdir / "best.pt"
 
     monkeypatch.setattr("segmenters.monai_models.train_network", fake_train)
-    segmenter = UNet2D(preset="tiny")
+    segmenter = from_preset(UNet2D, "tiny")
     source_val, target_val = phantom.subset([1]), open_dataset("phantom:B:1")
     data = {"real": phantom.subset([0]), "val": source_val, "target": phantom.subset([2]),
             "target_val": target_val}

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from bench.api import TrainContext, get_segmenter
+from bench.api.presets import from_preset
 from bench.api.slices import extract_slices
 from bench.api.strategies import parse_strategy
 
@@ -20,7 +21,7 @@ def _weights(path):
 
 
 def test_unet2d_trains_and_predicts_whole_volumes(phantom, tmp_path):
-    segmenter = get_segmenter("unet2d")(preset="tiny")
+    segmenter = from_preset(get_segmenter("unet2d"), "tiny")
     model = segmenter.train(list(parse_strategy("real").stages), _ctx(tmp_path, phantom))
     predictions = segmenter.predict(model, phantom.subset([2]))
     assert predictions[0].shape == phantom[2].label.shape
@@ -31,7 +32,7 @@ def test_unet2d_takes_2d_data_of_another_size(phantom, tmp_path):
     """Generated slices need not have the patch size; 2D test sets come back at their size."""
     slices = extract_slices(phantom.subset([1]), axis=2, size=(40, 44), min_foreground=0.2).cases
     ctx = TrainContext(tmp_path, {"real": phantom.subset([0]), "synthetic": slices}, seed=0)
-    segmenter = get_segmenter("unet2d")(preset="tiny")
+    segmenter = from_preset(get_segmenter("unet2d"), "tiny")
     model = segmenter.train(list(parse_strategy("real+synthetic").stages), ctx)
     predictions = segmenter.predict(model, slices.subset([0, 1]))
     assert [p.shape for p in predictions] == [(40, 44), (40, 44)]
@@ -82,7 +83,7 @@ def test_epochs_count_passes_over_the_stage_data(phantom, tmp_path):
 def test_mixing_ratio_needs_synthetic_data(phantom, tmp_path):
     from bench.api.errors import ConfigError
 
-    segmenter = get_segmenter("unet2d")(preset="tiny")
+    segmenter = from_preset(get_segmenter("unet2d"), "tiny")
     with pytest.raises(ConfigError, match="needs synthetic"):
         segmenter.train(list(parse_strategy("real+synthetic").stages), _ctx(tmp_path, phantom))
 
@@ -90,7 +91,7 @@ def test_mixing_ratio_needs_synthetic_data(phantom, tmp_path):
 @pytest.mark.parametrize("name", ["unet3d", "unetr",
                                   pytest.param("swin_unetr", marks=pytest.mark.slow)])
 def test_3d_segmenters_train_and_predict(name, phantom, tmp_path):
-    segmenter = get_segmenter(name)(preset="tiny")
+    segmenter = from_preset(get_segmenter(name), "tiny")
     model = segmenter.train(list(parse_strategy("real").stages), _ctx(tmp_path, phantom))
     predictions = segmenter.predict(model, phantom.subset([2]))
     assert predictions[0].shape == phantom[2].label.shape
@@ -100,7 +101,7 @@ def test_unknown_preset_is_a_config_error():
     from bench.api.errors import ConfigError
 
     with pytest.raises(ConfigError, match="unknown preset 'huge'"):
-        get_segmenter("unet2d")(preset="huge")
+        from_preset(get_segmenter("unet2d"), "huge")
 
 
 def test_a_swin_unetr_patch_below_64_is_refused_when_the_matrix_resolves():

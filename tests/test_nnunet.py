@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bench.api.errors import ConfigError
+from bench.api.presets import from_preset
 from bench.api.segmenter import TrainContext
 from bench.api.slices import extract_slices
 from bench.api.strategies import parse_strategy
@@ -28,7 +29,7 @@ def test_every_role_goes_into_one_run_local_dataset(phantom, tmp_path):
 
 def test_nnunet_variables_point_into_the_run_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("nnUNet_raw", "/data/users/own/raw")
-    env = _environment(tmp_path, NnUNetSegmenter(preset="tiny").params)
+    env = _environment(tmp_path, from_preset(NnUNetSegmenter, "tiny").params)
     for key in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results"):
         assert env[key].startswith(str(tmp_path))
 
@@ -37,13 +38,13 @@ def test_a_mixing_ratio_is_refused_not_ignored(phantom, tmp_path):
     strategy = parse_strategy("real+synthetic", synthetic_fraction=0.3)
     ctx = TrainContext(tmp_path, {"real": phantom.subset([0]), "synthetic": phantom.subset([1])})
     with pytest.raises(ConfigError, match="synthetic_fraction"):
-        NnUNetSegmenter(preset="tiny").train(list(strategy.stages), ctx)
+        from_preset(NnUNetSegmenter, "tiny").train(list(strategy.stages), ctx)
     assert not (tmp_path / "nnunet").exists()
 
 
 @pytest.mark.slow
 def test_nnunet_trains_fine_tunes_and_predicts(phantom, tmp_path):
-    seg = NnUNetSegmenter(preset="tiny")
+    seg = from_preset(NnUNetSegmenter, "tiny")
     data = {"real": phantom.subset([0]), "synthetic": phantom.subset([1]),
             "val": phantom.subset([2])}
     model = seg.train(list(parse_strategy("synthetic>real").stages), TrainContext(tmp_path, data))

@@ -14,6 +14,7 @@ import yaml
 
 from bench.api import SampleContext
 from bench.api.errors import DataError, UserError
+from bench.api.presets import from_preset
 from bench.run.artifacts import ensure_fit, ensure_samples, load_samples
 from bench.run.config import GeneratorSpec, load_config
 from bench.run.resolve import resolve
@@ -117,7 +118,7 @@ def _segmenter_weights(folder: Path):
     from bench.api.registry import get_segmenter
     from bench.api.segmenter import TrainedModel
 
-    seg = get_segmenter("unet2d")(preset="tiny")
+    seg = from_preset(get_segmenter("unet2d"), "tiny")
     seg.network(TrainedModel(folder / "best.pt", {"in_channels": 1, "n_classes": 4}))
 
 

@@ -12,6 +12,7 @@ _WHERE = {
     "errors": ("ConfigError", "DataError", "UserError"),
     "generator": ("CHANNELS", "FitContext", "Generator", "LESION_RATIO", "PaintsMasks",
                   "ReadsFolder", "STYLE", "SampleContext", "TakesSamplingOptions"),
+    "presets": ("from_preset", "preset_params"),
     "registry": ("generators", "get_generator", "get_segmenter", "segmenters"),
     "segmenter": ("ExposesEncoder", "Segmenter", "TrainContext", "TrainedModel"),
     "slices": ("SliceSet",),

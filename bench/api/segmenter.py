@@ -11,7 +11,6 @@ import numpy as np
 import pydantic
 
 from bench.api.case import CaseSet
-from bench.api.errors import ConfigError
 from bench.api.strategies import Stage, set_name
 
 if TYPE_CHECKING:  # the CLI imports this contract; torch loads only where a network is built
@@ -45,7 +44,8 @@ class TrainedModel:
 
 @runtime_checkable
 class Segmenter(Protocol):
-    """A segmentation model; constructed as ``cls(params=None, preset=None)``.
+    """A segmentation model; constructed as ``cls(params)`` (None: the defaults), as a generator
+    is; :func:`bench.api.presets.preset_params` resolves a preset into params.
 
     ``augmentation_sets`` names the augmentation sets its training can express (see
     :mod:`bench.api.augment_sets`); the matrix refuses any other before training.
@@ -73,13 +73,3 @@ class ExposesEncoder(Protocol):
     def network(self, model: TrainedModel, device: str) -> torch.nn.Module: ...
 
     def input_size(self) -> tuple[int, ...]: ...
-
-
-def preset_params(segmenter, params: pydantic.BaseModel | None, preset: str | None):
-    """``params``, or the named preset's, or the defaults; an unknown preset is a ConfigError."""
-    if preset is None:
-        return params or segmenter.Params()
-    if preset not in segmenter.presets:
-        raise ConfigError(f"segmenter '{segmenter.name}': unknown preset '{preset}' "
-                          f"(known: {', '.join(segmenter.presets)})")
-    return segmenter.Params(**segmenter.presets[preset])

@@ -23,6 +23,7 @@ import pytest
 import torch
 from monai.losses import DiceCELoss
 
+from bench.api.presets import from_preset
 from bench.benchmarks.mfu import count_flops, mfu, synchronise
 from segmenters.augment import BatchAugment
 from segmenters.monai_models import SwinUNETRSegmenter, UNet2D, UNet3D
@@ -111,7 +112,7 @@ def _bare_rate(step, batch: int) -> float:
 
 @pytest.mark.parametrize("name", SEGMENTERS)
 def test_segmenter_training_throughput_and_mfu(benchmark, tmp_path, name):
-    seg = SEGMENTERS[name](preset=PRESET)
+    seg = from_preset(SEGMENTERS[name], PRESET)
     p = seg.params
     items = _items(p.patch, 256 if len(p.patch) == 2 else 4)
     bare_step = _bare_loop(seg, items)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from monai.losses import DiceCELoss
 
+from bench.api.presets import from_preset
 from bench.data.phantom import PhantomConfig, make_phantom
 from segmenters.monai_models import UNet2D
 from segmenters.training import Loop, train_network
@@ -20,7 +21,7 @@ STEPS, ROUNDS = UNet2D.presets["demo"]["val_every"], 3
 
 
 def _setup():
-    seg = UNet2D(preset="demo")
+    seg = from_preset(UNet2D, "demo")
     items = seg._items(make_phantom(PhantomConfig(subjects=2, seed=0)), train=True)
     torch.manual_seed(0)
     return seg, items, seg.params

@@ -17,8 +17,8 @@ import numpy as np
 import pydantic
 
 from bench.api.case import CaseSet
-from bench.api.errors import ConfigError, validated
 from bench.api.generator import FitContext, Generator, SampleContext
+from bench.api.presets import preset_params
 from bench.api.registry import missing_members
 from bench.data import load_dataset, open_dataset, write_nnunet
 
@@ -77,16 +77,11 @@ def one_line(exc: BaseException) -> str:
 
 
 def resolved_params(cls: type, preset: str | None, overrides: dict | None, kind: str):
-    """The preset's values under ``overrides``, validated, as the resolver gives them; a bad
-    preset or value is the user's mistake (ConfigError), not the adapter's."""
-    presets = cls.presets
-    if preset == "tiny" and not presets:
-        preset = None  # a class without presets is checked with its defaults
-    if preset is not None and preset not in presets:
-        raise ConfigError(f"{kind} '{cls.name}': unknown preset '{preset}' "
-                          f"(known: {', '.join(presets) or 'none'})")
-    return validated(cls.Params, {**presets.get(preset, {}), **(overrides or {})},
-                     f"{kind} '{cls.name}' parameter")
+    """The params a check uses, resolved as a run resolves them; a class without presets is
+    checked with its defaults when the check asks for ``tiny``."""
+    if preset == "tiny" and not cls.presets:
+        preset = None
+    return preset_params(cls, preset, overrides, kind)
 
 
 def declared(cls: type, protocol: type) -> str:

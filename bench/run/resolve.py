@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bench.api.errors import ConfigError, validated
+from bench.api.errors import ConfigError
 from bench.api.generator import ReadsFolder
+from bench.api.presets import preset_params
 from bench.run.config import GeneratorSpec, MatrixConfig, SegmenterSpec
 from bench.run.sources import FITTED_PARTS, content_digest, fitted_info
 
@@ -107,12 +108,7 @@ def resolve(kind: Kind, spec: GeneratorSpec | SegmenterSpec) -> Component:
     if isinstance(spec, GeneratorSpec) and spec.fitted is not None:
         return _resolve_fitted(spec)
     cls = component_class(kind, spec.name)
-    presets = cls.presets
-    if spec.preset is not None and spec.preset not in presets:
-        raise ConfigError(f"{kind} '{spec.name}': unknown preset '{spec.preset}' "
-                          f"(known: {', '.join(presets) or 'none'})")
-    params = validated(cls.Params, {**presets.get(spec.preset, {}), **spec.params},
-                       f"{kind} '{spec.name}' parameter")
+    params = preset_params(cls, spec.preset, spec.params, kind)
     canonical = json.dumps(params.model_dump(mode="json"), sort_keys=True)
     style, unit = (spec.style, spec.count_unit) if isinstance(spec, GeneratorSpec) \
         else (None, "samples")
