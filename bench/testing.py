@@ -16,12 +16,12 @@ import io
 from rich.console import Console
 
 from bench.cli.check import failed, results_table
-from bench.run.conformance import Result, check_generator
+from bench.run.generator_conformance import Result, check_generator
 from bench.run.segmenter_conformance import check_segmenter
 
 
 def assert_generator_conforms(cls: type, **options) -> list[Result]:
-    """Run :func:`bench.run.conformance.check_generator` (same options); the results."""
+    """Run :func:`bench.run.generator_conformance.check_generator` (same options); the results."""
     return _assert(check_generator(cls, **options), f"generator {cls.__qualname__}")
 
 

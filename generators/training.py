@@ -32,7 +32,7 @@ StepFn = Callable[[int, np.random.Generator, torch.Generator], dict[str, float]]
 
 
 @dataclass
-class Stage:
+class TrainingStage:
     """One training stage: its modules and optimisers are saved and restored together."""
 
     name: str
@@ -49,7 +49,7 @@ def step_seed(seed: int, stage: str, step: int) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-def run_stage(stage: Stage, step_fn: StepFn, ctx: FitContext) -> pd.DataFrame:
+def run_stage(stage: TrainingStage, step_fn: StepFn, ctx: FitContext) -> pd.DataFrame:
     """Run ``step_fn`` from the last checkpoint to ``stage.steps``; returns the curve.
 
     A finished stage is only loaded, never retrained.
@@ -94,7 +94,7 @@ def run_stage(stage: Stage, step_fn: StepFn, ctx: FitContext) -> pd.DataFrame:
     return frame
 
 
-def _save(path: Path, stage: Stage, step: int, curve: list[dict]) -> None:
+def _save(path: Path, stage: TrainingStage, step: int, curve: list[dict]) -> None:
     state = {
         "step": step,
         "curve": plain(curve),

@@ -70,7 +70,7 @@ def test_a_check_table_shows_its_title_and_details_verbatim():
     from rich.console import Console
 
     from bench.cli.check import results_table
-    from bench.run.conformance import Result
+    from bench.run.generator_conformance import Result
 
     console = Console(file=io.StringIO(), width=200, color_system=None)
     console.print(results_table([Result("fit", False, "[red]x[/] :smile:")],

@@ -9,7 +9,7 @@ from bench.api import get_generator, get_segmenter
 from bench.api.errors import ConfigError
 from bench.api.presets import from_preset, preset_params
 from bench.run.config import GeneratorSpec, SegmenterSpec
-from bench.run.conformance import resolved_params
+from bench.run.generator_conformance import resolved_params
 from bench.run.resolve import resolve
 
 

@@ -101,9 +101,9 @@ def _load_generator(name, file):
 
 def _resume_generator_stage(folder: Path):
     from bench.api.generator import FitContext
-    from generators.training import Stage, run_stage
+    from generators.training import TrainingStage, run_stage
 
-    run_stage(Stage("stage", 1, {}, {}), lambda step, rng: {}, FitContext(workdir=folder))
+    run_stage(TrainingStage("stage", 1, {}, {}), lambda step, rng: {}, FitContext(workdir=folder))
 
 
 def _resume_segmenter(folder: Path):

@@ -19,7 +19,7 @@ from generators.stylegan2.augment import Augment
 from generators.stylegan2.model import PRESETS, one_hot
 from generators.stylegan2.networks import (
     Discriminator,
-    Generator,
+    GeneratorNetwork,
     ModulatedConv2d,
     minibatch_stddev,
 )
@@ -73,7 +73,7 @@ def test_minibatch_stddev_appends_the_group_standard_deviation():
 
 @pytest.mark.parametrize("resolution", [32, 64, 128, 256])
 def test_every_resolution_builds_and_channels_shrink_as_resolution_grows(resolution):
-    g = Generator(resolution, 2, 8, 8, 1, channel_base=1024, channel_max=32)
+    g = GeneratorNetwork(resolution, 2, 8, 8, 1, channel_base=1024, channel_max=32)
     d = Discriminator(resolution, 2, channel_base=1024, channel_max=32)
     out = g(torch.randn(2, 8))
     assert out.shape == (2, 2, resolution, resolution)
@@ -84,7 +84,7 @@ def test_every_resolution_builds_and_channels_shrink_as_resolution_grows(resolut
 
 def test_conditional_generator_output_changes_with_the_mask_alone():
     torch.manual_seed(0)
-    g = Generator(32, 1, 8, 8, 1, channel_base=256, channel_max=16, mask_channels=3)
+    g = GeneratorNetwork(32, 1, 8, 8, 1, channel_base=256, channel_max=16, mask_channels=3)
     z = torch.randn(2, 8)
     a, b = random_masks(2, 3, 32, 0), random_masks(2, 3, 32, 1)
 

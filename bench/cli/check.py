@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bench.cli.app import Seed
-from bench.run.conformance import DEFAULT_DATA, Result
+from bench.run.generator_conformance import DEFAULT_DATA, Result
 
 Data = Annotated[str, typer.Option(help="Dataset folder or phantom spec to fit / train on.")]
 Preset = Annotated[str | None, typer.Option(help="Params preset.")]
@@ -65,8 +65,8 @@ def register(generator_app: typer.Typer, segmenter_app: typer.Typer, console: Co
         dims, seeds, save/load, resume, dataset."""
         from bench.api.registry import get_generator
         from bench.run.config import parse_overrides
-        from bench.run.conformance import check_generator
         from bench.run.devices import resolve_device
+        from bench.run.generator_conformance import check_generator
 
         cls = get_generator(name)
         results = check_generator(cls, data, preset, parse_overrides(set_ or []), seed, samples,

@@ -140,7 +140,6 @@ def write_index(value: Leaderboard, path: Path, files: dict[str, Path]) -> Path:
                                                   value.baseline, value.config)
     fidelity, notes, protocol, strata, generators = (value.fidelity, value.notes, value.protocol,
                                                      value.strata, value.generators)
-
     owned = _test_set_metrics(board, per_test)
     tests = list(owned)
     boards = [_board_spec(f"board-{i}", board, test_set, per_test.get(test_set, {}), primary,

@@ -1,5 +1,5 @@
 """The leaderboard's real-data equivalence: learning curves from the store, and per synthetic
-method "equivalent to N real training cases" (statistics in :mod:`bench.report.equivalence`).
+method "equivalent to N real training cases" (statistics in :mod:`bench.report.curve_inversion`).
 
 A curve belongs to one (segmenter, augmentation set): its points are that segmenter's real-only
 cells on fewer real cases (``train_cases`` in the store) and, as the last point, its full-size
@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from bench.report.equivalence import monotone_curve, real_equivalent
+from bench.report.curve_inversion import monotone_curve, real_equivalent
 from bench.report.markup import md
 from bench.report.uncertainty import mean_interval
 

@@ -2,7 +2,7 @@
 
 ``learning_curve: {train_cases: [2, 4, 8]}`` adds, for every segmenter, augmentation set and seed
 of the matrix, one ``real`` cell per size. The full-size ``real`` cell of the matrix is the
-curve's last point; :mod:`bench.report.equivalence` turns the curve into "equivalent to N
+curve's last point; :mod:`bench.report.curve_inversion` turns the curve into "equivalent to N
 real cases".
 
 Which cases a smaller training set keeps: the split's training part is shuffled with

@@ -1,7 +1,7 @@
 """Conformance rules for segmenter adapters: train, predict, determinism, reload.
 
-The same table as for generators (:mod:`bench.run.conformance`): ``synth2seg segmenter check``
-and :func:`bench.testing.assert_segmenter_conforms`.
+The same table as for generators (:mod:`bench.run.generator_conformance`):
+``synth2seg segmenter check`` and :func:`bench.testing.assert_segmenter_conforms`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bench.api.errors import DataError
 from bench.api.segmenter import ExposesEncoder, Segmenter, TrainContext
 from bench.api.strategies import parse_strategy
 from bench.data import open_dataset
-from bench.run.conformance import (
+from bench.run.generator_conformance import (
     DEFAULT_DATA,
     Failed,
     Result,

@@ -30,7 +30,7 @@ from torch import nn
 from bench.api.generator import FitContext
 from generators.perceptual import feature_distance, lpips_loss
 from generators.slicebank import SliceBank
-from generators.training import Stage, ramp, run_stage, set_requires_grad
+from generators.training import TrainingStage, ramp, run_stage, set_requires_grad
 
 
 class StyleClassifier(nn.Module):
@@ -109,7 +109,7 @@ def train_classifier(net: StyleClassifier, bank: SliceBank, p, ctx: FitContext):
         optimiser.step()
         return {k: v.item() for k, v in losses.items()}
 
-    stage = Stage("classifier", p.classifier_steps, {"classifier": net}, {"opt": optimiser},
+    stage = TrainingStage("classifier", p.classifier_steps, {"classifier": net}, {"opt": optimiser},
                   checkpoint_every=p.checkpoint_every)
     return run_stage(stage, step, ctx)
 
@@ -192,7 +192,7 @@ def train_spade(spade: SPADENet, classifier: StyleClassifier, bank: SliceBank, p
         opt_g.step()
         return {"d": d_loss.item(), **{k: v.item() for k, v in terms.items()}}
 
-    stage = Stage("spade", p.spade_steps, {"spade": spade, "disc": disc},
+    stage = TrainingStage("spade", p.spade_steps, {"spade": spade, "disc": disc},
                   {"g": opt_g, "d": opt_d}, schedulers, checkpoint_every=p.checkpoint_every)
     return run_stage(stage, step, ctx)
 

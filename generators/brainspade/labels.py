@@ -23,7 +23,7 @@ from bench.api.seeding import normal, normal_like, timesteps
 from generators.perceptual import lpips_loss
 from generators.slicebank import SliceBank
 from generators.training import (
-    Stage,
+    TrainingStage,
     feature_matching,
     kl_normal,
     run_stage,
@@ -129,7 +129,7 @@ def train_vae(vae: AutoencoderKL, bank: SliceBank, p, ctx: FitContext, perceptua
             losses |= {"adv_g": adv_g.item(), "adv_d": d_loss.item()}
         return losses
 
-    stage = Stage("vae", p.vae_steps, {"vae": vae, "disc": disc},
+    stage = TrainingStage("vae", p.vae_steps, {"vae": vae, "disc": disc},
                   {"g": opt_g, "d": opt_d}, checkpoint_every=p.checkpoint_every)
     return run_stage(stage, step, ctx)
 
@@ -197,7 +197,7 @@ def train_ldm(ldm: DiffusionModelUNet, latents: tuple[torch.Tensor, torch.Tensor
         optimiser.step()
         return {"l1": loss.item()}
 
-    stage = Stage("ldm", p.ldm_steps, {"ldm": ldm}, {"opt": optimiser},
+    stage = TrainingStage("ldm", p.ldm_steps, {"ldm": ldm}, {"opt": optimiser},
                   checkpoint_every=p.checkpoint_every)
     return run_stage(stage, step, ctx)
 

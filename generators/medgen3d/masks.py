@@ -29,7 +29,7 @@ from torch import nn
 from bench.api.generator import FitContext
 from bench.api.seeding import normal_like, timesteps
 from generators.medgen3d.data import VolumeBank, decode, encode, one_hot
-from generators.training import Stage, run_stage
+from generators.training import TrainingStage, run_stage
 
 UNCONDITIONAL, FORWARD, BACKWARD = 0, 1, 2
 
@@ -173,7 +173,7 @@ def train_masks(net: MCDPM, bank: VolumeBank, p, ctx: FitContext):
         optimiser.step()
         return {"mse": loss.item()}
 
-    stage = Stage("masks", p.mask_steps, {"net": net}, {"opt": optimiser},
+    stage = TrainingStage("masks", p.mask_steps, {"net": net}, {"opt": optimiser},
                   checkpoint_every=p.checkpoint_every)
     return run_stage(stage, step, ctx)
 

@@ -21,7 +21,7 @@ from bench.api.generator import FitContext
 from bench.api.seeding import normal_like, timesteps
 from generators.medgen3d.data import VolumeBank, one_hot
 from generators.medgen3d.masks import schedule
-from generators.training import Stage, run_stage
+from generators.training import TrainingStage, run_stage
 
 VIEWS = (0, 1, 2)
 
@@ -73,7 +73,7 @@ def train_refiner(net: SPADEDiffusionModelUNet, view: int, bank: VolumeBank, p,
         optimiser.step()
         return {"mse": loss.item()}
 
-    stage = Stage(f"refiner{view}", p.refiner_steps, {"net": net}, {"opt": optimiser},
+    stage = TrainingStage(f"refiner{view}", p.refiner_steps, {"net": net}, {"opt": optimiser},
                   checkpoint_every=p.checkpoint_every)
     return run_stage(stage, step, ctx)
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from bench.api.generator import FitContext
 from generators.medgen3d.data import VolumeBank, one_hot
-from generators.training import Stage, feature_matching, run_stage, set_requires_grad
+from generators.training import TrainingStage, feature_matching, run_stage, set_requires_grad
 
 
 class SequenceGenerator(nn.Module):
@@ -159,7 +159,7 @@ def train_sequence(generator: SequenceGenerator, bank: VolumeBank, p, ctx: FitCo
         opt_g.step()
         return {"d": d_loss.item(), **{k: v.item() for k, v in terms.items()}}
 
-    stage = Stage("sequence", p.seq_steps,
+    stage = TrainingStage("sequence", p.seq_steps,
                   {"generator": generator, "d_image": d_image, "d_sequence": d_sequence},
                   {"g": opt_g, "d": opt_d}, checkpoint_every=p.checkpoint_every)
     return run_stage(stage, step, ctx)

@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from bench.api.generator import FitContext
 from bench.api.seeding import normal, normal_like
 from generators.stylegan2.augment import Augment
-from generators.stylegan2.networks import Discriminator, Generator
-from generators.training import Stage, run_stage, set_requires_grad
+from generators.stylegan2.networks import Discriminator, GeneratorNetwork
+from generators.training import TrainingStage, run_stage, set_requires_grad
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,11 @@ class Bookkeeping(torch.nn.Module):
         self.register_buffer("pl_mean", torch.tensor(0.0))
 
 
-def build(kind: Kind, image_channels: int, n_labels: int, p) -> tuple[Generator, Discriminator]:
+def build(kind: Kind, image_channels: int, n_labels: int, p
+          ) -> tuple[GeneratorNetwork, Discriminator]:
     out = (image_channels if kind.images else 0) + (n_labels if kind.masks else 0)
     cond = n_labels if kind.conditional else 0
-    generator = Generator(p.resolution, out, p.z_dim, p.w_dim, p.mapping_layers,
+    generator = GeneratorNetwork(p.resolution, out, p.z_dim, p.w_dim, p.mapping_layers,
                           p.channel_base, p.channel_max, mask_channels=cond)
     discriminator = Discriminator(p.resolution, out, p.channel_base, p.channel_max,
                                   mask_channels=cond, mbstd_group=p.mbstd_group)
@@ -76,8 +77,9 @@ def _adam(params, p, every: int) -> torch.optim.Adam:
                             eps=1e-8)
 
 
-def train(kind: Kind, generator: Generator, discriminator: Discriminator, ema: Generator,
-          images: torch.Tensor, masks: torch.Tensor, p, ctx: FitContext) -> pd.DataFrame:
+def train(kind: Kind, generator: GeneratorNetwork, discriminator: Discriminator,
+          ema: GeneratorNetwork, images: torch.Tensor, masks: torch.Tensor, p, ctx: FitContext
+          ) -> pd.DataFrame:
     """Train on ``images`` (N, C, R, R) in [-1, 1] and one-hot ``masks`` (N, K, R, R)."""
     device, n = ctx.device, len(masks)
     image_channels = images.shape[1] if kind.images else 0
@@ -88,10 +90,11 @@ def train(kind: Kind, generator: Generator, discriminator: Discriminator, ema: G
         net.to(device)
     opt_g = _adam(generator.parameters(), p, p.pl_every if p.pl_weight > 0 else 0)
     opt_d = _adam(discriminator.parameters(), p, p.r1_every)
-    stage = Stage(kind.name, p.steps, {"generator": generator, "discriminator": discriminator,
-                                       "ema": ema, "augment": augment, "books": books},
-                  {"generator": opt_g, "discriminator": opt_d},
-                  checkpoint_every=p.checkpoint_every)
+    stage = TrainingStage(kind.name, p.steps,
+                          {"generator": generator, "discriminator": discriminator, "ema": ema,
+                           "augment": augment, "books": books},
+                          {"generator": opt_g, "discriminator": opt_d},
+                          checkpoint_every=p.checkpoint_every)
 
     def draw(rng: np.random.Generator, batch: int):
         idx = torch.from_numpy(rng.integers(0, n, batch))
@@ -158,7 +161,7 @@ def train(kind: Kind, generator: Generator, discriminator: Discriminator, ema: G
     return curve
 
 
-def _path_length_penalty(generator: Generator, books: Bookkeeping, p, cond,
+def _path_length_penalty(generator: GeneratorNetwork, books: Bookkeeping, p, cond,
                          noise: torch.Generator) -> torch.Tensor:
     """Deviation of |J^T y| from its running mean: a fixed step in w should change the image
     by a fixed amount (StyleGAN2, section 3.2); on a batch shrunk by ``pl_batch_shrink``."""
@@ -173,7 +176,7 @@ def _path_length_penalty(generator: Generator, books: Bookkeeping, p, cond,
 
 
 @torch.no_grad()
-def _update_ema(ema: Generator, generator: Generator, p, images_seen: int) -> None:
+def _update_ema(ema: GeneratorNetwork, generator: GeneratorNetwork, p, images_seen: int) -> None:
     half_life = p.ema_kimg * 1000
     if p.ema_rampup is not None:
         half_life = min(half_life, images_seen * p.ema_rampup)
@@ -184,7 +187,7 @@ def _update_ema(ema: Generator, generator: Generator, p, images_seen: int) -> No
         e.copy_(g)
 
 
-def new_ema(generator: Generator) -> Generator:
+def new_ema(generator: GeneratorNetwork) -> GeneratorNetwork:
     ema = copy.deepcopy(generator).eval()
     set_requires_grad(ema, False)
     return ema

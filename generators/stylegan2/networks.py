@@ -227,7 +227,7 @@ class SynthesisNetwork(nn.Module):
         return image
 
 
-class Generator(nn.Module):
+class GeneratorNetwork(nn.Module):
     """Mapping and synthesis; style mixing during training as in StyleGAN2."""
 
     def __init__(self, resolution: int, out_channels: int, z_dim: int, w_dim: int,

@@ -1,6 +1,6 @@
 """Real-data equivalence: the learning curve, its inversion and the bootstrap interval.
 
-References are computed by hand from the definitions in :mod:`bench.report.equivalence`:
+References are computed by hand from the definitions in :mod:`bench.report.curve_inversion`:
 interpolation in log n between (2, 0.5), (4, 0.7), (8, 0.8) reaches 0.75 halfway from log 4 to
 log 8, at sqrt(32) = 5.66 cases;
 the pool adjacent violators algorithm (Barlow et al. 1972) replaces a decreasing pair by its mean.
@@ -9,7 +9,7 @@ the pool adjacent violators algorithm (Barlow et al. 1972) replaces a decreasing
 import numpy as np
 import pytest
 
-from bench.report.equivalence import invert, monotone_curve, real_equivalent
+from bench.report.curve_inversion import invert, monotone_curve, real_equivalent
 
 SIZES = [2, 4, 8]
 

@@ -13,7 +13,7 @@ import pytest
 from bench.api.case import CaseSet
 from bench.api.generator import SampleContext
 from bench.api.registry import generators, segmenters
-from bench.run.conformance import check_generator
+from bench.run.generator_conformance import check_generator
 from bench.testing import assert_generator_conforms
 from tests.conftest import call_cli
 
