@@ -92,6 +92,10 @@ class MonaiSegmenter:
         if len(self.params.patch) != self.spatial_dims:
             raise ConfigError(f"segmenter '{self.name}': patch {self.params.patch} is not "
                               f"{self.spatial_dims}D")
+        self._check_architecture()
+
+    def _check_architecture(self) -> None:
+        """Refuse, when the matrix resolves, what the network would refuse inside a cell."""
 
     def build(self, in_channels: int, n_classes: int) -> torch.nn.Module:
         raise NotImplementedError
@@ -243,6 +247,19 @@ class UNet2D(MonaiSegmenter):
                   "fit": "resize"},
     }
 
+    def _check_architecture(self) -> None:
+        """A UNet of k widths halves the patch k − 1 times and joins the skips back: at least two
+        widths, and every patch side divisible by 2^(k − 1)."""
+        c, patch = self.params.channels, self.params.patch
+        if len(c) < 2:
+            raise ConfigError(f"segmenter '{self.name}' parameter 'channels': {c} has one width; "
+                              "a UNet needs at least two")
+        factor = 2 ** (len(c) - 1)
+        if any(side % factor for side in patch):
+            raise ConfigError(f"segmenter '{self.name}' parameter 'patch': {patch} must be "
+                              f"divisible by {factor} ({len(c)} widths halve it "
+                              f"{len(c) - 1} times)")
+
     def build(self, in_channels, n_classes):
         c = self.params.channels
         return UNet(self.spatial_dims, in_channels, n_classes, channels=c,
@@ -274,6 +291,12 @@ class UNETRSegmenter(MonaiSegmenter):
         "paper": {"channels": (16,), "patch": (96, 96, 96), "batch": 2, "steps": 25000,
                   "lr": 1e-4, "val_every": 500, "checkpoint_every": 500},
     }
+
+    def _check_architecture(self) -> None:
+        """UNETR cuts the patch into 16-voxel tokens."""
+        if any(side % 16 for side in self.params.patch):
+            raise ConfigError(f"segmenter '{self.name}' parameter 'patch': {self.params.patch} "
+                              "must be divisible by 16 (UNETR's 16-voxel tokens)")
 
     def build(self, in_channels, n_classes):
         small = self.params.patch[0] < 64

@@ -137,3 +137,24 @@ def test_no_stopping_rule_keeps_the_earlier_identity():
     cls = get_segmenter("unet2d")
     assert "patience" not in cls.Params().model_dump(mode="json")
     assert cls.Params(patience=3).model_dump(mode="json")["patience"] == 3
+
+
+@pytest.mark.parametrize("name, params, expected", [
+    ("unet2d", {"channels": (8,)}, "at least two"),
+    ("unet2d", {"channels": (8, 16, 32), "patch": (30, 30)}, "divisible by 4"),
+    ("unet3d", {"channels": (8, 16, 32, 64), "patch": (36, 36, 36)}, "divisible by 8"),
+    ("unetr", {"patch": (40, 40, 40)}, "divisible by 16"),
+])
+def test_a_network_the_params_cannot_build_is_refused_when_the_matrix_resolves(
+        name, params, expected):
+    """These passed validation and failed inside the cell (exit 1, the run folder written)."""
+    from bench.api.errors import ConfigError
+    from bench.run.config import load_config, load_preset
+    from bench.run.matrix import expand
+
+    with pytest.raises(ConfigError, match=f"segmenter '{name}' parameter .*{expected}"):
+        from_preset(get_segmenter(name), "tiny", **params)
+    config = {**load_preset("smoke").model_dump(mode="json"),
+              "segmenters": [{"name": name, "preset": "tiny", "params": params}]}
+    with pytest.raises(ConfigError, match=expected):
+        expand(load_config(config))
