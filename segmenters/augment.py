@@ -6,7 +6,8 @@ field, gamma contrast and Gaussian noise (the brainSPADE set). Randomness comes 
 ``augmentation`` applies MONAI dictionary transforms to one sample at a time (the host path);
 ``BatchAugment`` draws the same parameters from the same ranges and applies them to a whole batch
 where it lives, CPU or GPU, with batched affine grids and tensor operations (the device path).
-``tests/test_augment.py`` checks that both produce the same distribution of images and masks.
+``tests/segmenters/test_augment.py`` checks that both produce the same distribution of images and
+masks.
 
 The other named sets (Vu et al., brainSPADE, nnU-Net, MONAI's standard; data in
 :mod:`bench.api.augment_sets`) run on the host path through ``augmentation_set``.

@@ -8,7 +8,7 @@ with the samples (strategy, augmentation, segmenter; together the ``strategy`` a
 x the fidelity metric of the (generator, count) and y the mean primary-metric gain over the
 baseline on one test set. Pooling two strategies would put every x in twice, with nearly the
 same y (the two methods share their samples), and ρ's p-value would fall below 0.05 in about a
-quarter of runs where fidelity says nothing (``tests/test_correlation.py`` simulates it).
+quarter of runs where fidelity says nothing (``tests/report/test_correlation.py`` simulates it).
 
 ρ is rank-based, so it asks only "did better-scoring sample sets help more", and its 95% interval
 is a percentile bootstrap over the sample sets (resamples in which one side is constant have no ρ

@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 
 from bench.cli.main import app
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 README_MAX_LINES = 200

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import call_cli
-from tests.test_bad_inputs import (
+from tests.data.test_io import write_msd
+from tests.suites.test_bad_inputs import (
     _assert_one_line_error,
     _config,
     _copy,
@@ -28,7 +29,6 @@ from tests.test_bad_inputs import (
     _scores,
     _snapshot,
 )
-from tests.test_io import write_msd
 
 LONG = "x" * 300  # one path component longer than any file system's 255
 
@@ -543,7 +543,7 @@ def test_at_least_150_bad_inputs_end_in_one_error_line(capsys):
     """Issue 37: >= 150 bad inputs under test. Every entry of these tables is a parametrized
     case asserting exit 2, one ``error:`` line naming the problem, and its folder unchanged
     (the damaged datasets of ``BAD_NNUNET`` run as a subprocess, the others in-process)."""
-    from tests.test_bad_inputs import BAD_NNUNET, CLI_CASES
+    from tests.suites.test_bad_inputs import BAD_NNUNET, CLI_CASES
 
     tables = {"test_bad_inputs.BAD_NNUNET": [f.__name__ for f in BAD_NNUNET],
               "test_bad_inputs.CLI_CASES": list(CLI_CASES),

@@ -2,7 +2,8 @@
 
 "Same" here means: for one seed, both paths draw the same items and the same crop windows at
 every step, so without augmentation their batches are equal value for value and training gives
-identical weights; with augmentation they follow one distribution (tests/test_augment.py).
+identical weights; with augmentation they follow one distribution
+(tests/segmenters/test_augment.py).
 """
 
 from __future__ import annotations

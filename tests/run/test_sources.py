@@ -27,7 +27,7 @@ from bench.run.store import Store
 from generators.folder import PreGenerated
 from tests.conftest import call_cli
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module", autouse=True)

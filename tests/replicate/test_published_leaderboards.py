@@ -11,7 +11,7 @@ from bench.report.markup import portable
 from bench.run.store import Store
 from tests.fake_runs import write_fake_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MACHINE_PATH = re.compile(r"(?<![\w.$<>~-])/(root|tmp|home|work|Users)/")
 
 

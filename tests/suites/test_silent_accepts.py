@@ -17,8 +17,8 @@ from bench.api.case import Case, CaseSet
 from bench.api.errors import DataError
 from bench.data import write_nnunet
 from tests.conftest import call_cli
+from tests.data.test_io import write_msd
 from tests.fake_runs import write_fake_run
-from tests.test_io import write_msd
 
 
 def _one_line_error(result, expected: str) -> str:

@@ -171,7 +171,7 @@ def test_samples_are_2d_pairs_with_labels_in_range(fitted, lesion_phantom, name)
 
 @pytest.mark.parametrize("name", NAMES)
 def test_saved_generator_keeps_a_training_curve_per_gan(fitted, tmp_path, name):
-    """Save → load → same samples and seeds: tests/test_builtin_conformance.py."""
+    """Save → load → same samples and seeds: tests/run/test_builtin_conformance.py."""
     model = fitted[name]
     model.save(tmp_path / "model")
     for kind in type(model).kinds:

@@ -336,7 +336,7 @@ def test_refiner_changes_the_images_but_not_the_masks(fitted, lesion_phantom):
 
 
 def test_saved_generator_keeps_its_training_curves(fitted, tmp_path):
-    """Save → load → same samples and seeds: tests/test_builtin_conformance.py."""
+    """Save → load → same samples and seeds: tests/run/test_builtin_conformance.py."""
     fitted.save(tmp_path / "model")
     assert (tmp_path / "model" / "curve_masks.csv").exists()
 

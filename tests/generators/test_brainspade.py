@@ -42,7 +42,7 @@ def test_samples_are_2d_cases_with_pv_maps_and_all_channels(fitted, lesion_phant
 
 
 def test_saved_generator_keeps_its_training_curves(fitted, tmp_path):
-    """Save → load → same samples and seeds: tests/test_builtin_conformance.py."""
+    """Save → load → same samples and seeds: tests/run/test_builtin_conformance.py."""
     fitted.save(tmp_path / "model")
     assert (tmp_path / "model" / "curve_spade.csv").exists()
 

@@ -8,7 +8,7 @@ from bench.api.errors import ConfigError
 
 
 def test_oracle_draws_new_subjects_of_the_same_process(phantom, tmp_path):
-    """Labels, channels, save → load and seeds: tests/test_builtin_conformance.py."""
+    """Labels, channels, save → load and seeds: tests/run/test_builtin_conformance.py."""
     oracle = get_generator("phantom-oracle")()
     oracle.fit(phantom, FitContext(tmp_path))
     samples = oracle.sample(2, SampleContext(seed=0))

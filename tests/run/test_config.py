@@ -6,7 +6,7 @@ from bench.api.errors import ConfigError
 from bench.run.config import load_config, load_preset, preset_names
 from bench.run.matrix import expand
 from tests.conftest import call_cli
-from tests.test_bad_inputs import _assert_one_line_error
+from tests.suites.test_bad_inputs import _assert_one_line_error
 
 BASE = {"name": "t", "generators": [{"name": "none"}, {"name": "phantom-oracle"}],
         "counts": [5, 10], "strategies": ["real", "synthetic", "real+synthetic>real"],

@@ -166,7 +166,7 @@ def test_stats_command_on_a_users_own_table(tmp_path, capsys):
 
 def test_stats_command_names_a_missing_column(tmp_path, capsys):
     from tests.conftest import call_cli
-    from tests.test_bad_inputs import _assert_one_line_error
+    from tests.suites.test_bad_inputs import _assert_one_line_error
 
     path = tmp_path / "scores.csv"
     pd.DataFrame({"method": ["a"], "case": [1], "dice": [0.5]}).to_csv(path, index=False)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import call_cli
+from tests.data.test_io import write_msd
 from tests.fake_runs import write_fake_run
-from tests.test_io import write_msd
 
 
 def _tree(root: Path) -> dict[str, tuple]:

@@ -8,7 +8,7 @@ import pytest
 from bench.data import write_nnunet
 from bench.data.phantom import PhantomConfig, make_phantom
 from tests.conftest import call_cli, run_cli
-from tests.test_bad_inputs import _assert_one_line_error
+from tests.suites.test_bad_inputs import _assert_one_line_error
 
 TINY = ("--segmenter", "unet2d", "--preset", "tiny", "--device", "cpu", "--no-hd95")
 

@@ -17,7 +17,7 @@ from bench.run.generator_conformance import check_generator
 from bench.testing import assert_generator_conforms
 from tests.conftest import call_cli
 
-ADAPTER = Path(__file__).parent / "fixtures" / "example_adapter"
+ADAPTER = Path(__file__).parents[1] / "fixtures" / "example_adapter"
 sys.path.insert(0, str(ADAPTER))  # the package itself; its entry point is installed per test
 from synth2seg_example.intensity import IntensityModel  # noqa: E402
 from synth2seg_example.nearest import NearestMean  # noqa: E402

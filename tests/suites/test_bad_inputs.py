@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_cli
-from tests.test_io import write_msd
+from tests.data.test_io import write_msd
 
 
 def _first_case(root):

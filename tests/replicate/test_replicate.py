@@ -14,7 +14,7 @@ from bench.run.store import Store
 from tests.conftest import call_cli
 from tests.fake_runs import write_fake_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LEADERBOARDS = ROOT / "leaderboards"
 
 
