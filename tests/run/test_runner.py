@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -165,6 +166,47 @@ def test_ray_executor_matches_local(smoke_run, tmp_path):
         Runner(load_preset("smoke"), run_dir, executor="ray").run()
     finally:
         ray.shutdown()
+    cells = _store(run_dir)[0]
+    assert len(cells) == SMOKE_CELLS and set(cells.status) == {"done"}
+    pd.testing.assert_frame_equal(_rows(run_dir), _rows(smoke_run))
+
+
+@pytest.mark.slow
+def test_a_ray_cluster_of_two_nodes_matches_a_local_run(smoke_run, tmp_path, monkeypatch):
+    """A real cluster on this machine: `ray start --head` and a second node process joined to it
+    over the loopback address, the run folder and the dataset cache on paths both see; the smoke
+    matrix run on it gives the rows of the local run. (`make test-slow`.)"""
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    import socket
+    import tempfile
+
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    with socket.socket() as probe:  # a free port on the loopback address
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"127.0.0.1:{port}"
+    temp = tempfile.mkdtemp(prefix="ray-")  # short: Ray's socket paths have a length limit
+    common = ["--num-cpus", "2", "--disable-usage-stats", f"--temp-dir={temp}"]
+    # token authentication would write a token into ~/.ray; this cluster is on loopback only
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    env = dict(os.environ)
+    try:
+        subprocess.run([ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1",
+                        "--port", str(port), "--include-dashboard=false", *common],
+                       check=True, capture_output=True, env=env, timeout=180)
+        subprocess.run([ray_cli, "start", "--address", address, "--node-ip-address",
+                        "127.0.0.1", *common], check=True, capture_output=True, env=env,
+                       timeout=180)
+        run_dir = tmp_path / "cluster"
+        Runner(load_preset("smoke"), run_dir, executor="ray", address=address).run()
+        import ray
+
+        nodes = [n for n in ray.nodes() if n["Alive"]]
+        ray.shutdown()
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+    assert len(nodes) == 2
     cells = _store(run_dir)[0]
     assert len(cells) == SMOKE_CELLS and set(cells.status) == {"done"}
     pd.testing.assert_frame_equal(_rows(run_dir), _rows(smoke_run))
