@@ -29,7 +29,7 @@ from bench.api.segmenter import TrainContext, TrainedModel
 from bench.api.slices import extract_slices, fit_slices, restore
 from bench.api.strategies import Stage
 from bench.data.geometry import DEFAULT_SLICE_AXIS, slicing_axis
-from bench.data.normalisation import CT, ZSCORE, normalise_image, plan_normalisation
+from bench.data.normalisation import channel_terms, normalise_image, plan_normalisation
 from segmenters.augment import BatchAugment, augmentation_set
 from segmenters.batches import item
 from segmenters.training import Loop, infer, train_network
@@ -215,20 +215,8 @@ def _normalised(case: Case, plan: dict | None) -> Case:
     whatever is read later (a slice reads and maps one slice), so no volume is kept."""
     if not case.lazy:
         return dataclasses.replace(case, image=normalise_image(case.image, plan))
-    entries = (plan or {}).get("channels", [])
-    terms: list[tuple] = []
-    image = case.image
-    for c, channel in enumerate(image):
-        entry = entries[c] if c < len(entries) else {"scheme": ZSCORE}
-        if entry["scheme"] == CT:  # nnU-Net's CTNormalization.run, as normalise_image uses it
-            terms.append((entry["percentile_00_5"], entry["percentile_99_5"], entry["mean"],
-                          max(entry["std"], 1e-8)))
-        else:  # normalisation._zscore's terms
-            inside = channel > channel.min()
-            values = channel[inside] if inside.any() else channel
-            terms.append((None, None, values.mean(), values.std() + 1e-6))
-    del image
-    return case.with_arrays(image=channel_map(case.ref("image"), *zip(*terms, strict=True)))
+    terms = channel_terms(case.image, plan)
+    return case.with_arrays(image=channel_map(case.ref("image"), *terms))
 
 
 class UNet2D(MonaiSegmenter):

@@ -73,8 +73,6 @@ def held(value):
     return value.load() if isinstance(value, Lazy) else value
 
 
-_held = held
-
 
 def take(value, k: int, axis: int):
     """Index ``k`` along ``axis`` of an array or of a reference (then a reference that reads
@@ -187,7 +185,7 @@ def _array_property(name: str) -> property:
     key = f"_{name}"
 
     def get(self: Case):
-        return _held(self.__dict__[key])
+        return held(self.__dict__[key])
 
     def set_(self: Case, value) -> None:
         self.__dict__[key] = value

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.api.case import CaseSet
+from bench.api.case import CaseSet, channel_map
 from bench.api.errors import DataError
 
 CT, ZSCORE = "CT", "zscore"
@@ -59,27 +59,29 @@ def _foreground_statistics(cases: CaseSet, channel: int, name: str) -> dict:
             "mean": float(pooled.mean()), "std": float(pooled.std())}
 
 
+def channel_terms(image: np.ndarray, plan: dict | None) -> tuple[tuple, ...]:
+    """Per channel of one case's (C, *spatial) ``image``: (clip low, clip high, offset, divisor)
+    of its normalisation, as :func:`bench.api.case.channel_map` applies them. CT: nnU-Net's
+    ``CTNormalization`` (the dataset's percentiles, mean and sd from ``plan``); otherwise the
+    case's own z-score over the voxels above the channel's minimum. One read computes them, so a
+    cached case can be normalised slice by slice."""
+    entries = (plan or {}).get("channels", [])
+    terms = []
+    for c, channel in enumerate(image):
+        entry = entries[c] if c < len(entries) else {"scheme": ZSCORE}
+        if entry["scheme"] == CT:  # CTNormalization.run: clip, - mean, / max(std, 1e-8)
+            terms.append((entry["percentile_00_5"], entry["percentile_99_5"], entry["mean"],
+                          max(entry["std"], 1e-8)))
+        else:
+            channel = np.asarray(channel, dtype=np.float32)
+            inside = channel > channel.min()
+            values = channel[inside] if inside.any() else channel
+            terms.append((None, None, values.mean(), values.std() + 1e-6))
+    return tuple(zip(*terms, strict=True))
+
+
 def normalise_image(image: np.ndarray, plan: dict | None) -> np.ndarray:
     """A normalised copy of one case's (C, *spatial) ``image``; ``plan`` from
     :func:`plan_normalisation` on the training set, channel by channel in order (None: every
     channel z-scored per case)."""
-    image = np.array(image, dtype=np.float32, copy=True)
-    entries = (plan or {}).get("channels", [])
-    for c in range(image.shape[0]):
-        entry = entries[c] if c < len(entries) else {"scheme": ZSCORE}
-        if entry["scheme"] == CT:
-            from nnunetv2.preprocessing.normalization.default_normalization_schemes import (
-                CTNormalization,
-            )
-
-            image[c] = CTNormalization(intensityproperties=entry).run(image[c])
-        else:
-            _zscore(image[c])
-    return image
-
-
-def _zscore(channel: np.ndarray) -> None:
-    inside = channel > channel.min()
-    values = channel[inside] if inside.any() else channel
-    channel -= values.mean()
-    channel /= values.std() + 1e-6
+    return channel_map(image, *channel_terms(image, plan)).load()
