@@ -187,10 +187,11 @@ def _fmt(value: float) -> str:
     return "∞" if np.isinf(value) else f"{value:.3f}"
 
 
-def paired_tests(wide: pd.DataFrame, baseline: str) -> pd.DataFrame:
+def paired_tests(wide: pd.DataFrame, baseline: str, adjusted: bool = True) -> pd.DataFrame:
     """Each method against ``baseline`` over the same cases: mean difference, t-test, Wilcoxon,
     and both p-values Holm-adjusted over the methods of the table (``*_holm``): with many
-    methods some raw p-values fall below alpha by chance alone."""
+    methods some raw p-values fall below alpha by chance alone. ``adjusted=False`` leaves the
+    adjustment to a caller whose family is larger (every test set of a leaderboard)."""
     if baseline not in wide.columns:
         raise DataError(f"baseline '{baseline}' is not among the methods: "
                         f"{', '.join(wide.columns)}")
@@ -210,4 +211,6 @@ def paired_tests(wide: pd.DataFrame, baseline: str) -> pd.DataFrame:
                      "t_test_p": t_p, "wilcoxon_p": w_p})
     table = pd.DataFrame(rows, columns=["method", "baseline", "cases", "mean_difference",
                                         "t_test_p", "wilcoxon_p"])
+    if not adjusted:
+        return table
     return table.assign(t_test_p_holm=holm(table.t_test_p), wilcoxon_p_holm=holm(table.wilcoxon_p))
