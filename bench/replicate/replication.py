@@ -33,7 +33,7 @@ from bench.api.errors import DataError
 from bench.replicate.published import case_table
 from bench.report.markup import md
 from bench.report.tables import paired_interval
-from bench.report.verdicts import POWER, decide, holm
+from bench.report.verdicts import POWER, add_verdicts
 
 CLAIMS = Path(__file__).with_name("claims.yaml")
 ALPHA, ROPE = 0.05, 0.01
@@ -89,14 +89,12 @@ def measure(claims: list[dict], leaderboards: Path) -> list[Outcome]:
         effect = float(np.mean(claim["arm"]["values"]) - np.mean(claim["reference"]["values"]))
         outcomes.append(Outcome(claim, effect, interval.mean, interval.low, interval.high,
                                 interval.cases, interval.seeds, interval.t_test()))
-    adjusted = holm([o.p for o in outcomes])
-    m = max(int(np.isfinite([o.p for o in outcomes]).sum()), 1)
-    for outcome, interval, p_holm, control in zip(outcomes, intervals, adjusted, controls,
-                                                  strict=True):
-        outcome.p_holm = float(p_holm)
-        outcome.mde = interval.detectable(ALPHA / m, POWER)
-        outcome.verdict, outcome.reason = decide(outcome.difference, outcome.low, outcome.high,
-                                                 outcome.p_holm, outcome.mde, ALPHA, ROPE)
+    decided = add_verdicts(pd.DataFrame([{"difference": o.difference, "ci_low": o.low,
+                                          "ci_high": o.high, "p": o.p} for o in outcomes]),
+                           intervals, ALPHA, ROPE)  # the leaderboard's rule, over every claim
+    for outcome, row, control in zip(outcomes, decided.itertuples(), controls, strict=True):
+        outcome.p_holm, outcome.mde = float(row.p_holm), float(row.mde)
+        outcome.verdict, outcome.reason = row.verdict, row.verdict_reason
         outcome.replication = replication(outcome.verdict, outcome.paper_effect, outcome.mde)
         if control is not None:
             outcome.exposure = (f"arm − control {control.mean:+.3f} "
