@@ -136,15 +136,14 @@ IDENTITY = [("rank", "mean rank", "low"), ("keeps_rank", "keeps rank", "high"),
 
 
 def write_index(value: Leaderboard, path: Path, files: dict[str, Path]) -> Path:
-    board, per_test, primary, baseline, config = (value.board, value.per_test, value.primary,
-                                                  value.baseline, value.config)
+    board, per_test, primary, baseline = value.board, value.per_test, value.primary, value.baseline
     fidelity, notes, protocol, strata, generators = (value.fidelity, value.notes, value.protocol,
                                                      value.strata, value.generators)
     owned = _test_set_metrics(board, per_test)
     tests = list(owned)
     boards = [_board_spec(f"board-{i}", board, test_set, per_test.get(test_set, {}), primary,
                           owned[test_set]) for i, test_set in enumerate(tests)]
-    name = esc(config.get("name", "leaderboard"))
+    name = esc(value.name)
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{name}</title>",
              f"<style>{STYLE}</style></head><body>",
              f"<h1>{name}</h1>",

@@ -33,7 +33,7 @@ def write_markdown(value: Leaderboard, path: Path) -> Path:
     equivs = [c for c in board.columns if c.endswith(":real_equiv")]
     resamples = config.get("report", {}).get("resamples", 1000)
     has_stability = "keeps_rank" in board.columns
-    lines = [f"# {md(config.get('name', 'leaderboard'))}", "",
+    lines = [f"# {md(value.name)}", "",
              f"Methods ranked by mean rank of {md(primary)} over every test case (1 = best). "
              f"{INTERVALS} "
              + (f"*Keeps rank*: the share of {resamples} bootstrap resamples of the cases that "

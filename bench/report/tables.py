@@ -65,14 +65,15 @@ def case_scores(table: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 def mean_intervals(per_seed: pd.DataFrame) -> pd.DataFrame:
     """(method, test_set) → mean, 95% interval over seeds and cases (over cases only with one
-    seed: ``basis`` says which) and sd over cases of the seed-averaged scores."""
+    seed: the board's ``interval`` column says which) and sd over cases of the seed-averaged
+    scores."""
     rows = []
     for (method, test_set), part in per_seed.groupby(["method", "test_set"], sort=False):
         grid = _grid(part)
         interval = mean_interval(grid.to_numpy())
         rows.append({"method": method, "test_set": test_set, "mean": interval.mean,
                      "ci_low": interval.low, "ci_high": interval.high,
-                     "sd": grid.mean(axis=1).std(), "basis": interval.basis})
+                     "sd": grid.mean(axis=1).std()})
     return pd.DataFrame(rows).set_index(["method", "test_set"])
 
 
