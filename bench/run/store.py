@@ -183,6 +183,11 @@ class Store:
             self.db.execute("UPDATE cells SET seal = ? WHERE key = ?",
                             (_seal(row, rows), cell.key))
 
+    def unsealed_cells(self) -> int:
+        """How many finished cells have no seal (a count; :meth:`check_seals` verifies)."""
+        return self.db.execute("SELECT COUNT(*) FROM cells WHERE status = 'done' AND seal IS NULL"
+                               ).fetchone()[0]
+
     def check_seals(self, allow_unsealed: bool = False) -> int:
         """Every finished cell's rows match the seal written with them; the number of cells
         without one (stores written before seals), refused unless ``allow_unsealed``."""
