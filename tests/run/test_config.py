@@ -113,3 +113,13 @@ def test_fidelity_extractors_and_planes_are_checked_by_name():
         load_config({"name": "x", "fidelity": {"extractors": ["radimagenett"]}})
     with pytest.raises(ConfigError, match="fidelity.planes"):
         load_config({"name": "x", "fidelity": {"planes": []}})
+
+
+def test_new_fields_at_their_defaults_keep_the_cell_keys_of_earlier_runs():
+    """``hd95_worst_mm`` (None: the image diagonal) and ``target_spacing`` (median) came after
+    runs whose folders users resume: at their defaults the key is the one the smoke preset had
+    before them (commit 9964e40); a declared worst-case distance changes every cell."""
+    smoke = load_preset("smoke")
+    assert smoke.key() == "7aeaa09a2df33fe8"
+    data = smoke.model_dump(mode="json")
+    assert load_config({**data, "hd95_worst_mm": 374.0}).key() != smoke.key()
