@@ -15,9 +15,19 @@ verdict reads:
 
 A claim may name an **exposure control**: the arm's training (the same stages and steps) on real
 data only. A reproduced claim whose arm is not better than its exposure control is *reproduced in
-order only*: the extra steps, not the synthetic data, explain it. A pattern counts as
-*reproducible by this design* only where the claim names an oracle control (the
-``phantom-oracle`` arm run the same way) and the oracle shows it; a claim without one says so.
+order only*: the extra steps, not the synthetic data, explain it.
+
+A claim may name an **oracle control**: the same comparison with the ``phantom-oracle`` (a perfect
+generator of the phantom) in place of the learned generator, judged by the same rule (Holm over the
+oracle controls). Its role says what it tells:
+
+- ``positive`` (a claim that synthetic data helps): the pattern is *reproducible by this design*
+  only if the oracle shows it; where it does not, even perfect samples do not show it here, and
+  neither a reproduction nor a failure speaks about the generator;
+- ``ceiling`` (a claim that synthetic data falls short): where the oracle falls short as well, the
+  design (counts, steps, strategy), not the generator, makes the deficit.
+
+A claim without one says that reproducibility by design is not shown.
 """
 
 from __future__ import annotations
@@ -37,6 +47,8 @@ from bench.report.verdicts import POWER, add_verdicts
 
 CLAIMS = Path(__file__).with_name("claims.yaml")
 ALPHA, ROPE = 0.05, 0.01
+NO_ORACLE = "none in this run: reproducibility by design not shown"
+ROLES = ("positive", "ceiling")
 
 
 @dataclass
@@ -57,6 +69,7 @@ class Outcome:
     reason: str = ""
     replication: str = ""
     exposure: str = "none"
+    oracle: str = NO_ORACLE
 
 
 def load_claims(path: Path = CLAIMS) -> list[dict]:
@@ -75,7 +88,7 @@ def measure(claims: list[dict], leaderboards: Path) -> list[Outcome]:
             tables[name] = case_table(Path(leaderboards) / name)
         return tables[name]
 
-    outcomes, intervals, controls = [], [], []
+    outcomes, intervals, controls, oracles = [], [], [], []
     for claim in claims:
         name = claim["leaderboard"]
         arm, reference = (_grid(table(name), claim, claim[side]["method"], name)
@@ -84,6 +97,13 @@ def measure(claims: list[dict], leaderboards: Path) -> list[Outcome]:
         controls.append(None if control is None else paired_interval(
             arm, _grid(table(control["leaderboard"]), claim, control["method"],
                        control["leaderboard"])))
+        oracle = claim.get("oracle")
+        if oracle is not None:
+            if oracle.get("role") not in ROLES:
+                raise DataError(f"claim '{claim['id']}': oracle.role must be one of "
+                                f"{', '.join(ROLES)} (got {oracle.get('role')!r})")
+            oracles.append(paired_interval(*(_grid(table(name), claim, oracle[side], name)
+                                             for side in ("arm", "reference"))))
         interval = paired_interval(arm, reference)
         intervals.append(interval)
         effect = float(np.mean(claim["arm"]["values"]) - np.mean(claim["reference"]["values"]))
@@ -103,7 +123,39 @@ def measure(claims: list[dict], leaderboards: Path) -> list[Outcome]:
             if outcome.replication == "reproduced" and not beats:
                 outcome.replication = "reproduced in order only (the exposure control " \
                                       "matches it)"
+    _judge_oracles([o for o in outcomes if o.claim.get("oracle")], oracles)
     return outcomes
+
+
+def _judge_oracles(outcomes: list[Outcome], intervals: list) -> None:
+    """Each oracle control by the verdict rule, Holm over the oracle controls, and what it says
+    about its claim (see the module docstring)."""
+    if not outcomes:
+        return
+    rows = pd.DataFrame([{"difference": i.mean, "ci_low": i.low, "ci_high": i.high,
+                          "p": i.t_test()} for i in intervals])
+    decided = add_verdicts(rows, intervals, ALPHA, ROPE)
+    for outcome, interval, row in zip(outcomes, intervals, decided.itertuples(), strict=True):
+        role = outcome.claim["oracle"]["role"]
+        direction = "better" if outcome.paper_effect > 0 else "worse"
+        shows = row.verdict == direction  # the oracle moves the way the paper's arm does
+        measured = (f"{interval.mean:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}], "
+                    f"MDE {row.mde:.3f}, p (Holm) {row.p_holm:.3g}: {row.verdict}")
+        if role == "positive":
+            reading = ("the oracle shows the pattern: reproducible by this design" if shows else
+                       "the oracle does not show it: not reproducible by this design")
+            if not shows:
+                outcome.replication += "; the oracle does not show it"
+        elif shows:
+            reading = "perfect samples fall short too: the design, not the generator, makes " \
+                      "the deficit"
+            if outcome.replication == "reproduced":
+                outcome.replication = "reproduced, but the oracle falls short too"
+        elif row.verdict == "inconclusive":
+            reading = "inconclusive: whether the deficit is the generator's is not shown"
+        else:
+            reading = "perfect samples do not fall short: the deficit is the generator's"
+        outcome.oracle = f"oracle Δ {measured}; {reading}"
 
 
 def replication(verdict: str, paper_effect: float, mde: float) -> str:
@@ -148,7 +200,12 @@ def render(outcomes: list[Outcome], claims_file: str) -> str:
         f"{ALPHA:g} and |Δ| ≥ MDE; equivalent when the interval lies inside ±{ROPE:g}; "
         "otherwise inconclusive. A difference below the MDE is never called a difference, and "
         "an inconclusive verdict whose MDE exceeds the paper's effect is *not decidable by this "
-        "design*, not a failure to replicate.",
+        "design*, not a failure to replicate. The oracle control is the same comparison with "
+        "the phantom-oracle (a perfect generator of the phantom) in place of the learned one, "
+        "judged by the same rule (Holm over the oracle controls): for a claim that synthetic "
+        "data helps, the pattern is reproducible by this design only if the oracle shows it; "
+        "for a claim that it falls short, an oracle that falls short too puts the deficit on "
+        "the design, not the generator.",
         "",
         "| claim | paper | paper Δ | leaderboard, test set | cases × seeds | Δ [95% interval] | "
         "MDE | p (Holm) | verdict | replication | exposure control | oracle control |",
@@ -163,7 +220,7 @@ def render(outcomes: list[Outcome], claims_file: str) -> str:
             f"`{c['leaderboard']}`, {md(c['test_set'])} | {o.cases} × {o.seeds} | "
             f"{o.difference:+.3f} [{o.low:+.3f}, {o.high:+.3f}] | {o.mde:.3f} | "
             f"{o.p:.3g} ({o.p_holm:.3g}) | {o.verdict} | **{o.replication}** | {o.exposure} | "
-            f"{md(c.get('oracle', 'none in this run: reproducibility by design not shown'))} |")
+            f"{md(o.oracle)} |")
     lines += [
         "",
         "Why each verdict:",

@@ -5,10 +5,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+import bench.replicate.replication as replication_module
+from bench.api.errors import DataError
 from bench.replicate.published import case_table
-from bench.replicate.replication import load_claims, replication, write_replication
+from bench.replicate.replication import load_claims, measure, replication, write_replication
 from bench.report.leaderboard import write_report
 from bench.run.store import Store
 from tests.conftest import call_cli
@@ -69,3 +72,54 @@ def test_replicate_check_names_a_stale_file(tmp_path, capsys):
     assert result.stderr.count("\n") == 1
     assert call_cli(capsys, "replicate", "--leaderboards", str(boards)).returncode == 0
     assert (boards / "REPLICATION.md").read_text() == text
+
+
+
+def _board(gains: dict[str, float], cases: int = 12, seeds=(0, 1, 2)) -> pd.DataFrame:
+    """A leaderboard's case table: real only and one method per gain, per case and seed."""
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.6, 0.8, cases)
+    rows = [(f"{label} n=10", seed, "heldout", f"case{c}", "wm", "dice",
+             base[c] + gain + rng.normal(0, 0.01))
+            for label, gain in {"real only": 0.0, **gains}.items()
+            for seed in seeds for c in range(cases)]
+    return pd.DataFrame(rows, columns=["method", "seed", "test_set", "case", "class", "metric",
+                                       "value"])
+
+
+def _claim(paper: list, role: str, oracle: str) -> dict:
+    return {"id": "c", "paper": "P", "claim": "G against real", "leaderboard": "fake",
+            "test_set": "heldout", "class": None,
+            "arm": {"paper": "S", "method": "G n=10", "values": [paper[0]]},
+            "reference": {"paper": "R", "method": "real only n=10", "values": [paper[1]]},
+            "significant": True,
+            "oracle": {"role": role, "arm": f"{oracle} n=10", "reference": "real only n=10"}}
+
+
+@pytest.mark.parametrize("role, paper, oracle, shown, fate", [
+    ("positive", [0.8, 0.7], "up", "the oracle shows the pattern: reproducible by this design",
+     "reproduced"),
+    ("positive", [0.8, 0.7], "flat", "the oracle does not show it: not reproducible",
+     "reproduced; the oracle does not show it"),
+    ("ceiling", [0.7, 0.8], "down", "perfect samples fall short too",
+     "reproduced, but the oracle falls short too"),
+    ("ceiling", [0.7, 0.8], "up", "perfect samples do not fall short", "reproduced"),
+])
+def test_the_oracle_control_is_measured_and_read_by_its_role(monkeypatch, role, paper, oracle,
+                                                             shown, fate):
+    """The oracle control is the oracle's own difference, interval and verdict, not a note: a
+    pattern perfect samples do not show is never 'reproducible by this design'."""
+    gains = {"G": 0.1 if paper[0] > paper[1] else -0.1, "up": 0.1, "flat": 0.0, "down": -0.1}
+    monkeypatch.setattr(replication_module, "case_table", lambda folder: _board(gains))
+    (outcome,) = measure([_claim(paper, role, oracle)], Path("boards"))
+    assert shown in outcome.oracle
+    assert outcome.replication == fate
+    measured = float(outcome.oracle.split("oracle Δ ")[1].split(" ")[0])
+    assert measured == pytest.approx(gains[oracle], abs=0.01)
+    assert "MDE" in outcome.oracle and "p (Holm)" in outcome.oracle
+
+
+def test_an_oracle_control_without_a_known_role_is_refused(monkeypatch):
+    monkeypatch.setattr(replication_module, "case_table", lambda folder: _board({"G": 0.1}))
+    with pytest.raises(DataError, match="oracle.role must be one of positive, ceiling"):
+        measure([_claim([0.8, 0.7], "control", "G")], Path("boards"))
