@@ -21,6 +21,13 @@ those files, read as read-only memory maps when used: no NIfTI file is opened, a
 set holds one case at a time. Case references pickle small, so worker processes open the same
 files instead of receiving arrays or re-reading NIfTI.
 
+What is computed from cached cases at the size of a case (a case resampled to a run's target
+spacing) is cached too, as nnU-Net preprocesses once to disk: ``derived_arrays`` keys the result
+by the files the case's arrays are read from (path, size, modification time), a recipe (what is
+computed, with its parameters) and the same code version, writes it once into
+``$SYNTH2SEG_CACHE/derived/<key>/`` and hands back references, so a resampled dataset stays out
+of core and a second run, or a worker process, reads it instead of computing it again.
+
 Why not MONAI's ``PersistentDataset`` or nnU-Net's preprocessed folders: ``PersistentDataset``
 caches the output of a transform chain per item as a ``torch.save`` pickle named by a hash of the
 item's dictionary (its file names, not their content or modification time, so an edited file is
@@ -46,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.api.case import Case, CaseSet, npy_ref
+from bench.api.case import Case, CaseSet, Lazy, npy_ref, open_npy
 
 CACHE_VERSION = 1
 HASH_WHOLE_BYTES = 4 << 20
@@ -56,10 +63,18 @@ ARRAYS = ("image", "label", "pv")
 Reader = Callable[[Callable[[Case], Case]], CaseSet]
 
 
+def _base() -> Path:
+    return Path(os.environ.get("SYNTH2SEG_CACHE", Path.home() / ".cache" / "synth2seg"))
+
+
 def cache_dir() -> Path:
     """Where dataset entries live: ``$SYNTH2SEG_CACHE/datasets`` (``~/.cache/synth2seg``)."""
-    base = Path(os.environ.get("SYNTH2SEG_CACHE", Path.home() / ".cache" / "synth2seg"))
-    return base / "datasets"
+    return _base() / "datasets"
+
+
+def derived_dir() -> Path:
+    """Where arrays computed from cached cases live: ``$SYNTH2SEG_CACHE/derived``."""
+    return _base() / "derived"
 
 
 def dataset_key(root: Path, options: dict) -> str:
@@ -116,22 +131,12 @@ def _build(entry: Path, read: Reader) -> None:
 
     def keep(case: Case) -> Case:
         folder = work / "cases" / f"{len(records):06d}"
-        folder.mkdir(parents=True)
         record = {"id": case.id, "spacing": [float(s) for s in case.spacing],
                   "affine": None if case.affine is None else np.asarray(case.affine).tolist(),
                   "meta": case.meta, "folder": folder.relative_to(work).as_posix()}
-        for name in ARRAYS:
-            array = getattr(case, name)
-            if array is None:
-                continue
-            array = np.ascontiguousarray(array)
-            np.save(folder / f"{name}.npy", array, allow_pickle=False)
-            record[name] = {"shape": list(array.shape), "dtype": array.dtype.str}
-            del array
+        record.update(_write_arrays(folder, lambda name: getattr(case, name)))
         records.append(record)
-        refs = {name: npy_ref(folder / f"{name}.npy", record[name]["shape"],
-                              record[name]["dtype"]) if name in record else None
-                for name in ARRAYS}
+        refs = _refs(folder, record)
         return Case(case.id, refs["image"], refs["label"], case.spacing, pv=refs["pv"],
                     affine=case.affine, meta=case.meta)
 
@@ -159,13 +164,91 @@ def open_entry(entry: Path) -> CaseSet:
     index = json.loads((entry / "index.json").read_text())
     cases = []
     for record in index["cases"]:
-        folder = entry / record["folder"]
-        refs = {name: npy_ref(folder / f"{name}.npy", record[name]["shape"],
-                              record[name]["dtype"]) if name in record else None
-                for name in ARRAYS}
+        refs = _refs(entry / record["folder"], record)
         affine = None if record["affine"] is None else np.asarray(record["affine"], np.float64)
         cases.append(Case(record["id"], refs["image"], refs["label"], tuple(record["spacing"]),
                           pv=refs["pv"], affine=affine, meta=record["meta"]))
     labels = {int(k): v for k, v in index["labels"].items()}
     return CaseSet(cases, labels, list(index["channels"]), index["spatial_dims"],
                    dict(index["meta"]))
+
+
+def _write_arrays(folder: Path, array_of: Callable[[str], np.ndarray | None]) -> dict:
+    """Each array ``array_of(name)`` gives, as ``folder/<name>.npy``, read one at a time;
+    returns their shapes and dtypes by name."""
+    folder.mkdir(parents=True)
+    written = {}
+    for name in ARRAYS:
+        array = array_of(name)
+        if array is None:
+            continue
+        array = np.ascontiguousarray(array)
+        np.save(folder / f"{name}.npy", array, allow_pickle=False)
+        written[name] = {"shape": list(array.shape), "dtype": array.dtype.str}
+        del array
+    return written
+
+
+def _refs(folder: Path, record: dict) -> dict:
+    """References to the arrays ``record`` lists in ``folder`` (None for the others)."""
+    return {name: npy_ref(folder / f"{name}.npy", record[name]["shape"], record[name]["dtype"])
+            if name in record else None for name in ARRAYS}
+
+
+# ---------------------------------------------------------------------------- derived arrays
+Arrays = dict[str, np.ndarray | None]
+
+
+def file_sources(case: Case) -> list | None:
+    """What ``case``'s arrays are read from: per array its ``.npy`` file (path, size,
+    modification time), shape and dtype; None when an array is held in memory or computed on
+    read (no file then names it)."""
+    sources = []
+    for name in ARRAYS:
+        ref = case.ref(name)
+        if ref is None:
+            sources.append(None)
+            continue
+        if not isinstance(ref, Lazy) or ref.fn is not open_npy:
+            return None
+        stat = Path(ref.args[0]).stat()
+        sources.append([ref.args[0], stat.st_size, stat.st_mtime_ns, list(ref.shape),
+                        ref.dtype.str])
+    return sources
+
+
+def derived_arrays(case: Case, recipe: dict, make: Callable[[], Arrays]) -> Arrays:
+    """The arrays ``make()`` computes from ``case`` (by name: image, label, pv), computed once
+    and referenced in the cache when the case's arrays are read from files; in memory, as
+    ``make()`` returns them, when the case holds its arrays (it is in memory already).
+
+    ``recipe`` names the computation and every parameter it depends on besides the case.
+    """
+    sources = file_sources(case)
+    if sources is None:
+        return make()
+    key = hashlib.sha256(json.dumps(
+        {"v": CACHE_VERSION, "code": _code_version(), "sources": sources, "recipe": recipe},
+        sort_keys=True, default=str).encode()).hexdigest()[:32]
+    entry = derived_dir() / key
+    if not (entry / "arrays.json").is_file():
+        _derive(entry, make)
+    return _refs(entry, json.loads((entry / "arrays.json").read_text()))
+
+
+def _derive(entry: Path, make: Callable[[], Arrays]) -> None:
+    """``make()``'s arrays written into a private folder, renamed into place when complete."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    work = entry.parent / f".{entry.name}.{os.getpid()}.tmp"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        arrays = make()  # each array is let go once written
+        written = _write_arrays(work, lambda name: arrays.pop(name, None))
+        (work / "arrays.json").write_text(json.dumps(written))
+        try:
+            work.rename(entry)
+        except OSError:  # another process completed the same entry first: keep theirs
+            if not (entry / "arrays.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -12,12 +12,14 @@ Predictions are resampled back (nearest neighbour) and re-oriented to the stored
 every metric is computed with the stored spacing.
 
 A dataset already in RAS+ whose cases share the target spacing passes through unchanged (the
-same arrays), as the embedded phantom does.
+same arrays), as the embedded phantom does. Cases read from the dataset cache are resampled once
+into it (``bench.data.cache.derived_arrays``): a resampled dataset stays out of core.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +27,7 @@ import numpy as np
 
 from bench.api.case import Case, CaseSet
 from bench.api.errors import ConfigError
+from bench.data.cache import derived_arrays
 
 GEOMETRY = "geometry"  # Case.meta: the grid the case was stored on
 PLAN = "geometry_plan"  # CaseSet.meta: the target spacing and slicing axis a run uses
@@ -205,30 +208,53 @@ def new_shape(shape: Sequence[int], spacing: Sequence[float],
 
 def resample(case: Case, target: Sequence[float] | None) -> Case:
     """``case`` at voxel ``target`` with nnU-Net's resampling; the same case when its shape
-    would not change (nnU-Net does not resample then either)."""
+    would not change (nnU-Net does not resample then either).
+
+    A case read from the dataset cache is resampled once into the cache and comes back as
+    references to it (:func:`bench.data.cache.derived_arrays`): a resampled dataset stays on
+    disk, and later runs and worker processes read it instead of resampling again."""
     if target is None:
         return case
     shape = new_shape(case.spatial_shape, case.spacing, target)
     if shape == case.spatial_shape:
         return case
+    target = tuple(float(t) for t in target)
+    recipe = {"resample": list(target), "from": list(case.spacing),
+              "nnunetv2": _nnunet_version()}
+    arrays = derived_arrays(case, recipe, lambda: _resampled(case, shape, target))
+    return case.with_arrays(**arrays, spacing=target,
+                            affine=_scaled_affine(_affine(case), case.spatial_shape, shape))
+
+
+def _resampled(case: Case, shape: tuple[int, ...], target: tuple[float, ...]) -> dict:
+    """nnU-Net's resampling of the case's arrays: images order 3, partial volumes linear (and
+    the label their argmax), labels per-class linear; order 0 across the low-resolution axis of
+    anisotropic data."""
     from nnunetv2.preprocessing.resampling.default_resampling import (
         resample_data_or_seg_to_shape as to_shape,
     )
 
-    old, target = tuple(case.spacing), tuple(float(t) for t in target)
+    old = tuple(case.spacing)
     image = to_shape(case.image, shape, old, target, is_seg=False, order=3, order_z=0,
                      force_separate_z=None).astype(np.float32)
-    pv, label = case.pv, case.label
+    pv, label = case.pv, case.ref("label")  # the label is read only where it is resampled
     if pv is not None:
         pv = to_shape(pv, shape, old, target, is_seg=False, order=1, order_z=0,
                       force_separate_z=None).clip(0, None)
         pv = (pv / np.clip(pv.sum(0, keepdims=True), 1e-6, None)).astype(np.float32)
-        label = pv.argmax(0).astype(case.label.dtype) if label is not None else None
+        label = pv.argmax(0).astype(label.dtype) if label is not None else None
     elif label is not None:
-        label = to_shape(label[None], shape, old, target, is_seg=True, order=1, order_z=0,
-                         force_separate_z=None)[0].astype(case.label.dtype)
-    return dataclasses.replace(case, image=image, label=label, pv=pv, spacing=target,
-                               affine=_scaled_affine(_affine(case), case.spatial_shape, shape))
+        label = to_shape(case.label[None], shape, old, target, is_seg=True, order=1, order_z=0,
+                         force_separate_z=None)[0].astype(label.dtype)
+    return {"image": image, "label": label, "pv": pv}
+
+
+@functools.cache
+def _nnunet_version() -> str:
+    """The resampling is nnU-Net's: another version may resample differently."""
+    from importlib.metadata import version
+
+    return version("nnunetv2")
 
 
 def _scaled_affine(affine: np.ndarray, old: Sequence[int], new: Sequence[int]) -> np.ndarray:

@@ -87,8 +87,13 @@ def prepare_data(config: MatrixConfig) -> RunData:
 def to_training_grid(data: RunData, plan: geometry.Plan) -> None:
     """Every set a model or generator learns from, at the plan's spacing with the plan in its
     meta; test sets stay on their stored grid (``run_experiment`` resamples them to predict and
-    computes metrics on the stored grid)."""
+    computes metrics on the stored grid). Test sets read from the dataset cache are resampled
+    into it here, once, so that every cell, in whichever worker, reads their views instead of
+    resampling them again."""
     data.parts = {k: geometry.apply(v, plan) for k, v in data.parts.items()}
+    for cases in data.tests.values():
+        if all(c.lazy for c in cases):  # held in memory, a view would be made again per cell
+            geometry.apply(cases, plan)
     for name in ("target", "target_val"):
         if getattr(data, name) is not None:
             setattr(data, name, geometry.apply(getattr(data, name), plan))

@@ -186,6 +186,66 @@ def test_memory_of_reading_and_walking_does_not_grow_with_the_number_of_cases(tm
     assert warm[40] - warm[10] < bound, (warm, case_bytes)
 
 
+
+# ------------------------------------------------------------------ resampled cases stay on disk
+UPSAMPLE = (1.0, 1.0, 1.0)  # _synthetic's (1.0, 1.2, 1.5) mm brought to 1 mm: more voxels
+
+
+def test_resampled_cached_cases_are_references_equal_to_resampling_in_memory(tmp_path):
+    from bench.data import geometry
+
+    root = write_nnunet(_synthetic(2, channels=2), tmp_path / "ds")
+    plan = geometry.Plan(UPSAMPLE, 2)
+    lazy = geometry.apply(load_dataset(root), plan)
+    eager = geometry.apply(load_dataset(root, cache=False), plan)
+    assert all(c.lazy for c in lazy), "a cached dataset's resampled cases are held in memory"
+    assert not any(c.lazy for c in eager)  # cases built in memory are resampled in memory
+    assert isinstance(lazy[0].image, np.memmap)
+    assert lazy[0].spatial_shape == (24, 34, 30) and lazy[0].spacing == UPSAMPLE
+    _assert_same(lazy, eager)
+
+
+def test_a_second_resampling_reads_the_cache_and_resamples_nothing(tmp_path, monkeypatch):
+    from nnunetv2.preprocessing.resampling import default_resampling
+
+    from bench.data import geometry
+
+    root = write_nnunet(_synthetic(2), tmp_path / "ds")
+    plan = geometry.Plan(UPSAMPLE, 2)
+    first = geometry.apply(load_dataset(root), plan)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a case was resampled again")
+
+    monkeypatch.setattr(default_resampling, "resample_data_or_seg_to_shape", refuse)
+    _no_nifti(monkeypatch)
+    second = geometry.apply(load_dataset(root), plan)
+    _assert_same(first, second)
+
+
+def test_memory_of_resampling_does_not_grow_with_the_number_of_cases(tmp_path):
+    """A run keeps its resampled sets for its whole length (``RunData``): references, not
+    voxels, or a dataset that needs resampling would have to fit in memory."""
+    from bench.data import geometry
+
+    plan = geometry.Plan(UPSAMPLE, 2)
+    case_bytes = 24 * 34 * 30 * (4 + 1)  # one resampled case: float32 image, uint8 label
+    roots = {n: write_nnunet(_synthetic(n, seed=n), tmp_path / f"ds{n}") for n in (10, 40)}
+    geometry.apply(load_dataset(write_nnunet(_synthetic(2), tmp_path / "warm-up")), plan)
+    kept: dict = {}
+
+    def run(n, cache):
+        kept[n, cache] = geometry.apply(load_dataset(roots[n], cache=cache), plan)
+
+    cold = {n: _peak(lambda n=n: run(n, True)) for n in roots}
+    warm = {n: _peak(lambda n=n: run(n, True)) for n in roots}
+    old = {n: _peak(lambda n=n: run(n, False)) for n in roots}
+    bound = 6 * case_bytes  # 30 more resampled cases held would be 30 x case_bytes
+    assert old[40] - old[10] > bound  # held in memory, every case is: the bound bites
+    assert cold[40] - cold[10] < bound, (cold, case_bytes)
+    assert warm[40] - warm[10] < bound, (warm, case_bytes)
+
+
 # ------------------------------------------------------------------ training reads references
 def _cached_and_in_ram(tmp_path, n=3, channels=1):
     root = write_nnunet(_synthetic(n, channels=channels), tmp_path / f"ds{n}_{channels}")
