@@ -116,14 +116,21 @@ def _read(path: Path, name: str) -> dict:
 
 
 def _state(cls: type, saved: dict, where: Path):
-    """``cls`` from saved fields, each brought back to its declared type."""
+    """``cls`` from saved fields, each brought back to its declared type; a field with a
+    default came after older fits, which take the default (what they were fitted with)."""
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    missing = [n for n in names if n not in saved]
+    fields = dataclasses.fields(cls)
+    missing = [f.name for f in fields if f.name not in saved and not _has_default(f)]
     if missing:
         raise DataError(f"{where}: fitted state has no field {', '.join(map(repr, missing))}; "
                         f"{REFIT}")
-    return cls(**{n: _typed(hints[n], saved[n]) for n in names})
+    return cls(**{f.name: _typed(hints[f.name], saved[f.name]) for f in fields
+                  if f.name in saved})
+
+
+def _has_default(field: dataclasses.Field) -> bool:
+    return field.default is not dataclasses.MISSING or \
+        field.default_factory is not dataclasses.MISSING
 
 
 def _typed(hint, value):

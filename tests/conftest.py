@@ -33,6 +33,21 @@ def lesion_phantom():
 
 
 @pytest.fixture(scope="session")
+def sagittal_slabs(phantom):
+    """The phantom acquired in 8 mm sagittal slabs (every fourth slice along axis 0, 2 mm in
+    plane), with its geometry plan: an anisotropic dataset whose slicing axis is 0."""
+    from bench.api.case import Case
+    from bench.data import geometry
+
+    cases = [Case(c.id, c.image[:, ::4].copy(), c.label[::4].copy(),
+                  (4 * c.spacing[0], *c.spacing[1:]), meta=dict(c.meta)) for c in phantom]
+    slabs = phantom.replace(cases)
+    plan = geometry.plan(slabs)
+    assert plan.slice_axis == 0 and plan.spacing == (8.0, 2.0, 2.0)  # nothing is resampled
+    return geometry.apply(slabs, plan)
+
+
+@pytest.fixture(scope="session")
 def phantom_dir(phantom, tmp_path_factory) -> Path:
     """A valid nnU-Net v2 dataset on disk; tests copy it before damaging it."""
     return write_nnunet(phantom.subset([0, 1]), tmp_path_factory.mktemp("ds") / "phantom")

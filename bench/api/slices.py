@@ -238,9 +238,10 @@ def slices_per_case(cases: CaseSet, axis: int = 2,
                     min_foreground: float = CASE_SLICE_FOREGROUND) -> int:
     """How many 2D samples one generated case stands for (``count_unit: cases``).
 
-    The mean, over the 3D cases, of the number of slices along ``axis`` whose fraction of
-    non-zero label pixels is at least ``min_foreground`` (the slices a 2D generator learns
-    from), rounded to the nearest integer and at least 1. 2D cases count 1.
+    The mean, over the 3D cases, of the number of slices along ``axis`` (the dataset's slicing
+    axis, which the harness passes) whose fraction of non-zero label pixels is at least
+    ``min_foreground`` (the slices a 2D generator learns from), rounded to the nearest integer
+    and at least 1. 2D cases count 1.
     """
     if cases.spatial_dims == 2 or not len(cases):
         return 1

@@ -46,6 +46,9 @@ def train(
     target_spacing: Annotated[str, typer.Option(
         help="Voxel size cases are resampled to: median (nnU-Net's rule), as-stored, or X,Y,Z "
              "in mm (RAS+ order).")] = "median",
+    predictions: Annotated[Path | None, typer.Option(
+        help="Also write each test case's prediction to DIR/<test set>/<case id>.nii.gz, on "
+             "the grid and with the affine the case was stored with.")] = None,
 ) -> None:
     """Train one segmenter with one strategy and measure it on real test sets."""
     from bench.api.strategies import parse_strategy
@@ -59,6 +62,8 @@ def train(
     from bench.run.names import HELDOUT, check_test_set_names
 
     check_out_dir(out)
+    if predictions is not None:
+        check_out_dir(predictions, "--predictions")
     spacing_rule = _spacing_rule(target_spacing)
     exp = Experiment(segmenter, parse_strategy(strategy, augment, synthetic_fraction), preset,
                      parse_overrides(set_ or []), seed, resolve_device(device), hd95)
@@ -87,7 +92,7 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     (out / "split.json").write_text(json.dumps({k: v.ids for k, v in parts.items()}, indent=1))
     try:
-        table = run_experiment(exp, sets, tests, out / "model")
+        table = run_experiment(exp, sets, tests, out / "model", predictions=predictions)
     except TrainingDiverged as exc:
         raise UserError(str(exc)) from None
     tmp = out / "metrics.csv.tmp"
@@ -95,6 +100,8 @@ def train(
     tmp.replace(out / "metrics.csv")
     print_metrics(table, console, title=f"{segmenter} · {exp.strategy.key} · dice")
     console.print(f"per-case metrics: {out / 'metrics.csv'}")
+    if predictions is not None:
+        console.print(f"predictions: {predictions}/<test set>/<case id>.nii.gz")
 
 
 def _spacing_rule(text: str):

@@ -303,6 +303,19 @@ def back_to_case(prediction: np.ndarray, case: Case,
     return array_to_stored(prediction, case)
 
 
+def stored_affine(case: Case) -> np.ndarray:
+    """The 4 x 4 affine of the grid ``case`` was stored on: a prediction on that grid written
+    with it lies where the input image lies (a 2D case's: its one-slice volume's)."""
+    stored = case.meta.get(GEOMETRY)
+    if stored is not None:
+        return np.asarray(stored["affine"], dtype=np.float64)
+    if case.affine is not None:
+        return np.asarray(case.affine, dtype=np.float64)
+    affine = np.eye(4)
+    affine[range(len(case.spacing)), range(len(case.spacing))] = case.spacing
+    return affine
+
+
 def stored_set(cases: CaseSet) -> CaseSet:
     """Every case on its stored grid (what metrics are computed on)."""
     return cases.replace([to_stored(c) for c in cases])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bench.api.case import CaseSet
 from bench.api.slices import extract_slices
-from bench.fidelity.catalogue import MIN_FOREGROUND, Row
+from bench.fidelity.catalogue import MIN_FOREGROUND, PLANES, Row
 from bench.fidelity.reference import Reference
 from metrics.segmentation import evaluate
 
@@ -31,14 +31,15 @@ def alignment_row(reference: Reference | None, reference_note: str | None,
 
 
 def real_alignment_row(reference: Reference | None, reference_note: str | None,
-                       heldout: CaseSet, spatial_dims: int) -> Row:
-    """The alignment of held-out real cases cut as ``spatial_dims``-D samples are."""
+                       heldout: CaseSet, spatial_dims: int, axis: int) -> Row:
+    """The alignment of held-out real cases cut as ``spatial_dims``-D samples are (2D: slices
+    along ``axis``, the dataset's slicing axis)."""
     if len(heldout) == 0:
         return Row("alignment_dice_real", None, "no held-out real cases")
     cases, unit = heldout, "cases"
     if spatial_dims == 2 and heldout.spatial_dims == 3:
-        cases = extract_slices(heldout, axis=2, min_foreground=MIN_FOREGROUND).cases
-        unit = f"axial slices with >= {MIN_FOREGROUND:.0%} labelled pixels, each a case"
+        cases = extract_slices(heldout, axis=axis, min_foreground=MIN_FOREGROUND).cases
+        unit = f"{PLANES[axis]} slices with >= {MIN_FOREGROUND:.0%} labelled pixels, each a case"
         if len(cases) == 0:
             return Row("alignment_dice_real", None, f"no held-out real {unit}")
     row = alignment_row(reference, reference_note, cases)

@@ -101,6 +101,7 @@ OTHER_METRICS = ["lpips", "lpips_real", "ms_ssim", "ms_ssim_real", "label_share_
                  "label_share_error_real", "alignment_dice",
                  "alignment_dice_real", "memorisation", "nn_ratio"]
 VIEWS_3D = {"axial": 2, "coronal": 1, "sagittal": 0}
+PLANES = {axis: plane for plane, axis in VIEWS_3D.items()}  # RAS+ axis -> the plane it cuts
 MIN_FOREGROUND = 0.1
 PROTOCOL = ["extractor", "weights_sha256", "preprocessing", "views", "n_real", "n_fake"]
 

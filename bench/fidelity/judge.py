@@ -15,11 +15,13 @@ How samples are compared with real data:
   Fréchet distance, KID, precision / recall / density / coverage, and the **floors**: the same
   distances between two disjoint halves of the real training cases at the synthetic side's n,
   i.e. what a perfect generator would score at that sample size.
-- **Unit.** 2D samples are compared with axial slices (axis 2) of the real volumes, resized to
-  the samples' size. 3D samples: 2D extractors see axial, coronal and sagittal slices (the
-  "2.5D" FID of MAISI and MedGen3D: each plane's value, then their mean; ``fidelity.planes``
-  narrows the planes); 3D extractors see whole volumes on the real grid. Slices with less than
-  10% labelled pixels are left out on both sides.
+- **Unit.** 2D samples are compared with slices of the real volumes along the dataset's
+  slicing axis (the one the generators and 2D segmenters cut along: axial, axis 2, on the
+  phantom), resized to the samples' size. 3D samples: 2D extractors see axial, coronal and
+  sagittal slices (the "2.5D" FID of MAISI and MedGen3D: each plane's value, then their mean;
+  ``fidelity.planes`` narrows the planes), the in-domain one (a 2D segmenter's encoder) the
+  plane of the slicing axis; 3D extractors see whole volumes on the real grid. Slices with less
+  than 10% labelled pixels are left out on both sides.
 - **Intensities.** Every sample (a 2D sample, or a whole volume before slicing) is scaled per
   channel from its minimum to its 99.5th percentile onto [0, 1], as the segmenters normalise per
   case too; channels are measured one at a time as grey images and their results averaged.
@@ -37,12 +39,14 @@ import torch.nn.functional as F
 
 from bench.api.case import CaseSet
 from bench.api.slices import extract_slices, fit_slices
+from bench.data.geometry import slicing_axis
 from bench.fidelity.alignment import alignment_row, real_alignment_row
 from bench.fidelity.catalogue import (
     EXTRACTORS,
     FINDERS,
     METRICS,
     MIN_FOREGROUND,
+    PLANES,
     PRDC,
     VIEWS_3D,
     FidelityOptions,
@@ -69,6 +73,7 @@ class FidelityJudge:
         """``inception`` / ``lpips`` / ``extractors`` (by key) replace the weight-loading
         extractors (tests inject them); the others are loaded when first needed."""
         self.real, self.heldout, self.options = real, heldout, options
+        self.axis = slicing_axis(real)  # 2D samples are compared with real slices along it
         self.reference, self.reference_note = reference, reference_note
         self.log = log or logging.getLogger("synth2seg.fidelity")
         self._loaded = {**(extractors or {}), **({"inception": inception} if inception else {})}
@@ -131,7 +136,8 @@ class FidelityJudge:
                 fitted = fit_slices(cases, size)
                 return {"2d": View(np.stack([scale_unit(c.image) for c in fitted]),
                                    np.arange(len(cases)))}
-            view = extract_slices(cases, axis=2, size=size, min_foreground=MIN_FOREGROUND)
+            view = extract_slices(cases, axis=self.axis, size=size,
+                                  min_foreground=MIN_FOREGROUND)
             return {"2d": View(np.stack([scale_unit(c.image) for c in view.cases]),
                                np.array([i for i, _ in view.index]))}
         return self._slice_views(self._volumes(cases))
@@ -262,15 +268,17 @@ class FidelityJudge:
             return {"volume": pool}, {"volume": whole}, "whole volumes on the real grid" + \
                 (";" + channels if channels else "")
         pools = self._real_views(samples, scale=2)
+        plane = PLANES[self.axis]  # what 2D generators and 2D segmenters see
         if samples.spatial_dims == 2:
-            return pools, fake, ("2D samples vs axial slices (axis 2) of the real volumes with "
-                                 f">= {MIN_FOREGROUND:.0%} labelled pixels, resized to the "
-                                 "samples' size" + (";" + channels if channels else ""))
-        planes = ["axial"] if key == "in-domain" else [p for p in o.planes if p in fake]
+            return pools, fake, (f"2D samples vs {plane} slices (axis {self.axis}) of the real "
+                                 f"volumes with >= {MIN_FOREGROUND:.0%} labelled pixels, "
+                                 "resized to the samples' size"
+                                 + (";" + channels if channels else ""))
+        planes = [plane] if key == "in-domain" else [p for p in o.planes if p in fake]
         if not planes:
             raise Unavailable(f"no slices with >= {MIN_FOREGROUND:.0%} labelled pixels in the "
                               f"planes {', '.join(o.planes)}")
-        mode = "2D segmenter: axial slices" if key == "in-domain" else (
+        mode = f"2D segmenter: {plane} slices" if key == "in-domain" else (
             f"2.5D: {', '.join(planes)} slices, the mean over planes")
         views = (f"{mode}, slices with >= {MIN_FOREGROUND:.0%} labelled pixels on both sides"
                  + (";" + channels if channels else ""))
@@ -350,7 +358,7 @@ class FidelityJudge:
         key = ("alignment_dice_real", samples.spatial_dims)
         if key not in self._cache:
             self._cache[key] = real_alignment_row(self.reference, self.reference_note,
-                                                  self.heldout, samples.spatial_dims)
+                                                  self.heldout, samples.spatial_dims, self.axis)
         return [self.alignment(samples), self._cache[key]]
 
     def _memorisation(self, samples: CaseSet, fake: dict[str, View], whole: View | None,

@@ -25,6 +25,7 @@ from bench.api.generator import FitContext, SampleContext
 from bench.api.registry import get_generator
 from bench.api.slices import to_spacing
 from bench.data import load_dataset, write_nnunet
+from bench.data.geometry import DEFAULT_SLICE_AXIS, slicing_axis
 from bench.data.leakage import image_fingerprint
 from bench.data.split import fingerprint
 from bench.run.config import GeneratorSpec
@@ -41,8 +42,12 @@ def build_generator(spec: GeneratorSpec):
 
 
 def fit_key(generator: Component, train: CaseSet, seed: int) -> str:
+    """Identity, data and seed; the data's slicing axis (which generators cut along) when it is
+    not axial, so that fits keyed before it was read keep their keys."""
+    axis = slicing_axis(train)
+    cut = {} if axis == DEFAULT_SLICE_AXIS else {"slice_axis": axis}
     return _hash({"generator": generator.fit_identity, "train": fingerprint(train),
-                  "seed": seed})
+                  "seed": seed, **cut})
 
 
 def sample_key(fit: str, count: int, ctx: SampleContext, spacing: tuple[float, ...]) -> str:
@@ -109,7 +114,7 @@ def ensure_samples(generator: Component, fit_folder: Path, count: int, ctx: Samp
                            f"not {count}")
     check_compatible(real, cases, f"generator '{generator.label}' samples", same_labels=True,
                      same_channel_names=same_channel_names)
-    cases = at_spacing(cases, spacing)
+    cases = at_spacing(cases, spacing, slicing_axis(real))
     # ids that sort in sampling order, so that a prefix of the folder is a prefix of the samples
     renamed = [dataclasses.replace(c, id=f"sample_{i:05d}") for i, c in enumerate(cases)]
     write_nnunet(cases.replace(renamed), folder / "dataset", name=f"{generator.label} samples")
@@ -123,12 +128,13 @@ def real_spacing(real: CaseSet) -> tuple[float, ...]:
     return tuple(float(v) for v in np.median([case.spacing for case in real], axis=0))
 
 
-def at_spacing(samples: CaseSet, spacing: tuple[float, ...]) -> CaseSet:
+def at_spacing(samples: CaseSet, spacing: tuple[float, ...], axis: int) -> CaseSet:
     """Samples at the real data's voxel ``spacing``, so that a segmenter (which sees voxels)
-    trains on anatomy of the real size. 2D samples of 3D data take its in-plane size: axis 2 is
-    the axis along which 2D segmenters and the fidelity views cut real volumes."""
+    trains on anatomy of the real size. 2D samples of 3D data take its in-plane size across
+    ``axis``, the slicing axis along which 2D segmenters and the fidelity views cut real
+    volumes."""
     if samples.spatial_dims == 2 and len(spacing) == 3:
-        spacing = spacing[:2]
+        spacing = tuple(s for i, s in enumerate(spacing) if i != axis)
     elif samples.spatial_dims != len(spacing):
         return samples  # 3D samples of 2D data: no real voxel size to match
     return samples.replace([to_spacing(case, spacing) for case in samples])

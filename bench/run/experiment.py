@@ -17,6 +17,7 @@ from bench.api.segmenter import TrainContext
 from bench.api.strategies import Strategy
 from bench.data import geometry
 from bench.data.leakage import check_no_leakage
+from bench.data.predictions import write_prediction
 from bench.run.config import SegmenterSpec
 from bench.run.resolve import resolve
 from metrics.segmentation import evaluate
@@ -95,14 +96,15 @@ PREDICT_CHUNK = 16  # test cases predicted and scored together
 
 
 def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, CaseSet],
-                   workdir: Path, log=None) -> pd.DataFrame:
+                   workdir: Path, log=None, predictions: Path | None = None) -> pd.DataFrame:
     """Train on ``data`` ("real", "val", optional "synthetic", "target", "target_val").
 
     No test case may equal a case of ``data`` (checked before training).
 
     Test cases are brought to the training data's geometry plan (``bench.data.geometry``) for
     prediction; every prediction is brought back to its case's stored grid and orientation, where
-    the metrics are computed with the stored spacing.
+    the metrics are computed with the stored spacing, and, given ``predictions``, written there
+    as ``predictions/<test set>/<case id>.nii.gz`` with the stored affine.
 
     Returns the long per-case table of :func:`metrics.segmentation.evaluate` for every test set.
     """
@@ -126,6 +128,9 @@ def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, C
             stored = [geometry.back_to_case(p, case, spacing if view is not case else None)
                       for p, case, view in zip(predicted, cases, view_set, strict=True)]
             del predicted
+            if predictions is not None:
+                for case, label_map in zip(cases, stored, strict=True):
+                    write_prediction(predictions / name, case, label_map, data["real"].labels)
             tables.append(evaluate(geometry.stored_set(cases), stored, name, hd95=exp.hd95,
                                    nsd=exp.nsd, worst_distance=exp.hd95_worst))
     return pd.concat(tables, ignore_index=True)

@@ -2,8 +2,9 @@
 
 A count is a number of samples unless the generator entry says ``count_unit: cases``: then a
 2D generator (one that samples slices) samples count x :func:`bench.api.slices.slices_per_case` of
-the real training data, so "20 generated patients" means as many slices as 20 real patients
-give; a 3D generator samples one volume per case.
+the real training data, cut along its slicing axis as the generators cut it, so "20 generated
+patients" means as many slices as 20 real patients give; a 3D generator samples one volume per
+case.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from bench.api.case import CaseSet
 from bench.api.errors import ConfigError
 from bench.api.slices import CASE_SLICE_FOREGROUND, slices_per_case
+from bench.data.geometry import slicing_axis
 from bench.run.config import MatrixConfig
 from bench.run.matrix import expand
 from bench.run.resolve import Component, component_class, resolve_config
@@ -24,7 +26,7 @@ def samples_per_count(generator: Component, real: CaseSet) -> int:
     if dims not in (2, 3):
         raise ConfigError(f"generator '{generator.label}': count_unit 'cases' needs the "
                           "generator to declare spatial_dims (2: slices, 3: volumes)")
-    return slices_per_case(real) if dims == 2 else 1
+    return slices_per_case(real, slicing_axis(real)) if dims == 2 else 1
 
 
 def describe(config: MatrixConfig) -> list[str]:

@@ -26,6 +26,7 @@ from generators.brainspade import images as img
 from generators.brainspade import labels as lab
 from generators.intensity import IntensityRange
 from generators.slicebank import SliceBank, lesion_labels, pv_maps, slice_bank
+from generators.slicing import DEFAULT_SLICE_AXIS, KeptAxis, slicing_axis
 from generators.state import FittedGenerator
 
 STAGES = ("classifier", "vae", "ldm", "spade")
@@ -38,7 +39,7 @@ class BrainSPADEParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     size: tuple[int, int] = (64, 64)
     fit: Literal["resize", "pad"] = "resize"
-    axis: int = Field(2, ge=0, le=2)
+    axis: KeptAxis = 2  # not a choice: see generators.slicing
     min_foreground: float = Field(0.1, ge=0.0, le=1.0)  # the paper: slices with >= 10% brain
     lesion_labels: list[int] | None = None  # None: labels whose names say tumour, oedema, ...
     lesion_fraction: float | None = Field(2 / 3, ge=0.0, le=1.0)  # of LDM batches (paper: 2/3)
@@ -184,6 +185,7 @@ class BrainSPADEState:
     losses: dict[str, str]  # which perceptual, site and modality losses were used
     steps: dict[str, int]  # per stage, after epochs became steps
     training_slices: int
+    slice_axis: int = DEFAULT_SLICE_AXIS  # the data's slicing axis; style slices are cut along it
 
 
 class BrainSPADE(FittedGenerator):
@@ -206,7 +208,8 @@ class BrainSPADE(FittedGenerator):
     def _fit(self, train: CaseSet, ctx: FitContext) -> None:
         p = self.params
         lesions = lesion_labels(train.labels, p.lesion_labels)
-        bank = slice_bank(train, tuple(p.size), p.fit, p.axis, p.min_foreground, lesions,
+        axis = slicing_axis(train)
+        bank = slice_bank(train, tuple(p.size), p.fit, axis, p.min_foreground, lesions,
                           p.min_lesion_pixels)
         p = self._resolve_steps(len(bank))
         vae_net, vae_note = perceptual.resolve(p.vae_perceptual_net, ("squeeze", "alex", "vgg"))
@@ -240,7 +243,7 @@ class BrainSPADE(FittedGenerator):
                     "modality_loss": "on" if len(bank.channels) > 1 else
                     "off (one modality in the training data)"},
             steps={s: getattr(p, f"{s}_steps") for s in STAGES},
-            training_slices=len(bank))
+            training_slices=len(bank), slice_axis=axis)
 
     def _resolve_steps(self, n_slices: int) -> BrainSPADEParams:
         """Epochs (the paper's unit) to steps for this number of training slices."""
@@ -319,7 +322,7 @@ class BrainSPADE(FittedGenerator):
             ids = {int(v): f"train_{int(v)}" for v in np.unique(volume)}
             intensity = s.intensity
         else:
-            bank = style_bank(ctx.style, p)
+            bank = style_bank(ctx.style, p, s.slice_axis)
             images, volume, available = bank.images, bank.volume, bank.channels
             ids = {int(v): ctx.style[int(v)].id for v in np.unique(volume)}
             intensity = bank.intensity
@@ -339,8 +342,9 @@ class BrainSPADE(FittedGenerator):
                 "spade": img.build_spade(n_labels, params)}
 
 
-def style_bank(style: CaseSet, p: BrainSPADEParams) -> SliceBank:
-    """Slices of style images; unlabelled images use their non-background voxels as the brain."""
+def style_bank(style: CaseSet, p: BrainSPADEParams, axis: int) -> SliceBank:
+    """Slices of style images along ``axis`` (the training slices' axis); unlabelled images
+    use their non-background voxels as the brain."""
     cases = []
     for case in style:
         label = case.label
@@ -351,4 +355,4 @@ def style_bank(style: CaseSet, p: BrainSPADEParams) -> SliceBank:
                           meta=case.meta))
     masked = CaseSet(cases, {0: "background", 1: "brain"}, list(style.channels),
                      style.spatial_dims, dict(style.meta))
-    return slice_bank(masked, tuple(p.size), p.fit, p.axis, p.min_foreground, [], 1)
+    return slice_bank(masked, tuple(p.size), p.fit, axis, p.min_foreground, [], 1)

@@ -1,6 +1,6 @@
 """MedGen3D's view of the data: every volume as a sequence of slices on one grid.
 
-The sequence axis (``axis``; 2 is axial for the phantom and for RAS-oriented NIfTI) is moved to
+The sequence axis (``axis``: the dataset's slicing axis, axial for the phantom) is moved to
 the front and volumes are resampled to ``depth`` slices of ``size`` x ``size`` pixels: labels by
 their one-hot maps, images themselves, trilinearly at the same voxel centres, so that masks stay
 on their images. Images are put in the unit range

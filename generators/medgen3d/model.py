@@ -27,6 +27,7 @@ from generators.medgen3d import masks as mk
 from generators.medgen3d import refiner as rf
 from generators.medgen3d import sequence as sq
 from generators.medgen3d.data import from_grid, to_grid, volume_bank
+from generators.slicing import DEFAULT_SLICE_AXIS, KeptAxis, slicing_axis
 from generators.state import FittedGenerator
 
 
@@ -34,7 +35,7 @@ class MedGen3DParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     size: int = Field(64, ge=8)  # in-plane pixels of every slice (the paper: 128)
     depth: int = Field(32, ge=4)  # slices along the sequence axis after resampling
-    axis: int = Field(2, ge=0, le=2)  # the sequence axis of the volumes
+    axis: KeptAxis = 2  # not a choice: see generators.slicing
     norm_groups: int = 8
     checkpoint_every: int = Field(100, ge=1)
     sample_batch: int = Field(8, ge=1)
@@ -164,6 +165,7 @@ class MedGen3DState:
     # the refiner keeps its samples within the real images' range, no tighter
     working_range: tuple[float, float]
     steps: dict[str, int]
+    slice_axis: int = DEFAULT_SLICE_AXIS  # the sequence axis: the data's slicing axis
 
 
 class MedGen3D(FittedGenerator):
@@ -184,8 +186,8 @@ class MedGen3D(FittedGenerator):
             self._fit(train, ctx)
 
     def _fit(self, train: CaseSet, ctx: FitContext) -> None:
-        p = self.params
-        bank = volume_bank(train, p.depth, p.size, p.axis)
+        p, axis = self.params, slicing_axis(train)
+        bank = volume_bank(train, p.depth, p.size, axis)
         if bank.n_labels < 2:
             raise DataError("generator 'medgen3d' needs at least one foreground label")
         channels = len(bank.channels)
@@ -204,7 +206,8 @@ class MedGen3D(FittedGenerator):
             training_volumes=len(bank.labels), intensity=bank.intensity,
             working_range=(float(bank.images.min()), float(bank.images.max())),
             steps={"masks": p.mask_steps, "sequence": p.seq_steps,
-                   **{f"refiner{v}": p.refiner_steps for v in rf.VIEWS}})
+                   **{f"refiner{v}": p.refiner_steps for v in rf.VIEWS}},
+            slice_axis=axis)
 
     @classmethod
     def networks(cls, params: MedGen3DParams, state: MedGen3DState) -> dict[str, torch.nn.Module]:
@@ -224,8 +227,8 @@ class MedGen3D(FittedGenerator):
         images = self.paint_grid(labels, ctx.device, p.refine, noise)
         cases = []
         for i in range(n):
-            label = from_grid(labels[i][None], p.axis, s.shape, "nearest")[0]
-            image = self._data_units(from_grid(images[i], p.axis, s.shape, "trilinear"),
+            label = from_grid(labels[i][None], s.slice_axis, s.shape, "nearest")[0]
+            image = self._data_units(from_grid(images[i], s.slice_axis, s.shape, "trilinear"),
                                      picks)
             cases.append(Case(f"medgen3d_{i:05d}", image,
                               label.numpy().astype(np.int16), tuple(s.spacing),
@@ -264,12 +267,13 @@ class MedGen3D(FittedGenerator):
             raise DataError(f"images_for: labels {maps.labels} are not the training labels "
                             f"{s.labels}")
         picks = ctx.channel_indices(s.channels, "the training images")
-        grid = torch.stack([to_grid(c.label[None], p.axis, p.depth, p.size, "nearest")[0]
-                            for c in maps]).long()
+        grid = torch.stack([to_grid(c.label[None], s.slice_axis, p.depth, p.size,
+                                    "nearest")[0] for c in maps]).long()
         images = self.paint_grid(grid, ctx.device, p.refine if refine is None else refine,
                                  torch_generator(ctx.seed, ctx.device))
-        cases = [Case(c.id, self._data_units(from_grid(images[i], p.axis, c.spatial_shape,
-                                                       "trilinear"), picks), c.label, c.spacing,
+        cases = [Case(c.id, self._data_units(from_grid(images[i], s.slice_axis,
+                                                       c.spatial_shape, "trilinear"), picks),
+                      c.label, c.spacing,
                       meta={"source": self.name, "mask": c.id})
                  for i, c in enumerate(maps)]
         return CaseSet(cases, dict(maps.labels), [s.channels[i] for i in picks], 3,

@@ -6,8 +6,8 @@ view. Refining a generated volume noises each slice of a view to step ``refine_s
 paper: 10 of 1000), denoises it back with that view's model and the slice's mask, and
 averages the three refined volumes.
 
-Views are the grid's axes: 0 is the sequence axis (axial for ``axis=2`` on the phantom), 1 and 2
-the two others (coronal and sagittal there).
+Views are the grid's axes: 0 is the sequence axis (the dataset's slicing axis: axial on the
+phantom), 1 and 2 the two others (coronal and sagittal there).
 """
 
 from __future__ import annotations

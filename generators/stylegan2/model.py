@@ -32,6 +32,7 @@ from bench.api.generator import CHANNELS, STYLE, FitContext, SampleContext
 from bench.api.seeding import seeded_global_rng, torch_generator
 from generators.intensity import IntensityRange
 from generators.slicebank import SliceBank, slice_bank
+from generators.slicing import DEFAULT_SLICE_AXIS, KeptAxis, slicing_axis
 from generators.state import FittedGenerator
 from generators.stylegan2 import gan
 from generators.stylegan2.augment import MODES
@@ -46,7 +47,7 @@ class StyleGAN2Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resolution: int = 64
     fit: Literal["resize", "pad"] = "resize"
-    axis: int = Field(2, ge=0, le=2)
+    axis: KeptAxis = 2  # not a choice: see generators.slicing
     min_foreground: float = Field(0.1, ge=0.0, le=1.0)
     z_dim: int = Field(256, ge=1)
     w_dim: int = Field(256, ge=1)
@@ -124,6 +125,7 @@ class StyleGAN2State:
     training_slices: int
     masks: torch.Tensor  # (N, R, R) uint8: training masks C-SG paints by default ...
     mask_ids: list[str]  # ... and the training volume each one comes from
+    slice_axis: int = DEFAULT_SLICE_AXIS  # the data's slicing axis; style masks are cut along it
 
 
 class StyleGAN2Family(FittedGenerator):
@@ -144,8 +146,8 @@ class StyleGAN2Family(FittedGenerator):
     # ---- fit -------------------------------------------------------------------------------
     def fit(self, train: CaseSet, ctx: FitContext) -> None:
         p = self.params
-        size = (p.resolution, p.resolution)
-        bank = slice_bank(train, size, p.fit, p.axis, p.min_foreground, [], 1)
+        size, axis = (p.resolution, p.resolution), slicing_axis(train)
+        bank = slice_bank(train, size, p.fit, axis, p.min_foreground, [], 1)
         if p.kimg is not None:
             p = p.model_copy(update={"steps": max(1, math.ceil(p.kimg * 1000 / p.batch))})
         images, masks = to_tensors(bank)
@@ -164,7 +166,7 @@ class StyleGAN2Family(FittedGenerator):
             labels=bank.labels, channels=bank.channels, spacing=tuple(bank.spacing),
             intensity=bank.intensity, steps=p.steps, training_slices=len(bank),
             masks=masks[keep].argmax(1).to(torch.uint8),
-            mask_ids=[f"train_{int(bank.volume[i])}" for i in keep])
+            mask_ids=[f"train_{int(bank.volume[i])}" for i in keep], slice_axis=axis)
 
     @classmethod
     def networks(cls, params: StyleGAN2Params, state: StyleGAN2State
@@ -218,7 +220,8 @@ class StyleGAN2Family(FittedGenerator):
             raise DataError(f"style cases have labels {sorted(style.labels)}; the generator was "
                             f"trained on {sorted(self.fitted().labels)}")
         p = self.params
-        bank = slice_bank(style, (p.resolution,) * 2, p.fit, p.axis, p.min_foreground, [], 1)
+        bank = slice_bank(style, (p.resolution,) * 2, p.fit, self.fitted().slice_axis,
+                          p.min_foreground, [], 1)
         return bank.pv.argmax(1).to(torch.uint8), [style[int(v)].id for v in bank.volume]
 
     def _images(self, raw: torch.Tensor, picks: list[int]) -> np.ndarray:

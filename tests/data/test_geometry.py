@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import nibabel as nib
@@ -352,3 +353,70 @@ def test_phantom_metrics_are_those_of_the_path_before_geometry(tmp_path):
     before = evaluate(tests["t"], segmenter.predict(segmenter.load(tmp_path), tests["t"]), "t")
     assert table.value.notna().any()
     pd.testing.assert_frame_equal(table, before)
+
+
+LPS = [[0, -1], [1, -1], [2, 1]]  # RAS+ stored with its first two axes flipped
+
+
+@pytest.fixture(scope="module")
+def lps_slabs(tmp_path_factory):
+    """Two phantom subjects stored in LPS voxel order, in 16 mm axial slabs (4 mm in plane)."""
+    base = make_phantom(PhantomConfig(subjects=2, resolution=4.0, seed=11))
+    cases = [_reoriented(_with_spacing(c, (4.0, 4.0, 16.0), every_z=4), LPS) for c in base]
+    assert geometry.axcodes(cases[0].affine) == "LPS"
+    return write_nnunet(CaseSet(cases, dict(base.labels), list(base.channels), 3),
+                        tmp_path_factory.mktemp("lps") / "lps")
+
+
+def _assert_is_the_stored_label(written: Path, dataset: Path, case_id: str) -> None:
+    stored = nib.load(str(dataset / "labelsTr" / f"{case_id}.nii.gz"))
+    image = nib.load(str(dataset / "imagesTr" / f"{case_id}_0000.nii.gz"))
+    found = nib.load(str(written))
+    assert written.name == f"{case_id}.nii.gz"
+    assert np.array_equal(found.affine, image.affine), "not the input's affine"
+    assert found.shape == image.shape, "not the input's grid"
+    assert np.array_equal(np.asarray(found.dataobj), np.asarray(stored.dataobj)), \
+        "a perfect prediction differs from the reference"
+
+
+def test_a_prediction_is_written_on_the_stored_grid_with_the_stored_affine(lps_slabs, tmp_path):
+    """A perfect model's prediction of a case stored in LPS with 16 mm slabs, made on the run's
+    4 mm RAS+ grid, brought back and written, is the stored label file again."""
+    from bench.data.predictions import write_prediction
+
+    cases = load_dataset(lps_slabs, cache=False)
+    view = geometry.apply(cases, geometry.Plan((4.0, 4.0, 4.0), 2))
+    assert view[0].spatial_shape[2] == 4 * cases[0].spatial_shape[2]  # resampled to predict
+    back = geometry.back_to_case(view[0].label, cases[0], (4.0, 4.0, 4.0))
+    written = write_prediction(tmp_path, cases[0], back, cases.labels)
+    _assert_is_the_stored_label(written, lps_slabs, cases[0].id)
+
+
+class Oracle:
+    """A segmenter that predicts each case's own mask: a perfect model, without training."""
+
+    name, spatial_dims = "oracle", 2
+
+    def train(self, stages, ctx):
+        return None
+
+    def predict(self, model, cases, device="cpu"):
+        return [c.label for c in cases]
+
+
+def test_train_writes_each_test_prediction_where_its_case_was_stored(lps_slabs, tmp_path,
+                                                                     capsys, monkeypatch):
+    import bench.run.experiment as experiment
+
+    monkeypatch.setattr(experiment, "build_segmenter", lambda *args, **kwargs: Oracle())
+    train = write_nnunet(make_phantom(PhantomConfig(subjects=3, resolution=4.0, seed=12)),
+                         tmp_path / "train")
+    result = call_cli(capsys, "train", "--data", str(train), "--out", str(tmp_path / "run"),
+                      "--test-fraction", "0", "--val-fraction", "0.34", "--no-hd95",
+                      "--test", f"held={lps_slabs}", "--predictions", str(tmp_path / "pred"))
+    assert result.returncode == 0, result.stderr
+    written = sorted((tmp_path / "pred" / "held").iterdir())
+    assert [p.name for p in written] == sorted(f"{c}.nii.gz" for c in
+                                               load_dataset(lps_slabs, cache=False).ids)
+    for path in written:
+        _assert_is_the_stored_label(path, lps_slabs, path.name.removesuffix(".nii.gz"))

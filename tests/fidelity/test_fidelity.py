@@ -356,6 +356,39 @@ def test_judge_compares_2d_samples_with_real_slices(phantom, judge):
     assert values["alignment_dice"] is not None and values["fd_indomain"] >= 0
 
 
+class OracleReference:
+    """A 2D real-only segmenter that predicts each case's own mask and records what it saw."""
+
+    label, spatial_dims = "oracle", 2
+
+    def __init__(self):
+        self.shapes: list[tuple[int, ...]] = []
+
+    def predict(self, cases: CaseSet) -> list[np.ndarray]:
+        self.shapes += [c.spatial_shape for c in cases]
+        return [c.label for c in cases]
+
+
+def test_2d_samples_are_judged_against_real_slices_along_the_slicing_axis(sagittal_slabs):
+    """Data in 8 mm sagittal slabs is sliced along axis 0 by the generators and the 2D
+    segmenters: its own slices along that axis are the real data itself (distance 0, every one
+    a copy), and the held-out real alignment is measured on the same cut."""
+    reference = OracleReference()
+    judge = FidelityJudge(sagittal_slabs.subset([0, 1]), sagittal_slabs.subset([2]),
+                          FidelityOptions(pairs=10, extractors=("inception",)), reference,
+                          inception=RandomFeatures())
+    own = extract_slices(sagittal_slabs.subset([0, 1]), axis=0, size=(48, 48),
+                         min_foreground=0.1).cases
+    rows = {r.metric: r for r in judge.measure(own, [len(own)])[len(own)]}
+    assert "sagittal slices (axis 0)" in rows["fid"].views
+    assert rows["fid"].value == pytest.approx(0.0, abs=1e-6), "compared with other real slices"
+    assert rows["memorisation"].value == 1.0
+    assert "sagittal slices" in rows["alignment_dice_real"].note
+    held_out_slices = sagittal_slabs[2].spatial_shape[1:]
+    assert set(reference.shapes) == {(48, 48), held_out_slices}, \
+        "held-out real cases were not cut along the slicing axis"
+
+
 # medical extractors, fetched from file:// ------------------------------------------------------
 def test_radimagenet_features_are_fetched_verified_and_follow_the_official_input(tmp_path, hub,
                                                                                  monkeypatch):

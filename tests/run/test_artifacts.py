@@ -8,6 +8,7 @@ from bench.api.case import Case, CaseSet
 from bench.api.errors import DataError
 from bench.api.registry import generators
 from bench.api.slices import fit_case
+from bench.data import geometry
 from bench.run.artifacts import ensure_fit, ensure_samples, fit_key, load_samples, sample_key
 from bench.run.config import GeneratorSpec
 from bench.run.resolve import resolve
@@ -41,6 +42,17 @@ def test_fit_key_follows_data_seed_and_identity(phantom):
     assert key != fit_key(oracle("wrong-labels"), phantom, 0)
     relabelled = resolve("generator", GeneratorSpec(name="phantom-oracle", label="other"))
     assert fit_key(relabelled, phantom, 0) == key  # a label is not an identity
+
+
+def test_fits_of_axially_sliced_data_keep_their_keys_and_another_slicing_axis_is_another_fit(
+        phantom):
+    """Generators cut along the data's slicing axis: on the same arrays another axis is another
+    fit; axial data keeps the key its fits had before the axis was read from the data."""
+    assert fit_key(oracle(), phantom, 0) == "19a79a6bc3c1f3bb"
+    bsg = resolve("generator", GeneratorSpec(name="b-sg", preset="demo"))
+    assert fit_key(bsg, phantom, 0) == "a5cebd99e5b69207"
+    sagittal = geometry.apply(phantom, geometry.Plan(None, 0))
+    assert fit_key(bsg, sagittal, 0) != fit_key(bsg, phantom, 0)
 
 
 def test_fit_and_samples_are_built_once_and_prefixes_are_shared(phantom, tmp_path):
@@ -106,4 +118,17 @@ def test_samples_are_brought_to_the_real_voxel_size(phantom, tmp_path):
         middle = real.label[..., real.label.shape[2] // 2]
         real_brain = (middle > 0).sum() * np.prod(real.spacing[:2])
         assert brain == pytest.approx(real_brain, rel=0.1)
+    store.close()
+
+
+def test_2d_samples_take_the_in_plane_voxel_size_across_the_slicing_axis(sagittal_slabs,
+                                                                         tmp_path):
+    """Slices of data sliced along axis 0 (8 mm slabs, 2 mm in plane) are 2 x 2 mm: the size
+    of the real slices a segmenter cuts along that axis, not the spacing of axes 0 and 1."""
+    store = Store(tmp_path / "results.sqlite")
+    spec = oracle("half-grid")
+    fit = ensure_fit(spec, sagittal_slabs, 0, tmp_path, store, "cpu")
+    samples = load_samples(ensure_samples(spec, fit, 1, SampleContext(), tmp_path, store,
+                                          sagittal_slabs), 1)
+    assert samples[0].spacing == pytest.approx((2.0, 2.0), rel=0.05)
     store.close()

@@ -18,9 +18,10 @@ from bench.api.generator import CHANNELS, STYLE, FitContext, SampleContext
 from bench.api.registry import generators
 from bench.api.slices import slices_per_case
 from bench.data import load_dataset
-from bench.run.config import load_config
+from bench.run.config import GeneratorSpec, load_config
 from bench.run.matrix import expand
-from bench.run.resolve import resolve_config
+from bench.run.plan import samples_per_count
+from bench.run.resolve import resolve, resolve_config
 from bench.run.runner import Runner, prepare_data
 from bench.run.store import Store
 
@@ -206,6 +207,15 @@ def test_counts_in_cases_sample_count_times_the_slices_per_training_case(phantom
     assert len(load_dataset(Path(next(iter(folders.values()))) / "dataset")) == 2 * per_case
     methods = {c.method for c in expand(load_config(config))}
     assert "style-recorder n=2 cases · synthetic · unet2d:tiny" in methods
+
+
+def test_counts_in_cases_count_the_slices_along_the_slicing_axis(sagittal_slabs):
+    """A generated patient is as many slices as a real one gives along the axis the 2D
+    generators cut: axis 0 for data in 8 mm sagittal slabs, not axis 2."""
+    generator = resolve("generator", GeneratorSpec(name="style-recorder", count_unit="cases"))
+    per_case = samples_per_count(generator, sagittal_slabs)
+    assert per_case == slices_per_case(sagittal_slabs, axis=0)
+    assert per_case != slices_per_case(sagittal_slabs, axis=2)
 
 
 def test_slices_per_case_is_the_mean_number_of_slices_with_a_tenth_foreground():
