@@ -48,6 +48,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -123,9 +124,16 @@ def cached_dataset(root: Path, options: dict, read: Reader) -> CaseSet:
     return open_entry(entry)
 
 
+def private_folder(entry: Path) -> Path:
+    """Where one process writes ``entry`` before renaming it into place: named by host and
+    process, since Ray nodes sharing a cache folder may run processes with the same id (a
+    name by process id alone let one node delete another's half-written entry)."""
+    return entry.parent / f".{entry.name}.{socket.gethostname()}.{os.getpid()}.tmp"
+
+
 def _build(entry: Path, read: Reader) -> None:
     entry.parent.mkdir(parents=True, exist_ok=True)
-    work = entry.parent / f".{entry.name}.{os.getpid()}.tmp"
+    work = private_folder(entry)
     shutil.rmtree(work, ignore_errors=True)
     records: list[dict] = []
 
@@ -239,7 +247,7 @@ def derived_arrays(case: Case, recipe: dict, make: Callable[[], Arrays]) -> Arra
 def _derive(entry: Path, make: Callable[[], Arrays]) -> None:
     """``make()``'s arrays written into a private folder, renamed into place when complete."""
     entry.parent.mkdir(parents=True, exist_ok=True)
-    work = entry.parent / f".{entry.name}.{os.getpid()}.tmp"
+    work = private_folder(entry)
     shutil.rmtree(work, ignore_errors=True)
     try:
         arrays = make()  # each array is let go once written

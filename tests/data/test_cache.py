@@ -371,3 +371,16 @@ def test_test_sets_are_predicted_and_scored_a_chunk_at_a_time(tmp_path, monkeypa
     segmenter = experiment.build_segmenter("unet2d", "tiny", {"steps": 2})
     whole = evaluate(tests["t"], predict(segmenter, segmenter.load(tmp_path), tests["t"]), "t")
     pd.testing.assert_frame_equal(table, whole)
+
+
+def test_two_nodes_with_the_same_process_id_write_into_different_private_folders(monkeypatch):
+    """Ray nodes share the cache folder; a process on each may have the same id."""
+    from bench.data import cache
+
+    monkeypatch.setattr(cache.os, "getpid", lambda: 4242)
+    entry = cache.Path("cache") / "entry"
+    monkeypatch.setattr(cache.socket, "gethostname", lambda: "node-a")
+    first = cache.private_folder(entry)
+    monkeypatch.setattr(cache.socket, "gethostname", lambda: "node-b")
+    assert cache.private_folder(entry) != first
+    assert first.parent == entry.parent and first.name.startswith(".entry.")
