@@ -31,7 +31,10 @@ def test_replication_md_is_what_the_committed_leaderboards_give(tmp_path):
 def test_every_claim_names_arms_its_leaderboard_holds():
     for claim in load_claims():
         methods = set(case_table(LEADERBOARDS / claim["leaderboard"]).method)
-        assert {claim["arm"]["method"], claim["reference"]["method"]} <= methods, claim["id"]
+        oracle = claim.get("oracle", {})
+        named = {claim["arm"]["method"], claim["reference"]["method"],
+                 *(oracle[side] for side in ("arm", "reference") if side in oracle)}
+        assert named <= methods, claim["id"]
 
 
 @pytest.mark.parametrize("verdict, paper, mde, fate", [

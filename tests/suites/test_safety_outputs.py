@@ -386,7 +386,7 @@ def test_train_metrics_csv_neutralises_class_names(capsys, phantom3_dir, tmp_pat
     rows = pd.DataFrame({"test_set": ["heldout"] * 2, "case": ["@case", "ok"],
                          "class": ["=HYPERLINK(\"x\")", "wm"], "metric": ["dice"] * 2,
                          "value": [0.5, -0.25]})
-    monkeypatch.setattr(bench.run.experiment, "run_experiment", lambda *args: rows)
+    monkeypatch.setattr(bench.run.experiment, "run_experiment", lambda *args, **kwargs: rows)
     out = tmp_path / "train"
     result = call_cli(capsys, "train", "--data", str(phantom3_dir), "--segmenter", "unet2d",
                       "--preset", "tiny", "--device", "cpu", "--no-hd95", "--out", str(out))
