@@ -154,8 +154,15 @@ def _lazy_cut(case: Case, k: int, axis: int, size, fit: str) -> Case:
 
 
 def _fitted(name: str, image, label, pv, spacing, size, fit: str) -> np.ndarray:
-    case = Case("slice", held(image), held(label), spacing, pv=None if pv is None else held(pv))
-    return np.asarray(getattr(fit_case(case, size, fit), name))
+    """One array of a referenced slice, fitted as :func:`fit_case` fits it, reading only what
+    that array depends on (the label follows the partial-volume maps where there are any): a
+    batch drawn from the cache reads each plane once, not every array of the slice per array."""
+    if name == "image":
+        return _fit_image(np.asarray(held(image)), size, fit)
+    if pv is not None:
+        fitted = _fit_pv(np.asarray(held(pv), dtype=np.float32), size, fit)
+        return fitted if name == "pv" else fitted.argmax(0).astype(label.dtype)
+    return _fit_label(np.asarray(held(label)), size, fit)
 
 
 def fit_slices(cases: CaseSet, size: Sequence[int], fit: str = "resize") -> CaseSet:
@@ -172,18 +179,33 @@ def fit_case(case: Case, size: tuple[int, ...], fit: str) -> Case:
     image, label, pv, spacing = case.image, case.label, case.pv, case.spacing
     if fit == "resize":
         spacing = tuple(s * n / m for s, n, m in zip(spacing, label.shape, size, strict=True))
-    linear = "bilinear" if len(size) == 2 else "trilinear"
-    image = _fit(image, size, fit, linear)
+    image = _fit_image(image, size, fit)
     if pv is not None:
-        pv = _fit(pv, size, fit, linear)
-        if fit == "pad":  # padding is background
-            pv[0][pv.sum(0) == 0] = 1.0
-        pv = pv / np.clip(pv.sum(0, keepdims=True), 1e-6, None)
+        pv = _fit_pv(pv, size, fit)
         label = pv.argmax(0).astype(case.label.dtype)
     else:
-        label = _fit(label[None].astype(np.float32), size, fit, "nearest")[0]
-        label = label.astype(case.label.dtype)
+        label = _fit_label(label, size, fit)
     return dataclasses.replace(case, image=image, label=label, pv=pv, spacing=spacing)
+
+
+def _linear(size: tuple[int, ...]) -> str:
+    return "bilinear" if len(size) == 2 else "trilinear"
+
+
+def _fit_image(image: np.ndarray, size: tuple[int, ...], fit: str) -> np.ndarray:
+    return _fit(image, size, fit, _linear(size))
+
+
+def _fit_pv(pv: np.ndarray, size: tuple[int, ...], fit: str) -> np.ndarray:
+    """Partial-volume maps fitted and renormalised; padding is background."""
+    pv = _fit(pv, size, fit, _linear(size))
+    if fit == "pad":
+        pv[0][pv.sum(0) == 0] = 1.0
+    return pv / np.clip(pv.sum(0, keepdims=True), 1e-6, None)
+
+
+def _fit_label(label: np.ndarray, size: tuple[int, ...], fit: str) -> np.ndarray:
+    return _fit(label[None].astype(np.float32), size, fit, "nearest")[0].astype(label.dtype)
 
 
 def to_spacing(case: Case, spacing: Sequence[float]) -> Case:

@@ -384,3 +384,31 @@ def test_two_nodes_with_the_same_process_id_write_into_different_private_folders
     monkeypatch.setattr(cache.socket, "gethostname", lambda: "node-b")
     assert cache.private_folder(entry) != first
     assert first.parent == entry.parent and first.name.startswith(".entry.")
+
+
+def test_a_fitted_slice_reads_only_the_files_its_array_depends_on(phantom, tmp_path,
+                                                                   monkeypatch):
+    """A batch drawn from the cache reads each plane it needs once: the image of a slice does
+    not read the label or partial-volume files, and the label does not read the image (the old
+    path read every array of the slice for each one)."""
+    from bench.api.slices import extract_slices
+
+    root = write_nnunet(phantom.subset(range(1)), tmp_path / "ds")
+    cached, in_ram = load_dataset(root), load_dataset(root, cache=False)
+    lazy, eager = (extract_slices(c, axis=2, size=(96, 96), fit="pad").cases
+                   for c in (cached, in_ram))
+    opened: list[str] = []
+    load = np.load
+    monkeypatch.setattr(np, "load", lambda path, *a, **k: opened.append(str(path)) or
+                        load(path, *a, **k))
+    image = lazy[5].image
+    image_files = set(opened)
+    opened.clear()
+    label = lazy[5].label
+    label_files = set(opened)
+    assert len(image_files) == 1 and image_files.isdisjoint(label_files), (image_files,
+                                                                           label_files)
+    np.testing.assert_array_equal(image, eager[5].image)
+    np.testing.assert_array_equal(label, eager[5].label)
+    if lazy[5].ref("pv") is not None:
+        np.testing.assert_allclose(lazy[5].pv, eager[5].pv)
