@@ -25,7 +25,7 @@ def generator_fit(
     """Fit a generator on real data; checkpoints under OUT/work, the model in OUT/model."""
     from rich.progress import Progress
 
-    from bench.data import open_dataset
+    from bench.data import geometry, open_dataset
     from bench.data.outputs import check_out_dir
     from bench.run.config import GeneratorSpec
     from bench.run.devices import resolve_device
@@ -34,6 +34,10 @@ def generator_fit(
     check_out_dir(out)
     spec = GeneratorSpec(name=name, preset=preset, params=parse_overrides(set_ or []))
     cases = open_dataset(data)
+    why = geometry.unplanned(cases)
+    if why:  # `synth2seg run` fits generators on the planned grid; this command does not yet
+        console.print(f"warning: {data}: {why}; `synth2seg run` fits generators on the "
+                      "planned grid (docs/datasets.md)")
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("fit", total=None)
 

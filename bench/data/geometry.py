@@ -200,6 +200,22 @@ def plan_of(cases: CaseSet) -> Plan | None:
     return Plan(None if spacing is None else tuple(spacing), int(value["slice_axis"]))
 
 
+def unplanned(cases: CaseSet) -> str | None:
+    """Why cases used as stored (no plan applied) are not what a run would use, or None: a
+    stand-alone generator fit slices axially and does not resample, so it should say so where the
+    dataset's low-resolution axis is another or its spacings differ."""
+    if plan_of(cases) is not None or cases.spatial_dims != 3 or not len(cases):
+        return None
+    run_plan = plan(cases)
+    spacings = {tuple(round(s, 3) for s in c.spacing) for c in cases}
+    if run_plan.slice_axis != DEFAULT_SLICE_AXIS:
+        return (f"its low-resolution axis is {run_plan.slice_axis}, but cases used as stored are "
+                f"sliced along axis {DEFAULT_SLICE_AXIS}")
+    if len(spacings) > 1:
+        return f"its cases have {len(spacings)} different spacings and are used as stored"
+    return None
+
+
 def new_shape(shape: Sequence[int], spacing: Sequence[float],
               target: Sequence[float]) -> tuple[int, ...]:
     """nnU-Net's ``compute_new_shape``."""

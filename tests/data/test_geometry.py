@@ -420,3 +420,14 @@ def test_train_writes_each_test_prediction_where_its_case_was_stored(lps_slabs, 
                                                load_dataset(lps_slabs, cache=False).ids)
     for path in written:
         _assert_is_the_stored_label(path, lps_slabs, path.name.removesuffix(".nii.gz"))
+
+
+def test_cases_used_as_stored_say_when_a_run_would_slice_or_resample_them(phantom,
+                                                                          sagittal_slabs):
+    """A stand-alone generator fit uses a dataset as stored: it warns where a run would cut
+    along another axis, and is silent on data a run uses unchanged (the phantom)."""
+    stored = sagittal_slabs.replace(list(sagittal_slabs))
+    stored.meta.pop(geometry.PLAN, None)
+    assert "low-resolution axis is 0" in geometry.unplanned(stored)
+    assert geometry.unplanned(sagittal_slabs) is None  # planned: a run's own cases
+    assert geometry.unplanned(phantom) is None
