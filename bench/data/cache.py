@@ -50,6 +50,7 @@ import os
 import shutil
 import socket
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -131,10 +132,31 @@ def private_folder(entry: Path) -> Path:
     return entry.parent / f".{entry.name}.{socket.gethostname()}.{os.getpid()}.tmp"
 
 
-def _build(entry: Path, read: Reader) -> None:
+@contextmanager
+def _written_in_private(entry: Path, marker: str):
+    """A private folder to write ``entry`` in, renamed into place when the block completes and
+    removed whatever happens; where another process completed the entry first (its ``marker``
+    file exists), theirs is kept."""
     entry.parent.mkdir(parents=True, exist_ok=True)
     work = private_folder(entry)
     shutil.rmtree(work, ignore_errors=True)
+    try:
+        yield work
+        try:
+            work.rename(entry)
+        except OSError:
+            if not (entry / marker).is_file():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _build(entry: Path, read: Reader) -> None:
+    with _written_in_private(entry, "index.json") as work:
+        _write_entry(work, read)
+
+
+def _write_entry(work: Path, read: Reader) -> None:
     records: list[dict] = []
 
     def keep(case: Case) -> Case:
@@ -148,23 +170,15 @@ def _build(entry: Path, read: Reader) -> None:
         return Case(case.id, refs["image"], refs["label"], case.spacing, pv=refs["pv"],
                     affine=case.affine, meta=case.meta)
 
-    try:
-        cases = read(keep)
-        ids = [c.id for c in cases]
-        order = {r["id"]: r for r in records}
-        if sorted(ids) != sorted(order) or len(ids) != len(records):
-            raise RuntimeError("the reader's cases are not the ones it passed through keep()")
-        index = {"version": CACHE_VERSION, "labels": {str(k): v for k, v in cases.labels.items()},
-                 "channels": cases.channels, "spatial_dims": cases.spatial_dims,
-                 "meta": cases.meta, "cases": [order[i] for i in ids]}
-        (work / "index.json").write_text(json.dumps(index))
-        try:
-            work.rename(entry)
-        except OSError:  # another process completed the same entry first: keep theirs
-            if not (entry / "index.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    cases = read(keep)
+    ids = [c.id for c in cases]
+    order = {r["id"]: r for r in records}
+    if sorted(ids) != sorted(order) or len(ids) != len(records):
+        raise RuntimeError("the reader's cases are not the ones it passed through keep()")
+    index = {"version": CACHE_VERSION, "labels": {str(k): v for k, v in cases.labels.items()},
+             "channels": cases.channels, "spatial_dims": cases.spatial_dims,
+             "meta": cases.meta, "cases": [order[i] for i in ids]}
+    (work / "index.json").write_text(json.dumps(index))
 
 
 def open_entry(entry: Path) -> CaseSet:
@@ -246,17 +260,7 @@ def derived_arrays(case: Case, recipe: dict, make: Callable[[], Arrays]) -> Arra
 
 def _derive(entry: Path, make: Callable[[], Arrays]) -> None:
     """``make()``'s arrays written into a private folder, renamed into place when complete."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    work = private_folder(entry)
-    shutil.rmtree(work, ignore_errors=True)
-    try:
+    with _written_in_private(entry, "arrays.json") as work:
         arrays = make()  # each array is let go once written
         written = _write_arrays(work, lambda name: arrays.pop(name, None))
         (work / "arrays.json").write_text(json.dumps(written))
-        try:
-            work.rename(entry)
-        except OSError:  # another process completed the same entry first: keep theirs
-            if not (entry / "arrays.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
