@@ -42,8 +42,9 @@ def resolve(choice: str, prefer: tuple[str, ...] = ("squeeze", "alex", "vgg")) -
         for network in prefer:
             if backbone_path(network).exists():
                 return network, f"LPIPS ({network}, ImageNet weights from the torch hub cache)"
-        return "in-domain", ("in-domain substitute: no LPIPS weights in "
-                             f"{backbone_path(prefer[0]).parent}")
+        # named, not spelled out: this note is saved with the fit, and published fits must
+        # not carry the path of the machine that made them
+        return "in-domain", "in-domain substitute: no LPIPS weights in $TORCH_HOME/hub/checkpoints"
     if choice in BACKBONE_FILES:
         path = backbone_path(choice)
         if not path.exists():

@@ -218,3 +218,15 @@ def _maps_with_a_rare_class() -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_the_paper_vae_loss_has_no_dice_term():
     assert BrainSPADEParams().vae_dice == 0, "the paper's loss has no Dice term"
+
+
+def test_the_perceptual_note_saved_with_a_fit_names_no_machine_path(tmp_path, monkeypatch):
+    """The note goes into the fit's meta.json, which the demo fits publish."""
+    import torch
+
+    from generators.perceptual import resolve
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # no weights
+    kind, note = resolve("auto")
+    assert kind == "in-domain"
+    assert str(tmp_path) not in note and "$TORCH_HOME/hub/checkpoints" in note
