@@ -145,7 +145,7 @@ def _lazy_cut(case: Case, k: int, axis: int, size, fit: str) -> Case:
     if fit == "resize":
         spacing = tuple(s * n / m for s, n, m in zip(spacing, cut.spatial_shape, size,
                                                      strict=True))
-    refs = (cut.ref("image"), cut.ref("label"), cut.ref("pv"), cut.spacing, size, fit)
+    refs = (cut.ref("image"), cut.ref("label"), cut.ref("pv"), size, fit)
     image = Lazy((cut.n_channels, *size), np.float32, _fitted, "image", *refs)
     label = Lazy(size, cut.ref("label").dtype, _fitted, "label", *refs)
     pv = None if cut.ref("pv") is None else Lazy((cut.ref("pv").shape[0], *size), np.float32,
@@ -153,7 +153,7 @@ def _lazy_cut(case: Case, k: int, axis: int, size, fit: str) -> Case:
     return Case(cut.id, image, label, spacing, pv=pv, meta=meta)
 
 
-def _fitted(name: str, image, label, pv, spacing, size, fit: str) -> np.ndarray:
+def _fitted(name: str, image, label, pv, size, fit: str) -> np.ndarray:
     """One array of a referenced slice, fitted as :func:`fit_case` fits it, reading only what
     that array depends on (the label follows the partial-volume maps where there are any): a
     batch drawn from the cache reads each plane once, not every array of the slice per array."""
