@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from types import SimpleNamespace
@@ -31,14 +32,17 @@ def test_workers_stay_unpinned_off_cuda_or_on_a_named_gpu(device, count):
     assert gpu_slots(device, 2, None, count) is None
 
 
-def _visible(_):
-    time.sleep(0.5)  # keeps each worker busy so that both take a task
+def _visible(barrier):
+    barrier.wait()  # holds this worker until the other one runs a task too
     return os.getpid(), os.environ.get("CUDA_VISIBLE_DEVICES")
 
 
 def test_worker_processes_are_pinned_before_they_run_a_cell():
-    with worker_pool(2, ["3", "5"]) as pool:
-        seen = dict(pool.map(_visible, range(4)))
+    # A barrier for two, not a sleep: however slowly the second worker starts, neither task can
+    # finish before both workers hold one, so each worker shows its GPU.
+    with multiprocessing.Manager() as manager, worker_pool(2, ["3", "5"]) as pool:
+        barrier = manager.Barrier(2, timeout=120)
+        seen = dict(pool.map(_visible, [barrier, barrier]))
     assert sorted(seen.values()) == ["3", "5"], f"worker pid -> visible GPU: {seen}"
 
 

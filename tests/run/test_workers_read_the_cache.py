@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -101,6 +102,9 @@ def test_local_worker_processes_read_the_cache_not_nifti(nifti_dir, tmp_path, mo
 
 def test_ray_tasks_read_the_cache_not_nifti(nifti_dir, tmp_path):
     ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+    # Ray workers cannot import this test module (the tests package is not on their path): its
+    # functions travel by value, not by reference.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"SYNTH2SEG_CACHE": os.environ["SYNTH2SEG_CACHE"]},
                           "worker_process_setup_hook": refuse_reading_again})
@@ -112,4 +116,5 @@ def test_ray_tasks_read_the_cache_not_nifti(nifti_dir, tmp_path):
                console=Console(file=io.StringIO())).run()
     finally:
         ray.shutdown()
+        ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
     _assert_every_cell_done(run_dir)
