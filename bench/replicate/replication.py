@@ -25,7 +25,9 @@ oracle controls). Its role says what it tells:
   only if the oracle shows it; where it does not, even perfect samples do not show it here, and
   neither a reproduction nor a failure speaks about the generator;
 - ``ceiling`` (a claim that synthetic data falls short): where the oracle falls short as well, the
-  design (counts, steps, strategy), not the generator, makes the deficit.
+  design (counts, steps, strategy), not the generator, makes the deficit; where it does not, and
+  the arm is below the oracle (the 95% interval of arm − oracle below zero), the deficit is the
+  generator's.
 
 A claim without one says that reproducibility by design is not shown.
 """
@@ -102,8 +104,10 @@ def measure(claims: list[dict], leaderboards: Path) -> list[Outcome]:
             if oracle.get("role") not in ROLES:
                 raise DataError(f"claim '{claim['id']}': oracle.role must be one of "
                                 f"{', '.join(ROLES)} (got {oracle.get('role')!r})")
-            oracles.append(paired_interval(*(_grid(table(name), claim, oracle[side], name)
-                                             for side in ("arm", "reference"))))
+            perfect = _grid(table(name), claim, oracle["arm"], name)
+            oracles.append((paired_interval(perfect, _grid(table(name), claim,
+                                                           oracle["reference"], name)),
+                            paired_interval(arm, perfect)))
         interval = paired_interval(arm, reference)
         intervals.append(interval)
         effect = float(np.mean(claim["arm"]["values"]) - np.mean(claim["reference"]["values"]))
@@ -127,15 +131,18 @@ def measure(claims: list[dict], leaderboards: Path) -> list[Outcome]:
     return outcomes
 
 
-def _judge_oracles(outcomes: list[Outcome], intervals: list) -> None:
+def _judge_oracles(outcomes: list[Outcome], pairs: list) -> None:
     """Each oracle control by the verdict rule, Holm over the oracle controls, and what it says
-    about its claim (see the module docstring)."""
+    about its claim (see the module docstring). ``pairs``: per claim, the oracle against the
+    reference and the arm against the oracle (how far the generator is from perfect samples)."""
     if not outcomes:
         return
+    intervals = [oracle for oracle, _ in pairs]
     rows = pd.DataFrame([{"difference": i.mean, "ci_low": i.low, "ci_high": i.high,
                           "p": i.t_test()} for i in intervals])
     decided = add_verdicts(rows, intervals, ALPHA, ROPE)
-    for outcome, interval, row in zip(outcomes, intervals, decided.itertuples(), strict=True):
+    for outcome, (interval, gap), row in zip(outcomes, pairs, decided.itertuples(),
+                                             strict=True):
         role = outcome.claim["oracle"]["role"]
         direction = "better" if outcome.paper_effect > 0 else "worse"
         shows = row.verdict == direction  # the oracle moves the way the paper's arm does
@@ -151,6 +158,10 @@ def _judge_oracles(outcomes: list[Outcome], intervals: list) -> None:
                       "the deficit"
             if outcome.replication == "reproduced":
                 outcome.replication = "reproduced, but the oracle falls short too"
+        elif row.verdict == "inconclusive" and gap.high < 0 and outcome.verdict == "worse":
+            # the oracle's own comparison may stay undecided while the arm is clearly below it
+            reading = (f"the arm falls short of perfect samples by {gap.mean:+.3f} "
+                       f"[{gap.low:+.3f}, {gap.high:+.3f}]: the deficit is the generator's")
         elif row.verdict == "inconclusive":
             reading = "inconclusive: whether the deficit is the generator's is not shown"
         else:
@@ -205,7 +216,8 @@ def render(outcomes: list[Outcome], claims_file: str) -> str:
         "judged by the same rule (Holm over the oracle controls): for a claim that synthetic "
         "data helps, the pattern is reproducible by this design only if the oracle shows it; "
         "for a claim that it falls short, an oracle that falls short too puts the deficit on "
-        "the design, not the generator.",
+        "the design, not the generator, and an arm whose interval against the oracle lies "
+        "below zero puts it on the generator.",
         "",
         "| claim | paper | paper Δ | leaderboard, test set | cases × seeds | Δ [95% interval] | "
         "MDE | p (Holm) | verdict | replication | exposure control | oracle control |",

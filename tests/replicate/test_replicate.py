@@ -79,11 +79,12 @@ def test_replicate_check_names_a_stale_file(tmp_path, capsys):
 
 
 def _board(gains: dict[str, float], cases: int = 12, seeds=(0, 1, 2)) -> pd.DataFrame:
-    """A leaderboard's case table: real only and one method per gain, per case and seed."""
+    """A leaderboard's case table: real only and one method per gain, per case and seed (the
+    method "noisy" with a case noise five times the others')."""
     rng = np.random.default_rng(0)
     base = rng.uniform(0.6, 0.8, cases)
     rows = [(f"{label} n=10", seed, "heldout", f"case{c}", "wm", "dice",
-             base[c] + gain + rng.normal(0, 0.01))
+             base[c] + gain + rng.normal(0, 0.05 if label == "noisy" else 0.01))
             for label, gain in {"real only": 0.0, **gains}.items()
             for seed in seeds for c in range(cases)]
     return pd.DataFrame(rows, columns=["method", "seed", "test_set", "case", "class", "metric",
@@ -107,12 +108,16 @@ def _claim(paper: list, role: str, oracle: str) -> dict:
     ("ceiling", [0.7, 0.8], "down", "perfect samples fall short too",
      "reproduced, but the oracle falls short too"),
     ("ceiling", [0.7, 0.8], "up", "perfect samples do not fall short", "reproduced"),
+    # the oracle against real undecided, but the arm far below it: the deficit is the generator's
+    ("ceiling", [0.7, 0.8], "noisy", "the arm falls short of perfect samples by -0.1",
+     "reproduced"),
 ])
 def test_the_oracle_control_is_measured_and_read_by_its_role(monkeypatch, role, paper, oracle,
                                                              shown, fate):
     """The oracle control is the oracle's own difference, interval and verdict, not a note: a
     pattern perfect samples do not show is never 'reproducible by this design'."""
-    gains = {"G": 0.1 if paper[0] > paper[1] else -0.1, "up": 0.1, "flat": 0.0, "down": -0.1}
+    gains = {"G": 0.1 if paper[0] > paper[1] else -0.1, "up": 0.1, "flat": 0.0, "down": -0.1,
+             "noisy": 0.0}
     monkeypatch.setattr(replication_module, "case_table", lambda folder: _board(gains))
     (outcome,) = measure([_claim(paper, role, oracle)], Path("boards"))
     assert shown in outcome.oracle
