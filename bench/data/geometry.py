@@ -207,10 +207,10 @@ def unplanned(cases: CaseSet) -> str | None:
     if plan_of(cases) is not None or cases.spatial_dims != 3 or not len(cases):
         return None
     run_plan = plan(cases)
-    spacings = {tuple(round(s, 3) for s in c.spacing) for c in cases}
     if run_plan.slice_axis != DEFAULT_SLICE_AXIS:
         return (f"its low-resolution axis is {run_plan.slice_axis}, but cases used as stored are "
                 f"sliced along axis {DEFAULT_SLICE_AXIS}")
+    spacings = {tuple(round(s, 3) for s in c.spacing) for c in cases}
     if len(spacings) > 1:
         return f"its cases have {len(spacings)} different spacings and are used as stored"
     return None

@@ -26,8 +26,8 @@ oracle controls). Its role says what it tells:
   neither a reproduction nor a failure speaks about the generator;
 - ``ceiling`` (a claim that synthetic data falls short): where the oracle falls short as well, the
   design (counts, steps, strategy), not the generator, makes the deficit; where it does not, and
-  the arm is below the oracle (the 95% interval of arm − oracle below zero), the deficit is the
-  generator's.
+  the arm is *worse* than the oracle by the same rule (Holm over the oracle controls), the
+  deficit is the generator's.
 
 A claim without one says that reproducibility by design is not shown.
 """
@@ -113,9 +113,7 @@ def measure(claims: list[dict], leaderboards: Path) -> list[Outcome]:
         effect = float(np.mean(claim["arm"]["values"]) - np.mean(claim["reference"]["values"]))
         outcomes.append(Outcome(claim, effect, interval.mean, interval.low, interval.high,
                                 interval.cases, interval.seeds, interval.t_test()))
-    decided = add_verdicts(pd.DataFrame([{"difference": o.difference, "ci_low": o.low,
-                                          "ci_high": o.high, "p": o.p} for o in outcomes]),
-                           intervals, ALPHA, ROPE)  # the leaderboard's rule, over every claim
+    decided = _decide(intervals)  # the leaderboard's rule, Holm over every claim
     for outcome, row, control in zip(outcomes, decided.itertuples(), controls, strict=True):
         outcome.p_holm, outcome.mde = float(row.p_holm), float(row.mde)
         outcome.verdict, outcome.reason = row.verdict, row.verdict_reason
@@ -137,12 +135,10 @@ def _judge_oracles(outcomes: list[Outcome], pairs: list) -> None:
     reference and the arm against the oracle (how far the generator is from perfect samples)."""
     if not outcomes:
         return
-    intervals = [oracle for oracle, _ in pairs]
-    rows = pd.DataFrame([{"difference": i.mean, "ci_low": i.low, "ci_high": i.high,
-                          "p": i.t_test()} for i in intervals])
-    decided = add_verdicts(rows, intervals, ALPHA, ROPE)
-    for outcome, (interval, gap), row in zip(outcomes, pairs, decided.itertuples(),
-                                             strict=True):
+    intervals, gaps = ([pair[k] for pair in pairs] for k in (0, 1))
+    decided, behind = (_decide(i).itertuples() for i in (intervals, gaps))
+    for outcome, interval, gap, row, below in zip(outcomes, intervals, gaps, decided, behind,
+                                                  strict=True):
         role = outcome.claim["oracle"]["role"]
         direction = "better" if outcome.paper_effect > 0 else "worse"
         shows = row.verdict == direction  # the oracle moves the way the paper's arm does
@@ -158,15 +154,23 @@ def _judge_oracles(outcomes: list[Outcome], pairs: list) -> None:
                       "the deficit"
             if outcome.replication == "reproduced":
                 outcome.replication = "reproduced, but the oracle falls short too"
-        elif row.verdict == "inconclusive" and gap.high < 0 and outcome.verdict == "worse":
+        elif row.verdict == "inconclusive" and below.verdict == "worse" == outcome.verdict:
             # the oracle's own comparison may stay undecided while the arm is clearly below it
             reading = (f"the arm falls short of perfect samples by {gap.mean:+.3f} "
-                       f"[{gap.low:+.3f}, {gap.high:+.3f}]: the deficit is the generator's")
+                       f"[{gap.low:+.3f}, {gap.high:+.3f}] (MDE {below.mde:.3f}, p (Holm) "
+                       f"{below.p_holm:.3g}): the deficit is the generator's")
         elif row.verdict == "inconclusive":
             reading = "inconclusive: whether the deficit is the generator's is not shown"
         else:
             reading = "perfect samples do not fall short: the deficit is the generator's"
         outcome.oracle = f"oracle Δ {measured}; {reading}"
+
+
+def _decide(intervals: list) -> pd.DataFrame:
+    """The leaderboard's verdict rule over a family of paired intervals (Holm within it)."""
+    rows = pd.DataFrame([{"difference": i.mean, "ci_low": i.low, "ci_high": i.high,
+                          "p": i.t_test()} for i in intervals])
+    return add_verdicts(rows, intervals, ALPHA, ROPE)
 
 
 def replication(verdict: str, paper_effect: float, mde: float) -> str:
@@ -216,8 +220,8 @@ def render(outcomes: list[Outcome], claims_file: str) -> str:
         "judged by the same rule (Holm over the oracle controls): for a claim that synthetic "
         "data helps, the pattern is reproducible by this design only if the oracle shows it; "
         "for a claim that it falls short, an oracle that falls short too puts the deficit on "
-        "the design, not the generator, and an arm whose interval against the oracle lies "
-        "below zero puts it on the generator.",
+        "the design, not the generator, and an arm worse than the oracle by the same rule "
+        "puts it on the generator.",
         "",
         "| claim | paper | paper Δ | leaderboard, test set | cases × seeds | Δ [95% interval] | "
         "MDE | p (Holm) | verdict | replication | exposure control | oracle control |",

@@ -219,4 +219,3 @@ def _maps_with_a_rare_class() -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_the_paper_vae_loss_has_no_dice_term():
     assert BrainSPADEParams().vae_dice == 0, "the paper's loss has no Dice term"
-
