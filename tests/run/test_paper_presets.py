@@ -53,12 +53,22 @@ def test_vu_sweep_has_the_papers_26_methods_counted_in_patients():
 def test_brainspade_3_2_has_style_arms_and_an_ood_reference():
     for part, site in (("near", "B"), ("far", "C")):
         config = load_preset(f"brainspade-3.2-{part}")
-        styles = [g for g in config.generators if g.style]
+        styles = [g for g in config.generators if g.style and g.name == "brainspade"]
         assert [g.label for g in styles] == [f"S_{part[0]}-ood"]
         assert _phantom_config(styles[0].style).site == site
         assert _phantom_config(config.target).site == site  # R_ood: the target alone
         assert "target" in config.strategies
         assert {_phantom_config(s).site for s in config.test_sets.values()} == {site}
+
+
+@pytest.mark.parametrize("name", ["brainspade-3.2-far", "brainspade-3.2-far-cpu"])
+def test_brainspade_3_2_oracle_control_is_styled_as_the_generator_arm(name):
+    # the positive control: real target-site subjects as samples (a perfect styling) beside
+    # unstyled ones, at the generator's count and strategy
+    config = load_preset(name)
+    styled = {g.label: g.style for g in config.generators if g.name == "brainspade" and g.style}
+    oracles = {g.label: g.style for g in config.generators if g.name == "phantom-oracle"}
+    assert oracles == {"Oracle": None, "Oracle_f-ood": styled["S_f-ood"]}
 
 
 def test_brainspade_3_3_samples_lesions_on_t1_and_flair():
@@ -67,6 +77,9 @@ def test_brainspade_3_3_samples_lesions_on_t1_and_flair():
     assert spec.lesions and spec.sequences == ("T1", "FLAIR")
     assert config.lesion_fraction == 0.5
     assert set(config.strategies) == {"real", "synthetic", "real+synthetic"}
+    # the positive control samples lesioned subjects in the generator's style
+    style = {g.name: g.style for g in config.generators if g.name != "none"}
+    assert style["phantom-oracle"] == style["brainspade"] is not None
 
 
 def test_a_lesion_phantom_spec_gives_lesion_labels_and_both_channels():
