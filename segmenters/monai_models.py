@@ -104,7 +104,7 @@ class MonaiSegmenter:
         real = ctx.data["real"]
         n_classes, channels = max(real.labels) + 1, len(real.channels)
         self._norm, self._axis = plan_normalisation(real), slicing_axis(real)
-        previous = None
+        previous, training = None, []
         for i, stage in enumerate(stages):
             val = self._validation(stage, ctx.data)
             items, weights = self._stage_items(stage, ctx.data)
@@ -123,14 +123,16 @@ class MonaiSegmenter:
                                                  p.patch), "host"
             loop = Loop(steps, p.batch, p.lr, p.val_every, p.checkpoint_every, p.patch,
                         data, p.bf16, p.channels_last, p.compile, p.patience)
-            previous = train_network(
-                net, items, weights, val, loop, ctx.workdir / f"stage{i}_{stage.data}",
-                ctx.device, ctx.seed + i, augment, previous if stage.finetune else None,
-                n_classes)
+            name = f"stage{i}_{stage.data}"
+            trained = train_network(
+                net, items, weights, val, loop, ctx.workdir / name, ctx.device, ctx.seed + i,
+                augment, previous if stage.finetune else None, n_classes)
+            previous = trained.best
+            training.append(trained.record(name, steps, p.patience))
         info = {"segmenter": self.name, "params": self.params.model_dump(mode="json"),
                 "in_channels": channels, "n_classes": n_classes,
                 "weights": str(Path(previous).relative_to(ctx.workdir)),
-                "normalisation": self._norm, "slice_axis": self._axis}
+                "normalisation": self._norm, "slice_axis": self._axis, "training": training}
         (ctx.workdir / "model.json").write_text(json.dumps(info, indent=2))
         return TrainedModel(previous, info)
 

@@ -86,9 +86,13 @@ class NnUNetSegmenter:
             _worker(env, ctx, "plan", "--configuration", p.configuration,
                     "--processes", str(p.processes))
         (preprocessed / "splits_final.json").write_text(json.dumps(splits, indent=1))
-        fold_dir = None
+        fold_dir, training = None, []
         for fold, stage in enumerate(stages):
             epochs = p.finetune_epochs if stage.finetune and p.finetune_epochs else p.epochs
+            steps = epochs * p.iterations_per_epoch  # nnU-Net's fixed schedule: no early stop
+            training.append({"stage": f"fold{fold}_{stage.data}", "steps": steps, "cap": steps,
+                             "patience": 0, "stopped": "cap", "stale": None,
+                             "best_val_dice": None})
             args = ["train", "--configuration", p.configuration, "--fold", str(fold),
                     "--epochs", str(epochs), "--iterations", str(p.iterations_per_epoch),
                     "--val-iterations", str(p.val_iterations_per_epoch),
@@ -106,7 +110,7 @@ class NnUNetSegmenter:
             fold_dir = _fold_dir(root, p.configuration, fold, augment)
         info = {"segmenter": self.name, "params": p.model_dump(mode="json"), "root": str(root),
                 "fold": len(stages) - 1, "augment": ctx.augment != "none",
-                "n_classes": max(ctx.data["real"].labels) + 1}
+                "n_classes": max(ctx.data["real"].labels) + 1, "training": training}
         (ctx.workdir / "model.json").write_text(json.dumps(info, indent=2))
         return TrainedModel(fold_dir, info)
 

@@ -42,10 +42,28 @@ class Loop:
     patience: int = 0  # validations without improvement before stopping; 0: train to ``steps``
 
 
+@dataclass(frozen=True)
+class Trained:
+    """Where a stage's training left its weights and why it stopped there: a cell stopped by the
+    cap while it still improved is compared before its plateau, which a reader must see."""
+
+    best: Path
+    steps: int
+    stopped: str  # "plateau": ``patience`` validations without gain; "cap": ``steps`` ran out
+    stale: int  # validations in a row without a better score when training stopped
+    best_score: float | None  # the best validation Dice; None without validation data
+
+    def record(self, stage: str, cap: int, patience: int) -> dict:
+        """JSON for the model's info (``training``) and the results store."""
+        return {"stage": stage, "steps": self.steps, "cap": cap, "patience": patience,
+                "stopped": self.stopped, "stale": self.stale, "best_val_dice": self.best_score}
+
+
 def train_network(net: torch.nn.Module, items: list[dict], weights: np.ndarray | None,
                   val: list[dict], loop: Loop, workdir: Path, device: str, seed: int,
-                  augment: Callable | None, init: Path | None, n_classes: int) -> Path:
-    """Train ``net`` on ``items`` ({"image": (C, *s), "label": (1, *s)}); returns best weights.
+                  augment: Callable | None, init: Path | None, n_classes: int) -> Trained:
+    """Train ``net`` on ``items`` ({"image": (C, *s), "label": (1, *s)}); returns where the best
+    weights are and why training stopped.
 
     ``weights`` are per-item sampling probabilities (mixing real and synthetic by a ratio).
     """
@@ -92,7 +110,9 @@ def train_network(net: torch.nn.Module, items: list[dict], weights: np.ndarray |
                    "best_score": float(best_score), "stale": stale}, last)
     if not best.exists():  # no validation data, or no steps: the last weights are the result
         _save(net.state_dict(), best)
-    return best
+    plateau = bool(loop.patience) and stale >= loop.patience
+    return Trained(best, step, "plateau" if plateau else "cap", stale,
+                   float(best_score) if np.isfinite(best_score) else None)
 
 
 def _check_finite(finite: torch.Tensor, step: int, workdir: Path) -> None:

@@ -36,10 +36,20 @@ class TrainContext:
 
 @dataclass
 class TrainedModel:
-    """A trained segmenter's weights on disk plus whatever it needs to predict."""
+    """A trained segmenter's weights on disk plus whatever it needs to predict.
+
+    ``info["training"]``, optional: one record per stage of how far it trained and why it stopped
+    (:data:`TRAINING_FIELDS`); the run stores it and the leaderboard shows which cells stopped at
+    a validation plateau and which at their step cap.
+    """
 
     path: Path
     info: dict[str, Any] = field(default_factory=dict)
+
+
+# a stage's training record: "stopped" is "plateau" (``patience`` validations in a row without a
+# better score) or "cap" (its ``cap`` of steps ran out); "stale" counts those validations at the end
+TRAINING_FIELDS = ("stage", "steps", "cap", "patience", "stopped", "stale", "best_val_dice")
 
 
 @runtime_checkable

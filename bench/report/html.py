@@ -27,6 +27,7 @@ from bench.report.markdown import INTERVALS, VERDICT_RULE, interval_text
 from bench.report.markup import esc, file_part
 from bench.report.provenance import provenance_html
 from bench.report.real_equivalence import equivalence_text, sort_value
+from bench.report.stopping import stopping_html
 from bench.report.tables import spec_of
 from bench.report.value import Leaderboard
 
@@ -174,6 +175,7 @@ def write_index(value: Leaderboard, path: Path, files: dict[str, Path]) -> Path:
             parts += _protocol_html(protocol)
     if strata is not None and len(strata):
         parts += strata_html(strata, primary)
+    parts += stopping_html(value.stopping, value.stopping_note)
     parts += provenance_html(generators)
     parts.append("<h2>Figures</h2>")
     parts.append(_figure(files.get(f"{file_part(primary)}_vs_count.png"),

@@ -34,6 +34,7 @@ from bench.report.markdown import write_markdown
 from bench.report.markup import file_part, portable
 from bench.report.provenance import generator_table
 from bench.report.real_equivalence import add_real_equivalence, equivalence, split_curve
+from bench.report.stopping import stop_summary, stopping, with_stop_columns
 from bench.report.tables import (
     default_baseline,
     leaderboard,
@@ -82,7 +83,7 @@ def _write(out: Path, table: pd.DataFrame, manifest: dict, cells: pd.DataFrame,
     if len(fidelity):
         files["fidelity.csv"] = _csv(fidelity, out / "fidelity.csv")
     files |= _test_set_files(value.per_test, primary, value.alpha, out)
-    files["cells.csv"] = _csv(cells, out / "cells.csv")
+    files["cells.csv"] = _csv(with_stop_columns(cells), out / "cells.csv")
     files["per_class.csv"] = _csv(value.classes, out / "per_class.csv")
     files |= write_summaries(table, out / "summaries")
     files |= _figures(seed_mean(per_seed), primary, artifacts, samples, out)
@@ -137,7 +138,8 @@ def build(whole: pd.DataFrame, manifest: dict, cells: pd.DataFrame, artifacts: p
         protocol=protocol_summary(fidelity),
         correlations=fidelity_utility(points, options["resamples"], options["seed"]),
         curve=curve, strata=lesion_strata(table, manifest.get("lesion_volumes"), primary),
-        generators=generator_table(manifest))
+        generators=generator_table(manifest), stopping=stopping(cells),
+        stopping_note=stop_summary(cells))
     return value, per_seed[primary], points, equivalents
 
 

@@ -12,6 +12,7 @@ from bench.report.lesion_strata import strata_markdown
 from bench.report.markup import md
 from bench.report.provenance import provenance_markdown
 from bench.report.real_equivalence import equivalence_markdown, equivalence_text
+from bench.report.stopping import stopping_markdown
 from bench.report.value import Leaderboard
 
 
@@ -65,6 +66,7 @@ def write_markdown(value: Leaderboard, path: Path) -> Path:
             lines += _baseline_markdown(result["paired"], baseline)
     lines += equivalence_markdown(value.curve, primary)
     lines += strata_markdown(value.strata, primary)
+    lines += stopping_markdown(value.stopping, value.stopping_note)
     lines += cost_markdown(board)
     lines += per_class_markdown(value.classes, primary)
     lines += correlation_markdown(value.correlations, primary)

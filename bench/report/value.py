@@ -25,6 +25,8 @@ class Leaderboard:
     curve: pd.DataFrame = field(default_factory=pd.DataFrame)
     strata: pd.DataFrame = field(default_factory=pd.DataFrame)
     generators: pd.DataFrame = field(default_factory=pd.DataFrame)
+    stopping: pd.DataFrame = field(default_factory=pd.DataFrame)  # per method and stage
+    stopping_note: str = ""  # how many cells stopped at a plateau, at the cap, unrecorded
 
     @property
     def name(self) -> str:

@@ -20,6 +20,7 @@ from bench.data.leakage import check_no_leakage
 from bench.data.predictions import write_prediction
 from bench.run.config import SegmenterSpec
 from bench.run.resolve import resolve
+from bench.run.store import TRAINING
 from metrics.segmentation import evaluate
 
 # Fewest voxels along an axis a segmenter convolves over: below it a case is mostly padding and
@@ -106,7 +107,9 @@ def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, C
     the metrics are computed with the stored spacing, and, given ``predictions``, written there
     as ``predictions/<test set>/<case id>.nii.gz`` with the stored affine.
 
-    Returns the long per-case table of :func:`metrics.segmentation.evaluate` for every test set.
+    Returns the long per-case table of :func:`metrics.segmentation.evaluate` for every test set,
+    with the segmenter's training record (``TrainedModel.info["training"]``, None where it keeps
+    none) in ``attrs[TRAINING]``: it travels with the rows to the store (:mod:`bench.run.store`).
     """
     plan = geometry.plan_of(data["real"])
     views = {name: cases if plan is None else geometry.apply(cases, plan)
@@ -133,7 +136,9 @@ def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, C
                     write_prediction(predictions / name, case, label_map, data["real"].labels)
             tables.append(evaluate(geometry.stored_set(cases), stored, name, hd95=exp.hd95,
                                    nsd=exp.nsd, worst_distance=exp.hd95_worst))
-    return pd.concat(tables, ignore_index=True)
+    table = pd.concat(tables, ignore_index=True)
+    table.attrs[TRAINING] = model.info.get("training")
+    return table
 
 
 def check_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, CaseSet]):

@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS cells (
     key TEXT PRIMARY KEY, method TEXT NOT NULL, generator TEXT NOT NULL, count INTEGER NOT NULL,
     strategy TEXT NOT NULL, augment INTEGER NOT NULL, segmenter TEXT NOT NULL,
     seed INTEGER NOT NULL, status TEXT NOT NULL, started REAL, finished REAL, seconds REAL,
-    device TEXT, error TEXT, method_id TEXT, train_cases INTEGER, seal TEXT);
+    device TEXT, error TEXT, method_id TEXT, train_cases INTEGER, seal TEXT, training TEXT);
 CREATE TABLE IF NOT EXISTS case_metrics (
     cell TEXT NOT NULL REFERENCES cells(key), test_set TEXT NOT NULL, "case" TEXT NOT NULL,
     metric TEXT NOT NULL, class TEXT NOT NULL, value REAL);
@@ -50,9 +50,14 @@ CREATE TABLE IF NOT EXISTS artifacts (
 OBJECTS = {("table", name) for name in ("manifest", "cells", "case_metrics", "fidelity",
                                         "artifacts")} | {("index", "case_metrics_cell")}
 INTERNAL = ("sqlite_autoindex_", "sqlite_stat", "sqlite_sequence")
-# what a seal covers of a cell's row: everything but the seal
+# what a seal covers of a cell's row: everything but the seal (``training`` only where recorded:
+# rows sealed before it was have none, and their seals stay valid)
 SEALED = ("key", "method", "method_id", "generator", "count", "strategy", "augment", "segmenter",
-          "seed", "train_cases", "status", "started", "finished", "seconds", "device", "error")
+          "seed", "train_cases", "status", "started", "finished", "seconds", "device", "error",
+          "training")
+# the attrs key of a cell's rows (bench.run.experiment) that holds the segmenter's training
+# record, per stage: steps, cap, and whether a plateau or the cap stopped it (JSON in ``training``)
+TRAINING = "training"
 
 PROTOCOL_COLUMNS = {"extractor": "TEXT", "weights_sha256": "TEXT", "preprocessing": "TEXT",
                     "views": "TEXT", "n_real": "INTEGER", "n_fake": "INTEGER"}
@@ -102,12 +107,12 @@ class Store:
                 self.db.execute("DROP TABLE fidelity")
 
     def _add_method_id(self) -> None:
-        """Stores written before methods had identities (or learning curves: ``train_cases``)
-        lack the columns; their rows get NULL."""
+        """Stores written before methods had identities (or learning curves: ``train_cases``,
+        seals, training records) lack the columns; their rows get NULL."""
         columns = {r[1] for r in self.db.execute("PRAGMA table_info(cells)")}
         with self.db:
             for name, kind in (("method_id", "TEXT"), ("train_cases", "INTEGER"),
-                               ("seal", "TEXT")):
+                               ("seal", "TEXT"), ("training", "TEXT")):
                 if name not in columns:
                     self.db.execute(f"ALTER TABLE cells ADD COLUMN {name} {kind}")
 
@@ -155,25 +160,29 @@ class Store:
         return {r[0] for r in rows}
 
     def commit_cell(self, cell, rows: pd.DataFrame, started: float, device: str) -> None:
-        """The cell's status and every per-case row, in one transaction."""
+        """The cell's status, training record (``rows.attrs[TRAINING]``) and every per-case
+        row, in one transaction."""
         columns = ["test_set", "case", "metric", "class", "value"]
         records = [(cell.key, t, str(c), m, k, _float(v))
                    for t, c, m, k, v in rows[columns].itertuples(index=False, name=None)]
-        self._write_cell(cell, "done", started, device, None, records)
+        training = rows.attrs.get(TRAINING)
+        self._write_cell(cell, "done", started, device, None, records,
+                         None if training is None else json.dumps(training))
 
     def fail_cell(self, cell, error: str, started: float, device: str) -> None:
         self._write_cell(cell, "failed", started, device, error, [])
 
     def _write_cell(self, cell, status: str, started: float, device: str, error: str | None,
-                    records: list[tuple]) -> None:
+                    records: list[tuple], training: str | None = None) -> None:
         finished = time.time()
         with self.db:
             self.db.execute("DELETE FROM case_metrics WHERE cell = ?", (cell.key,))
             self.db.execute(
                 "INSERT OR REPLACE INTO cells (key, method, generator, count, strategy, augment,"
                 " segmenter, seed, method_id, train_cases, status, started, finished, seconds,"
-                " device, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (*_describe(cell), status, started, finished, finished - started, device, error))
+                " device, error, training) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (*_describe(cell), status, started, finished, finished - started, device, error,
+                 training))
             self.db.executemany("INSERT INTO case_metrics VALUES (?, ?, ?, ?, ?, ?)", records)
             # sealed as read back, in the same transaction: what a check later reads
             (row,) = self.db.execute(f"SELECT {_columns()} FROM cells WHERE key = ?",
@@ -292,7 +301,9 @@ def _columns() -> str:
 
 
 def _seal(cell: tuple, rows: list[tuple]) -> str:
-    """SHA-256 of a cell's row and its per-case rows (in any order), as SQLite returns them."""
+    """SHA-256 of a cell's row and its per-case rows (in any order), as SQLite returns them; a
+    row without a training record is sealed as it was before there were any."""
+    cell = cell[:-1] if cell[-1] is None else cell
     payload = json.dumps([list(cell), sorted(json.dumps(list(r)) for r in rows)])
     return hashlib.sha256(payload.encode()).hexdigest()
 

@@ -350,6 +350,18 @@ def board(smoke_run, tmp_path_factory):
     return out
 
 
+def test_the_report_says_why_each_cell_stopped_training(board):
+    """Each cell's segmenter record reaches the store and the leaderboard: cells.csv has the
+    steps and the reason per stage, the Markdown and the page a section that counts them."""
+    cells = pd.read_csv(board / "cells.csv", dtype=str, keep_default_na=False)
+    assert all(set(reason.split("+")) <= {"cap", "plateau"} for reason in cells.stopped)
+    assert all(steps and all(s.isdigit() for s in steps.split("+")) for steps in cells.steps)
+    markdown = (board / "leaderboard.md").read_text()
+    assert "## Training stop" in markdown and f"of {len(cells)} cells" in markdown
+    assert "no record" not in markdown
+    assert "id='training-stop'" in (board / "index.html").read_text()
+
+
 def test_report_writes_every_file(board):
     names = {p.name for p in board.iterdir()}
     assert EXPECTED_FILES <= names

@@ -68,8 +68,8 @@ def _train(tmp_path, name, **options):
         net = seg.build(1, 4)
     p = seg.params
     loop = Loop(3, p.batch, p.lr, 10**6, 10**6, p.patch, **options)
-    weights = train_network(net, items, None, [], loop, tmp_path / name, "cpu", 1, None, None, 4)
-    return torch.load(weights, weights_only=True)
+    trained = train_network(net, items, None, [], loop, tmp_path / name, "cpu", 1, None, None, 4)
+    return torch.load(trained.best, weights_only=True)
 
 
 def test_device_path_trains_the_same_weights_as_the_host_path(tmp_path):

@@ -158,3 +158,19 @@ def test_a_network_the_params_cannot_build_is_refused_when_the_matrix_resolves(
               "segmenters": [{"name": name, "preset": "tiny", "params": params}]}
     with pytest.raises(ConfigError, match=expected):
         expand(load_config(config))
+
+
+def test_the_training_record_says_whether_a_plateau_or_the_cap_stopped_a_stage(phantom, tmp_path):
+    """A reader must see which cells were compared before their plateau: each stage's record
+    (model info, kept in model.json) has the steps, the cap and the reason training stopped."""
+    cls = get_segmenter("unet2d")
+    tiny = {**cls.presets["tiny"], "steps": 4, "val_every": 1, "lr": 1e-12}
+    stages = list(parse_strategy("real").stages)
+    frozen = cls(cls.Params(**tiny, patience=2)).train(stages, _ctx(tmp_path / "p", phantom))
+    capped = cls(cls.Params(**tiny, patience=5)).train(stages, _ctx(tmp_path / "c", phantom))
+    (plateau,), (cap,) = frozen.info["training"], capped.info["training"]
+    assert (plateau["steps"], plateau["cap"], plateau["stopped"], plateau["stale"]) == \
+        (3, 4, "plateau", 2)
+    assert (cap["steps"], cap["cap"], cap["stopped"], cap["stale"]) == (4, 4, "cap", 3)
+    assert 0.0 <= cap["best_val_dice"] <= 1.0 and cap["stage"] == "stage0_real"
+    assert cls(cls.Params(**tiny)).load(tmp_path / "c").info["training"] == [cap]

@@ -379,6 +379,42 @@ def test_an_intact_store_reports_and_its_seals_survive_a_reopen(tmp_path):
     assert manifest["name"] == "fake"
 
 
+def test_a_cells_training_record_is_stored_and_sealed(tmp_path):
+    """The record of why a cell stopped training travels with its rows into the store, where
+    an edit to it is found like an edit to a value."""
+    from types import SimpleNamespace
+
+    record = [{"stage": "stage0_real", "steps": 400, "cap": 400, "patience": 3,
+               "stopped": "cap", "stale": 1, "best_val_dice": 0.8}]
+    cell = SimpleNamespace(key="k", method="real only", seed=0, count=0, method_id="m",
+                           generator=SimpleNamespace(label="none"), train_cases=None,
+                           strategy=SimpleNamespace(key="real", augment=False),
+                           segmenter=SimpleNamespace(label="unet2d:tiny"))
+    rows = pd.DataFrame({"test_set": ["heldout"], "case": ["c0"], "metric": ["dice"],
+                         "class": ["wm"], "value": [0.7]})
+    rows.attrs["training"] = record
+    with Store(tmp_path / "results.sqlite") as store:
+        store.commit_cell(cell, rows, 0.0, "cpu")
+        assert json.loads(store.cells().training[0]) == record
+        assert store.check_seals() == 0
+    _sql(tmp_path, "UPDATE cells SET training = replace(training, 'cap', 'plateau')")
+    with Store(tmp_path / "results.sqlite") as store, pytest.raises(DataError, match="seal"):
+        store.check_seals()
+
+
+def test_seals_written_before_training_records_still_hold(tmp_path):
+    """A store of an earlier synth2seg has no ``training`` column: opening it adds one (NULL)
+    and its cells' seals, computed without it, still verify."""
+    run = _fake(tmp_path / "run")
+    db = sqlite3.connect(run / "results.sqlite")
+    db.execute("ALTER TABLE cells DROP COLUMN training")
+    db.commit()
+    db.close()
+    with Store(run / "results.sqlite") as store:
+        assert store.check_seals() == 0
+        assert store.cells().training.isna().all()
+
+
 def test_train_metrics_csv_neutralises_class_names(capsys, phantom3_dir, tmp_path, monkeypatch):
     """Class names and case ids come from a dataset anyone could have written."""
     import bench.run.experiment
