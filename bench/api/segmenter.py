@@ -50,6 +50,7 @@ class TrainedModel:
 # a stage's training record: "stopped" is "plateau" (``patience`` validations in a row without a
 # better score) or "cap" (its ``cap`` of steps ran out); "stale" counts those validations at the end
 TRAINING_FIELDS = ("stage", "steps", "cap", "patience", "stopped", "stale", "best_val_dice")
+STOPS = ("plateau", "cap")
 
 
 @runtime_checkable

@@ -82,19 +82,23 @@ def stop_summary(cells: pd.DataFrame) -> str:
            "recorded it, or by a segmenter that keeps none)." if missing else ""
     if not recorded:
         return f"Not recorded for any of the {len(found)} cells." if found else ""
-    last = [stages[-1] for stages in recorded]
-    fixed = sum(1 for s in last if s["stopped"] == "cap" and not _ruled(s))
-    improving = sum(1 for s in last if s["stopped"] == "cap" and _ruled(s))
-    plateau = len(last) - improving - fixed
-    parts = [f"{plateau} of {len(last)} cells reached a validation plateau"]
-    if improving:
-        parts.append(f"{improving} stopped at their step cap still improving (fewer validations "
-                     "without gain than the patience): those are compared at equal steps, not "
-                     "at convergence")
+    early = sum(1 for stages in recorded
+                if any(s["stopped"] == "cap" and _ruled(s) for s in stages))
+    fixed = sum(1 for stages in recorded if all(not _ruled(s) for s in stages))
+    plateau = len(recorded) - early - fixed
+    parts = [f"{plateau} of {len(recorded)} cells reached a validation plateau in every stage"]
+    if early:
+        parts.append(f"{early} stopped at a step cap before a plateau in at least one stage "
+                     "(fewer validations without gain than the patience): those are compared "
+                     "at equal steps, not at convergence")
     if fixed:
         parts.append(f"{fixed} trained a fixed number of steps (no plateau rule, or no "
                      "validation data to apply it)")
-    return "Training stop (last stage of each cell): " + "; ".join(parts) + "." + tail
+    return "Training stop: " + "; ".join(parts) + "." + tail
+
+
+def _text(value) -> str:
+    return "–" if value is None or pd.isna(value) else str(value)
 
 
 def _ruled(stage: dict) -> bool:
@@ -114,7 +118,7 @@ def stopping_markdown(table: pd.DataFrame, sentence: str) -> list[str]:
     for r in table.itertuples(index=False):
         best = "–" if pd.isna(r.best_val_dice) else f"{r.best_val_dice:.3f}"
         lines.append(f"| {md(r.method)} | {md(r.stage)} | {r.cells} | {r.steps} | {r.cap} | "
-                     f"{r.patience} | {r.plateau} | {r.at_cap} | {r.stale_at_cap or '–'} | "
+                     f"{r.patience} | {r.plateau} | {r.at_cap} | {_text(r.stale_at_cap)} | "
                      f"{best} |")
     return lines
 
@@ -132,7 +136,7 @@ def stopping_html(table: pd.DataFrame, sentence: str) -> list[str]:
     for r in table.itertuples(index=False):
         best = "–" if pd.isna(r.best_val_dice) else f"{r.best_val_dice:.3f}"
         cells = (r.method, r.stage, r.cells, r.steps, r.cap, r.patience, r.plateau, r.at_cap,
-                 r.stale_at_cap or "–", best)
+                 _text(r.stale_at_cap), best)
         rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
     return parts + [f"<table id='training-stop'><thead><tr>{head}</tr></thead>"
                     f"<tbody>{''.join(rows)}</tbody></table>"]

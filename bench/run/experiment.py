@@ -6,6 +6,7 @@ each other before anything trains, so a mismatch costs seconds, not hours.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pandas as pd
 
 from bench.api.case import CaseSet
 from bench.api.errors import ConfigError, DataError
-from bench.api.segmenter import TrainContext
+from bench.api.segmenter import STOPS, TRAINING_FIELDS, TrainContext
 from bench.api.strategies import Strategy
 from bench.data import geometry
 from bench.data.leakage import check_no_leakage
@@ -137,8 +138,28 @@ def run_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, C
             tables.append(evaluate(geometry.stored_set(cases), stored, name, hd95=exp.hd95,
                                    nsd=exp.nsd, worst_distance=exp.hd95_worst))
     table = pd.concat(tables, ignore_index=True)
-    table.attrs[TRAINING] = model.info.get("training")
+    table.attrs[TRAINING] = training_record(model.info, log or ctx.log)
     return table
+
+
+def training_record(info: dict, log) -> list[dict] | None:
+    """The segmenter's training record (``info["training"]``) as plain JSON, or None where it
+    keeps none or keeps one the report cannot read (logged): a malformed record must not cost
+    a trained cell its rows."""
+    record = info.get("training")
+    if record is None:
+        return None
+    try:
+        plain = json.loads(json.dumps(record, default=lambda o: o.item()))  # numpy scalars
+        if not all(set(TRAINING_FIELDS) <= set(stage) and stage["stopped"] in STOPS
+                   and isinstance(stage["steps"], int) and isinstance(stage["cap"], int)
+                   and isinstance(stage["patience"], int) for stage in plain):
+            raise ValueError(f"each stage needs {', '.join(TRAINING_FIELDS)}, 'stopped' one "
+                             f"of {', '.join(STOPS)}, whole steps, cap and patience")
+    except (AttributeError, TypeError, ValueError) as exc:
+        log.warning("training record dropped (the leaderboard says 'no record'): %s", exc)
+        return None
+    return plain
 
 
 def check_experiment(exp: Experiment, data: dict[str, CaseSet], tests: dict[str, CaseSet]):
