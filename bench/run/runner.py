@@ -87,7 +87,7 @@ class Runner:
                 f"already done, device {device}"))
             jobs = [CellJob(config.model_dump(mode="json"), c, str(self.run_dir),
                             samples.get((c.generator.identity, c.seed)), device,
-                            sample_count=_samples(c, data)) for c in todo]
+                            sample_count=_samples(c, data), fresh=self.force) for c in todo]
             self._execute(jobs, store, len(cells) - len(todo), len(cells), keep=done)
             if config.fidelity.enabled and samples:
                 self._measure_fidelity(cells, data, store, device, samples, redo=False)

@@ -5,6 +5,7 @@ A worker never touches the store; the driver commits what ``run_cell`` returns."
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,9 @@ class CellJob:
     device: str
     sample_count: int | None = None  # samples the cell's count stands for (count_unit)
     threads: int | None = None  # torch CPU threads; results are bitwise equal for equal counts
+    # train from scratch (--force): a finished cell's checkpoints are removed first, else its
+    # training would resume at its last step and the "redo" would re-score the old weights
+    fresh: bool = False
 
 
 def run_cell(job: CellJob, data: RunData | None = None) -> pd.DataFrame:
@@ -44,6 +48,9 @@ def run_cell(job: CellJob, data: RunData | None = None) -> pd.DataFrame:
 
         torch.set_num_threads(job.threads)
     folder = Path(job.run_dir) / "cells" / job.cell.key
+    if job.fresh:
+        shutil.rmtree(folder / "model", ignore_errors=True)
+        (folder / SEAL).unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     log = logging.getLogger(f"synth2seg.cell.{job.cell.key}")
     handler = logging.FileHandler(folder / "cell.log")

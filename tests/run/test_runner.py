@@ -322,6 +322,20 @@ def test_fidelity_with_truncated_real_only_weights_is_a_note(smoke_run, tmp_path
     assert notes.str.contains("best.pt changed since it was finished").any()
 
 
+def test_force_trains_a_finished_cell_again_instead_of_resuming_at_its_end(tiny_run, tmp_path):
+    """A finished cell's last.pt is at its final step: a forced redo that kept it would resume
+    there, train nothing and re-score the old weights (after a code fix, the old numbers)."""
+    import torch
+
+    config, finished = tiny_run
+    run_dir = tmp_path / "forced"
+    shutil.copytree(finished, run_dir)
+    last = run_dir / "cells" / _real_cell(config).key / "model" / "stage0_real" / "last.pt"
+    torch.save({**torch.load(last, weights_only=True), "step": 10**6}, last)  # "trained" long
+    Runner(config, run_dir, force=True).run()
+    assert torch.load(last, weights_only=True)["step"] == 2  # the cap: trained again
+
+
 def test_force_keeps_finished_rows_until_their_replacement_exists(tiny_run, tmp_path,
                                                                   monkeypatch):
     import bench.run.executors
