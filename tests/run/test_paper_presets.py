@@ -61,14 +61,16 @@ def test_brainspade_3_2_has_style_arms_and_an_ood_reference():
         assert {_phantom_config(s).site for s in config.test_sets.values()} == {site}
 
 
-@pytest.mark.parametrize("name", ["brainspade-3.2-far", "brainspade-3.2-far-cpu"])
+@pytest.mark.parametrize("name", [f"brainspade-3.2-{part}{twin}" for part in ("near", "far")
+                                  for twin in ("", "-cpu")])
 def test_brainspade_3_2_oracle_control_is_styled_as_the_generator_arm(name):
     # the positive control: real target-site subjects as samples (a perfect styling) beside
     # unstyled ones, at the generator's count and strategy
     config = load_preset(name)
+    part = name.split("-")[2][0]
     styled = {g.label: g.style for g in config.generators if g.name == "brainspade" and g.style}
     oracles = {g.label: g.style for g in config.generators if g.name == "phantom-oracle"}
-    assert oracles == {"Oracle": None, "Oracle_f-ood": styled["S_f-ood"]}
+    assert oracles == {"Oracle": None, f"Oracle_{part}-ood": styled[f"S_{part}-ood"]}
 
 
 def test_brainspade_3_3_samples_lesions_on_t1_and_flair():
