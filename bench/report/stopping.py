@@ -106,20 +106,25 @@ def _ruled(stage: dict) -> bool:
     return bool(stage["patience"]) and stage.get("best_val_dice") is not None
 
 
+HEADER = ("method", "stage", "cells", "steps", "cap", "patience", "at plateau", "at cap",
+          "validations without gain at cap", "best validation Dice")
+
+
+def _row(r) -> tuple:
+    best = "–" if pd.isna(r.best_val_dice) else f"{r.best_val_dice:.3f}"
+    return (r.method, r.stage, r.cells, r.steps, r.cap, r.patience, r.plateau, r.at_cap,
+            _text(r.stale_at_cap), best)
+
+
 def stopping_markdown(table: pd.DataFrame, sentence: str) -> list[str]:
     if not sentence:
         return []
     lines = ["", "## Training stop", "", sentence]
     if table.empty:
         return lines
-    lines += ["", "| method | stage | cells | steps | cap | patience | at plateau | at cap | "
-              "validations without gain at cap | best validation Dice |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in table.itertuples(index=False):
-        best = "–" if pd.isna(r.best_val_dice) else f"{r.best_val_dice:.3f}"
-        lines.append(f"| {md(r.method)} | {md(r.stage)} | {r.cells} | {r.steps} | {r.cap} | "
-                     f"{r.patience} | {r.plateau} | {r.at_cap} | {_text(r.stale_at_cap)} | "
-                     f"{best} |")
+    lines += ["", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(md(c) for c in _row(r)) + " |"
+              for r in table.itertuples(index=False)]
     return lines
 
 
@@ -129,14 +134,8 @@ def stopping_html(table: pd.DataFrame, sentence: str) -> list[str]:
     parts = ["<h2>Training stop</h2>", f"<p class='note'>{esc(sentence)}</p>"]
     if table.empty:
         return parts
-    head = "".join(f"<th>{h}</th>" for h in (
-        "method", "stage", "cells", "steps", "cap", "patience", "at plateau", "at cap",
-        "validations without gain at cap", "best validation Dice"))
-    rows = []
-    for r in table.itertuples(index=False):
-        best = "–" if pd.isna(r.best_val_dice) else f"{r.best_val_dice:.3f}"
-        cells = (r.method, r.stage, r.cells, r.steps, r.cap, r.patience, r.plateau, r.at_cap,
-                 _text(r.stale_at_cap), best)
-        rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in HEADER)
+    rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in _row(r)) + "</tr>"
+                   for r in table.itertuples(index=False))
     return parts + [f"<table id='training-stop'><thead><tr>{head}</tr></thead>"
-                    f"<tbody>{''.join(rows)}</tbody></table>"]
+                    f"<tbody>{rows}</tbody></table>"]
