@@ -73,8 +73,8 @@ def _range(values: list[int]) -> str:
 
 
 def stop_summary(cells: pd.DataFrame) -> str:
-    """One sentence: how many finished cells stopped at the cap still improving, and how many
-    keep no record."""
+    """One sentence: how many finished cells a cap stopped before a plateau (in any stage), how
+    many reached one, how many trained a fixed schedule and how many keep no record."""
     found = records(cells)
     recorded = [stages for _, stages in found if stages]
     missing = len(found) - len(recorded)
