@@ -175,8 +175,7 @@ def write_index(value: Leaderboard, path: Path, files: dict[str, Path]) -> Path:
             parts += _protocol_html(protocol)
     if strata is not None and len(strata):
         parts += strata_html(strata, primary)
-    parts += stopping_html(value.stopping, value.stopping_note)
-    parts += provenance_html(generators)
+    parts += stopping_html(value.stopping, value.stopping_note) + provenance_html(generators)
     parts.append("<h2>Figures</h2>")
     parts.append(_figure(files.get(f"{file_part(primary)}_vs_count.png"),
                          f"{esc(primary)} against the number of synthetic samples, per test set; "

@@ -15,6 +15,7 @@ from bench.data.phantom import subject_id
 from bench.run.config import load_preset
 from segmenters.monai_models import UNet2D
 from segmenters.nnunet import _validation
+from segmenters.training import Trained
 from tests.conftest import call_cli
 
 
@@ -90,7 +91,7 @@ def test_the_target_stage_picks_its_checkpoint_on_target_validation(monkeypatch,
     def fake_train(net, items, weights, val, loop, workdir, *args):
         seen.append([v["image"] for v in val])
         workdir.mkdir(parents=True, exist_ok=True)
-        return workdir / "best.pt"
+        return Trained(workdir / "best.pt", 1, "cap", 0, None)
 
     monkeypatch.setattr("segmenters.monai_models.train_network", fake_train)
     segmenter = from_preset(UNet2D, "tiny")

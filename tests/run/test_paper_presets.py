@@ -114,11 +114,12 @@ def test_dry_run_prints_the_matrix_and_writes_nothing(capsys, tmp_path):
                       "--out", str(out))
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    assert "matrix brainspade-3.2-near: 12 cells" in text
+    assert "matrix brainspade-3.2-near: 18 cells" in text  # 6 arms (2 oracle) x 3 seeds
     assert "near_siteB: phantom:B:25" in text and "heldout" in text
     assert "style sets: phantom:B:25:seed=2" in text
     assert "target: phantom:B:6:seed=1" in text
     assert "augmentation sets: nnunet" in text and "seeds: [0, 1, 2]" in text
     assert '"configuration": "2d"' in text  # resolved segmenter params
-    assert "S_n-ood n=20000 · synthetic+aug:nnunet · nnunet:paper" in text
+    assert "S_n-ood n=300 cases · synthetic+aug:nnunet · nnunet:paper" in text
+    assert "Oracle_n-ood n=300 cases · synthetic+aug:nnunet · nnunet:paper" in text
     assert not out.exists()
