@@ -40,10 +40,14 @@ def test_every_shipped_preset_is_a_paper_preset_its_twin_or_a_harness_one():
     assert set(preset_names()) == expected
 
 
-def test_vu_sweep_has_the_papers_26_methods_counted_in_patients():
+def test_vu_sweep_has_the_papers_26_methods_and_the_oracle_at_every_count_in_patients():
     config = load_preset("vu-sweep")
     cells = expand(config)
-    assert len({c.method for c in cells}) == 26
+    paper = {c.method for c in cells if c.generator.name != "phantom-oracle"}
+    assert len(paper) == 26  # BL, B-SG and MC-SG at six counts, with and without augmentation
+    oracle = {(c.count, c.strategy.key) for c in cells if c.generator.name == "phantom-oracle"}
+    assert oracle == {(n, s) for n in config.counts
+                      for s in ("real+synthetic", "real+synthetic+aug:vu")}
     assert config.counts == [20, 50, 100, 200, 400, 500]
     assert {c.generator.count_unit for c in cells if c.count} == {"cases"}
     assert (config.split.val, config.split.test) == (0.2, 0.2)  # 60 / 20 / 20
