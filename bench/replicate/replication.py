@@ -6,10 +6,13 @@ t test Holm-adjusted over every claim of the file, the design's minimum detectab
 alpha / claims, and the verdict of :mod:`bench.report.verdicts`. Against the paper's effect the
 verdict reads:
 
-- **reproduced**: better / worse in the paper's direction;
+- **reproduced**: better / worse in the paper's direction, or equivalent where the paper's own
+  difference is within ±ROPE;
 - **contradicted**: better / worse against it;
 - **not reproduced**: equivalent (the interval inside ±ROPE) where the paper reports more than the
-  ROPE, or inconclusive although the design could detect the paper's effect (MDE ≤ |effect|);
+  ROPE, better / worse where the paper's difference is within the ROPE (a clear difference does
+  not reproduce a negligible one, whatever its sign), or inconclusive although the design could
+  detect the paper's effect (MDE ≤ |effect|);
 - **not decidable by this design**: inconclusive with an MDE larger than the paper's effect; the
   run cannot speak to the claim either way.
 
@@ -176,6 +179,8 @@ def _decide(intervals: list) -> pd.DataFrame:
 def replication(verdict: str, paper_effect: float, mde: float) -> str:
     """The claim's fate from our verdict and the paper's effect (see the module docstring)."""
     if verdict in ("better", "worse"):
+        if abs(paper_effect) <= ROPE:  # the paper's own figures differ by a negligible amount
+            return "not reproduced"
         ours = 1 if verdict == "better" else -1
         return "reproduced" if ours == np.sign(paper_effect) else "contradicted"
     if verdict == "equivalent":
