@@ -140,20 +140,25 @@ VERDICT_RULE = ("*Verdict*: better / worse when the Holm-adjusted p-value (over 
 
 
 def distance_counts(board: pd.DataFrame, test_set: str) -> list[str]:
-    """How many HD95 values of a test set were penalised or excluded, per method."""
+    """How many HD95 values of a test set were penalised or excluded: the methods with any, by
+    name, and an explicit "none" when no method has one (a list of 38 zeros hides the few)."""
     penalised, excluded = f"{test_set}:hd95_penalised", f"{test_set}:hd95_excluded"
     if excluded not in board.columns:
         return []
     if penalised not in board.columns or board[penalised].isna().all():
         counts = "penalties not recorded (a store written before they were)"
     else:
-        counts = ", ".join(f"{md(m)} {int(p)}" for m, p in zip(board.method, board[penalised],
-                                                               strict=True) if pd.notna(p))
+        counts = _nonzero(board.method, board[penalised])
     return ["", f"HD95 values (case × class × seed) given the worst-case distance because a "
             f"structure was missed or invented: {counts}. Excluded because the structure is "
-            "absent from both masks: " + ", ".join(
-                f"{md(m)} {int(e)}" for m, e in zip(board.method, board[excluded], strict=True)
-                if pd.notna(e)) + "."]
+            f"absent from both masks: {_nonzero(board.method, board[excluded])}."]
+
+
+def _nonzero(methods: pd.Series, counts: pd.Series) -> str:
+    named = [f"{md(m)} {int(n)}" for m, n in zip(methods, counts, strict=True)
+             if pd.notna(n) and n > 0]
+    scored = int(counts.notna().sum())
+    return ", ".join(named) if named else f"none (0 for each of the {scored} methods)"
 
 
 def _baseline_markdown(paired: pd.DataFrame, baseline: str) -> list[str]:

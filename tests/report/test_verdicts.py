@@ -7,6 +7,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from bench.report import stats, tables
+from bench.report.markdown import distance_counts
 from bench.report.tables import leaderboard, mean_intervals, seed_scores
 from bench.report.uncertainty import Interval, mean_interval
 from bench.report.verdicts import add_verdicts, decide
@@ -55,6 +56,18 @@ def test_a_missed_structure_does_not_win_the_hd95_ranking():
     assert board.loc["misses", "rank"] > board.loc["base", "rank"]
     assert board.loc["misses", "t:hd95_penalised"] == 8
     assert board.loc["base", "t:hd95_penalised"] == 0
+
+
+def test_the_penalised_hd95_count_names_the_methods_that_have_any():
+    """38 methods at 0 listed one by one hid the few with penalties (vu-sweep-cpu's page);
+    the sentence names the methods with a count and says 'none' when no method has one."""
+    board = pd.DataFrame({"method": ["base", "misses", "other"],
+                          "t:hd95_penalised": [0.0, 8.0, 0.0],
+                          "t:hd95_excluded": [0.0, 0.0, 0.0]})
+    text = distance_counts(board, "t")[1]
+    assert "missed or invented: misses 8." in text
+    assert "base 0" not in text and "other 0" not in text
+    assert "absent from both masks: none (0 for each of the 3 methods)." in text
 
 
 def _coverage(seed_sd: float, seeds: int = 3, cases: int = 20, sims: int = 400) -> float:
