@@ -6,27 +6,31 @@ t test Holm-adjusted over every claim of the file, the design's minimum detectab
 alpha / claims, and the verdict of :mod:`bench.report.verdicts`. Against the paper's effect the
 verdict reads:
 
-- **reproduced**: better / worse in the paper's direction, or equivalent where the paper's own
-  difference is within ±ROPE;
-- **contradicted**: better / worse against it;
-- **not reproduced**: equivalent (the interval inside ±ROPE) where the paper reports more than the
-  ROPE, better / worse where the paper's difference is within the ROPE (a clear difference does
-  not reproduce a negligible one, whatever its sign), or inconclusive although the design could
-  detect the paper's effect (MDE ≤ |effect|);
-- **not decidable by this design**: inconclusive with an MDE larger than the paper's effect; the
-  run cannot speak to the claim either way.
+- **reproduced**: better / worse in the paper's direction (a paper effect beyond ±ROPE), or
+  equivalent where the paper's own difference is within ±ROPE (a claim of no practical
+  difference: then only *equivalent* reproduces it);
+- **contradicted**: better / worse against the paper's direction (a paper effect beyond ±ROPE);
+- **not reproduced**: equivalent where the paper reports more than the ROPE; better / worse where
+  the paper's difference is within the ROPE (a clear difference does not reproduce a negligible
+  one, whatever its sign); inconclusive although the design could decide: MDE ≤ |effect| for a
+  paper effect beyond the ROPE, an interval narrower than ±ROPE for one within it;
+- **not decidable by this design**: inconclusive where the design could not decide (MDE above
+  the paper's effect; for a paper effect within the ROPE, an interval too wide to fit inside
+  ±ROPE); the run cannot speak to the claim either way.
 
 A claim may name an **exposure control**: the arm's training (the same stages and steps) on real
-data only. A reproduced claim whose arm is not better than its exposure control is *reproduced in
-order only*: the extra steps, not the synthetic data, explain it.
+data only. A reproduced claim of a difference whose arm is not better than its exposure control
+is *reproduced in order only*: the extra steps, not the synthetic data, explain it.
 
 A claim may name an **oracle control**: the same comparison with the ``phantom-oracle`` (a perfect
 generator of the phantom) in place of the learned generator, judged by the same rule (Holm over the
 oracle controls). Its role says what it tells:
 
-- ``positive`` (a claim that synthetic data helps): the pattern is *reproducible by this design*
-  only if the oracle shows it; where it does not, even perfect samples do not show it here, and
-  neither a reproduction nor a failure speaks about the generator;
+- ``positive`` (a claim that synthetic data helps, or matches real data where the paper's effect
+  is within ±ROPE): the pattern is *reproducible by this design* only if the oracle shows it
+  (better, or equivalent for a claim of no practical difference); where it does not, even
+  perfect samples do not show it here, and neither a reproduction nor a failure speaks about
+  the generator;
 - ``ceiling`` (a claim that synthetic data falls short): where the oracle falls short as well, the
   design (counts, steps, strategy), not the generator, makes the deficit; where it does not, and
   the arm is *worse* than the oracle by the same rule (Holm over the oracle controls), the
@@ -52,6 +56,7 @@ from bench.report.verdicts import POWER, add_verdicts
 
 CLAIMS = Path(__file__).with_name("claims.yaml")
 ALPHA, ROPE = 0.05, 0.01
+TOLERANCE = 1e-9  # transcribed figures: 0.904 - 0.894 is 0.010000000000000009
 NO_ORACLE = "none in this run: reproducibility by design not shown"
 ROLES = ("positive", "ceiling")
 
@@ -120,12 +125,14 @@ def measure(claims: list[dict], leaderboards: Path) -> list[Outcome]:
     for outcome, row, control in zip(outcomes, decided.itertuples(), controls, strict=True):
         outcome.p_holm, outcome.mde = float(row.p_holm), float(row.mde)
         outcome.verdict, outcome.reason = row.verdict, row.verdict_reason
-        outcome.replication = replication(outcome.verdict, outcome.paper_effect, outcome.mde)
+        outcome.replication = replication(outcome.verdict, outcome.paper_effect, outcome.mde,
+                                          (outcome.high - outcome.low) / 2)
         if control is not None:
             outcome.exposure = (f"arm − control {control.mean:+.3f} "
                                 f"[{control.low:+.3f}, {control.high:+.3f}]")
             beats = control.low > 0  # the arm's gain survives the same steps on real data
-            if outcome.replication == "reproduced" and not beats:
+            if outcome.replication == "reproduced" and not beats and not _negligible(
+                    outcome.paper_effect):  # "in order" means nothing for a claim of no difference
                 outcome.replication = "reproduced in order only (the exposure control " \
                                       "matches it)"
     _judge_oracles([o for o in outcomes if o.claim.get("oracle")], oracles)
@@ -143,7 +150,12 @@ def _judge_oracles(outcomes: list[Outcome], pairs: list) -> None:
     for outcome, interval, gap, row, below in zip(outcomes, intervals, gaps, decided, behind,
                                                   strict=True):
         role = outcome.claim["oracle"]["role"]
-        direction = "better" if outcome.paper_effect > 0 else "worse"
+        if role == "ceiling" and _negligible(outcome.paper_effect):
+            raise DataError(f"claim '{outcome.claim['id']}': the paper's effect is within "
+                            f"±{ROPE:g} (no practical difference), so its oracle control is "
+                            "'positive' (perfect samples must match real ones), not 'ceiling'")
+        direction = ("equivalent" if _negligible(outcome.paper_effect) else
+                     "better" if outcome.paper_effect > 0 else "worse")
         shows = row.verdict == direction  # the oracle moves the way the paper's arm does
         measured = (f"{interval.mean:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}], "
                     f"MDE {row.mde:.3f}, p (Holm) {row.p_holm:.3g}: {row.verdict}")
@@ -176,18 +188,29 @@ def _decide(intervals: list) -> pd.DataFrame:
     return add_verdicts(rows, intervals, ALPHA, ROPE)
 
 
-def replication(verdict: str, paper_effect: float, mde: float) -> str:
-    """The claim's fate from our verdict and the paper's effect (see the module docstring)."""
+def _negligible(paper_effect: float) -> bool:
+    """The paper's own difference is within the ROPE: a claim of no practical difference."""
+    return abs(paper_effect) <= ROPE + TOLERANCE
+
+
+def replication(verdict: str, paper_effect: float, mde: float,
+                half_width: float = np.nan) -> str:
+    """The claim's fate from our verdict, the paper's effect and what the design can decide:
+    the MDE for a paper effect beyond the ROPE, the interval's half width (could it fit inside
+    ±ROPE?) for one within it (see the module docstring)."""
+    negligible = _negligible(paper_effect)
     if verdict in ("better", "worse"):
-        if abs(paper_effect) <= ROPE:  # the paper's own figures differ by a negligible amount
+        if negligible:  # the paper's own figures differ by a negligible amount
             return "not reproduced"
         ours = 1 if verdict == "better" else -1
         return "reproduced" if ours == np.sign(paper_effect) else "contradicted"
     if verdict == "equivalent":
-        return "not reproduced" if abs(paper_effect) > ROPE else "reproduced"
-    if not np.isfinite(mde) or mde > abs(paper_effect):
-        return "not decidable by this design"
-    return "not reproduced"
+        return "reproduced" if negligible else "not reproduced"
+    if negligible:
+        decidable = np.isfinite(half_width) and half_width < ROPE
+    else:
+        decidable = np.isfinite(mde) and mde <= abs(paper_effect)
+    return "not reproduced" if decidable else "not decidable by this design"
 
 
 def _grid(table: pd.DataFrame, claim: dict, method: str, name: str) -> pd.DataFrame:
@@ -220,13 +243,17 @@ def render(outcomes: list[Outcome], claims_file: str) -> str:
         f"{ALPHA:g} and |Δ| ≥ MDE; equivalent when the interval lies inside ±{ROPE:g}; "
         "otherwise inconclusive. A difference below the MDE is never called a difference, and "
         "an inconclusive verdict whose MDE exceeds the paper's effect is *not decidable by this "
-        "design*, not a failure to replicate. The oracle control is the same comparison with "
-        "the phantom-oracle (a perfect generator of the phantom) in place of the learned one, "
-        "judged by the same rule (Holm over the oracle controls): for a claim that synthetic "
-        "data helps, the pattern is reproducible by this design only if the oracle shows it; "
-        "for a claim that it falls short, an oracle that falls short too puts the deficit on "
-        "the design, not the generator, and an arm worse than the oracle by the same rule "
-        "puts it on the generator.",
+        "design*, not a failure to replicate. A paper difference within "
+        f"±{ROPE:g} is a claim of no practical difference: only *equivalent* reproduces it, "
+        "better or worse does not, and an inconclusive verdict is not decidable when the "
+        f"interval is too wide to fit inside ±{ROPE:g}. "
+        "The oracle control is the same comparison with the phantom-oracle (a perfect generator"
+        " of the phantom) in place of the learned one, judged by the same rule (Holm over the "
+        "oracle controls): for a claim that synthetic data helps (or matches real data, for a "
+        "paper difference within the ROPE), the pattern is reproducible by this design only if "
+        "the oracle shows it (better, or equivalent); for a claim that it falls short, an "
+        "oracle that falls short too puts the deficit on the design, not the generator, and an "
+        "arm worse than the oracle by the same rule puts it on the generator.",
         "",
         "| claim | paper | paper Δ | leaderboard, test set | cases × seeds | Δ [95% interval] | "
         "MDE | p (Holm) | verdict | replication | exposure control | oracle control |",

@@ -141,24 +141,32 @@ VERDICT_RULE = ("*Verdict*: better / worse when the Holm-adjusted p-value (over 
 
 def distance_counts(board: pd.DataFrame, test_set: str) -> list[str]:
     """How many HD95 values of a test set were penalised or excluded: the methods with any, by
-    name, and an explicit "none" when no method has one (a list of 38 zeros hides the few)."""
+    name, and an explicit "none" when no method has one (a list of zeros hides the few)."""
     penalised, excluded = f"{test_set}:hd95_penalised", f"{test_set}:hd95_excluded"
     if excluded not in board.columns:
         return []
-    if penalised not in board.columns or board[penalised].isna().all():
-        counts = "penalties not recorded (a store written before they were)"
-    else:
-        counts = _nonzero(board.method, board[penalised])
+    counts = (_nonzero(board.method, board[penalised]) if penalised in board.columns
+              else NOT_RECORDED)
     return ["", f"HD95 values (case × class × seed) given the worst-case distance because a "
             f"structure was missed or invented: {counts}. Excluded because the structure is "
             f"absent from both masks: {_nonzero(board.method, board[excluded])}."]
 
 
+NOT_RECORDED = "not recorded (a store written before they were)"
+
+
 def _nonzero(methods: pd.Series, counts: pd.Series) -> str:
+    """Methods with a count above 0; those without a count are said to have none recorded,
+    never folded into the zeros."""
+    if counts.isna().all():
+        return NOT_RECORDED
     named = [f"{md(m)} {int(n)}" for m, n in zip(methods, counts, strict=True)
              if pd.notna(n) and n > 0]
-    scored = int(counts.notna().sum())
-    return ", ".join(named) if named else f"none (0 for each of the {scored} methods)"
+    scored, missing = int(counts.notna().sum()), int(counts.isna().sum())
+    text = ", ".join(named) if named else (
+        f"none (0 for each of the {scored} methods)" if scored > 1 else "none")
+    return text + (f"; not recorded for {missing} of the {len(counts)} methods" if missing
+                   else "")
 
 
 def _baseline_markdown(paired: pd.DataFrame, baseline: str) -> list[str]:

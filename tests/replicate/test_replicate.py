@@ -47,12 +47,22 @@ def test_every_claim_names_arms_its_leaderboard_holds():
     # even in its sign (E2-2 against E2-1 for UNet3D on ADNI: -0.001)
     ("worse", -0.001, 0.01, "not reproduced"),
     ("better", 0.003, 0.01, "not reproduced"),
-    ("inconclusive", 0.05, 0.10, "not decidable by this design"),
-    ("inconclusive", 0.05, 0.02, "not reproduced"),
-    ("inconclusive", 0.05, np.nan, "not decidable by this design"),
+    ("equivalent", 0.010000000000000009, 0.01, "reproduced"),  # 0.904 - 0.894: within the ROPE
 ])
 def test_a_claims_fate_follows_the_verdict_and_the_design(verdict, paper, mde, fate):
     assert replication(verdict, paper, mde) == fate
+
+
+@pytest.mark.parametrize("half_width, fate", [
+    (0.066, "not decidable by this design"),  # E2-2 at 3 seeds: too wide to show equivalence
+    (0.005, "not reproduced"),  # narrow enough to fit inside the ROPE, and it did not
+])
+def test_an_undecided_claim_of_no_difference_is_judged_by_the_interval_not_the_mde(half_width,
+                                                                                  fate):
+    """For a paper effect within the ROPE, MDE > |effect| holds for almost any design, so the
+    MDE rule would call every such claim undecidable; what decides is whether the interval
+    could fit inside the ROPE."""
+    assert replication("inconclusive", -0.001, 0.002, half_width) == fate
 
 
 def test_a_leaderboard_reads_back_as_the_stores_rows(tmp_path):
@@ -84,11 +94,19 @@ def test_replicate_check_names_a_stale_file(tmp_path, capsys):
 
 def _board(gains: dict[str, float], cases: int = 12, seeds=(0, 1, 2)) -> pd.DataFrame:
     """A leaderboard's case table: real only and one method per gain, per case and seed (the
-    method "noisy" with a case noise five times the others')."""
+    method "noisy" with a case noise five times the others', "exact" real only's own values
+    give or take 0.001)."""
     rng = np.random.default_rng(0)
     base = rng.uniform(0.6, 0.8, cases)
+    real = {(seed, c): rng.normal(0, 0.01) for seed in seeds for c in range(cases)}
+
+    def noise(label: str, seed: int, case: int) -> float:
+        if label in ("real only", "exact"):
+            return real[seed, case] + (rng.normal(0, 0.001) if label == "exact" else 0.0)
+        return rng.normal(0, 0.05 if label == "noisy" else 0.01)
+
     rows = [(f"{label} n=10", seed, "heldout", f"case{c}", "wm", "dice",
-             base[c] + gain + rng.normal(0, 0.05 if label == "noisy" else 0.01))
+             base[c] + gain + noise(label, seed, c))
             for label, gain in {"real only": 0.0, **gains}.items()
             for seed in seeds for c in range(cases)]
     return pd.DataFrame(rows, columns=["method", "seed", "test_set", "case", "class", "metric",
@@ -115,13 +133,19 @@ def _claim(paper: list, role: str, oracle: str) -> dict:
     # the oracle against real undecided, but the arm far below it: the deficit is the generator's
     ("ceiling", [0.7, 0.8], "noisy", "the arm falls short of perfect samples by -0.1",
      "reproduced"),
+    # a claim of no practical difference (paper within the ROPE): the oracle shows it by
+    # matching real data, not by moving in the sign of the paper's tiny effect
+    ("positive", [0.803, 0.8], "exact", "the oracle shows the pattern: reproducible by this design",
+     "not reproduced"),
+    ("positive", [0.803, 0.8], "up", "the oracle does not show it: not reproducible",
+     "not reproduced; the oracle does not show it"),
 ])
 def test_the_oracle_control_is_measured_and_read_by_its_role(monkeypatch, role, paper, oracle,
                                                              shown, fate):
     """The oracle control is the oracle's own difference, interval and verdict, not a note: a
     pattern perfect samples do not show is never 'reproducible by this design'."""
     gains = {"G": 0.1 if paper[0] > paper[1] else -0.1, "up": 0.1, "flat": 0.0, "down": -0.1,
-             "noisy": 0.0}
+             "noisy": 0.0, "exact": 0.0}
     monkeypatch.setattr(replication_module, "case_table", lambda folder: _board(gains))
     (outcome,) = measure([_claim(paper, role, oracle)], Path("boards"))
     assert shown in outcome.oracle
@@ -135,3 +159,10 @@ def test_an_oracle_control_without_a_known_role_is_refused(monkeypatch):
     monkeypatch.setattr(replication_module, "case_table", lambda folder: _board({"G": 0.1}))
     with pytest.raises(DataError, match="oracle.role must be one of positive, ceiling"):
         measure([_claim([0.8, 0.7], "control", "G")], Path("boards"))
+
+
+def test_a_ceiling_oracle_on_a_claim_of_no_difference_is_refused(monkeypatch):
+    """'Perfect samples fall short too' means nothing where the paper finds no difference."""
+    monkeypatch.setattr(replication_module, "case_table", lambda folder: _board({"G": 0.1}))
+    with pytest.raises(DataError, match="its oracle control is 'positive'"):
+        measure([_claim([0.825, 0.826], "ceiling", "G")], Path("boards"))

@@ -59,8 +59,9 @@ def test_a_missed_structure_does_not_win_the_hd95_ranking():
 
 
 def test_the_penalised_hd95_count_names_the_methods_that_have_any():
-    """38 methods at 0 listed one by one hid the few with penalties (vu-sweep-cpu's page);
-    the sentence names the methods with a count and says 'none' when no method has one."""
+    """Ten methods listed with their count hid the two that had any (medgen3d-e2-cpu: every
+    CSF missed by the synthetic-only arm); the sentence names the methods with a count, says
+    'none' when no method has one, and never reads a missing count as 0."""
     board = pd.DataFrame({"method": ["base", "misses", "other"],
                           "t:hd95_penalised": [0.0, 8.0, 0.0],
                           "t:hd95_excluded": [0.0, 0.0, 0.0]})
@@ -68,6 +69,11 @@ def test_the_penalised_hd95_count_names_the_methods_that_have_any():
     assert "missed or invented: misses 8." in text
     assert "base 0" not in text and "other 0" not in text
     assert "absent from both masks: none (0 for each of the 3 methods)." in text
+    unknown = board.assign(**{"t:hd95_penalised": [np.nan, 8.0, np.nan],
+                              "t:hd95_excluded": [np.nan] * 3})
+    text = distance_counts(unknown, "t")[1]
+    assert "misses 8; not recorded for 2 of the 3 methods." in text
+    assert "absent from both masks: not recorded" in text
 
 
 def _coverage(seed_sd: float, seeds: int = 3, cases: int = 20, sims: int = 400) -> float:
