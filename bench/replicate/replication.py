@@ -107,18 +107,23 @@ def measure(claims: list[dict], leaderboards: Path) -> list[Outcome]:
         controls.append(None if control is None else paired_interval(
             arm, _grid(table(control["leaderboard"]), claim, control["method"],
                        control["leaderboard"])))
+        effect = float(np.mean(claim["arm"]["values"]) - np.mean(claim["reference"]["values"]))
         oracle = claim.get("oracle")
         if oracle is not None:
             if oracle.get("role") not in ROLES:
                 raise DataError(f"claim '{claim['id']}': oracle.role must be one of "
                                 f"{', '.join(ROLES)} (got {oracle.get('role')!r})")
+            if oracle["role"] == "ceiling" and _negligible(effect):
+                raise DataError(f"claim '{claim['id']}': the paper's effect is within "
+                                f"±{ROPE:g} (no practical difference), so its oracle control "
+                                "is 'positive' (perfect samples must match real ones), not "
+                                "'ceiling'")
             perfect = _grid(table(name), claim, oracle["arm"], name)
             oracles.append((paired_interval(perfect, _grid(table(name), claim,
                                                            oracle["reference"], name)),
                             paired_interval(arm, perfect)))
         interval = paired_interval(arm, reference)
         intervals.append(interval)
-        effect = float(np.mean(claim["arm"]["values"]) - np.mean(claim["reference"]["values"]))
         outcomes.append(Outcome(claim, effect, interval.mean, interval.low, interval.high,
                                 interval.cases, interval.seeds, interval.t_test()))
     decided = _decide(intervals)  # the leaderboard's rule, Holm over every claim
@@ -150,10 +155,6 @@ def _judge_oracles(outcomes: list[Outcome], pairs: list) -> None:
     for outcome, interval, gap, row, below in zip(outcomes, intervals, gaps, decided, behind,
                                                   strict=True):
         role = outcome.claim["oracle"]["role"]
-        if role == "ceiling" and _negligible(outcome.paper_effect):
-            raise DataError(f"claim '{outcome.claim['id']}': the paper's effect is within "
-                            f"±{ROPE:g} (no practical difference), so its oracle control is "
-                            "'positive' (perfect samples must match real ones), not 'ceiling'")
         direction = ("equivalent" if _negligible(outcome.paper_effect) else
                      "better" if outcome.paper_effect > 0 else "worse")
         shows = row.verdict == direction  # the oracle moves the way the paper's arm does

@@ -139,6 +139,9 @@ VERDICT_RULE = ("*Verdict*: better / worse when the Holm-adjusted p-value (over 
                 "a difference.")
 
 
+NOT_RECORDED = "not recorded (a store written before they were)"
+
+
 def distance_counts(board: pd.DataFrame, test_set: str) -> list[str]:
     """How many HD95 values of a test set were penalised or excluded: the methods with any, by
     name, and an explicit "none" when no method has one (a list of zeros hides the few)."""
@@ -150,9 +153,6 @@ def distance_counts(board: pd.DataFrame, test_set: str) -> list[str]:
     return ["", f"HD95 values (case × class × seed) given the worst-case distance because a "
             f"structure was missed or invented: {counts}. Excluded because the structure is "
             f"absent from both masks: {_nonzero(board.method, board[excluded])}."]
-
-
-NOT_RECORDED = "not recorded (a store written before they were)"
 
 
 def _nonzero(methods: pd.Series, counts: pd.Series) -> str:
