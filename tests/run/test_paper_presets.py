@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.api.strategies import parse_strategy
 from bench.data import _phantom_config, open_dataset
 from bench.data.phantom import subject_id
 from bench.run.config import load_preset, preset_names
@@ -131,3 +132,26 @@ def test_dry_run_prints_the_matrix_and_writes_nothing(capsys, tmp_path):
     assert "S_n-ood n=300 cases · synthetic+aug:nnunet · nnunet:paper" in text
     assert "Oracle_n-ood n=300 cases · synthetic+aug:nnunet · nnunet:paper" in text
     assert not out.exists()
+
+
+def _real_only(strategy) -> tuple:
+    """The stages of a strategy with every synthetic source replaced by real data."""
+    return tuple("real" if "synthetic" in s.data else s.data for s in strategy.stages)
+
+
+@pytest.mark.parametrize("name", PAPER + [f"{n}-cpu" for n in PAPER])
+def test_every_paper_preset_has_its_controls_and_twenty_test_volumes(name):
+    """Issue 33's design: the phantom-oracle arm, an exposure control (the same stages on real
+    data only) for every strategy that trains on synthetic data, and at least 20 volumes in
+    every test set."""
+    config = load_preset(name)
+    assert "phantom-oracle" in {g.name for g in config.generators}
+    strategies = [parse_strategy(s) for s in config.strategies]
+    real = {_real_only(s) for s in strategies if not s.needs_synthetic}
+    for strategy in strategies:
+        if strategy.needs_synthetic:
+            assert _real_only(strategy) in real, f"{strategy.name}: no exposure control"
+    subjects = _phantom_config(config.dataset).subjects
+    tests = [round(config.split.test * subjects)] if config.split.test else []
+    tests += [_phantom_config(spec).subjects for spec in config.test_sets.values()]
+    assert tests and min(tests) >= 20, tests
